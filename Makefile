@@ -1,0 +1,152 @@
+# pvenc — top-level build. GNU make; every library dependency via pkg-config.
+#   make                 userspace binaries into $(BUILDDIR)
+#   make modules         kmod/pvenc.ko against /lib/modules/$(KVER)/build
+#   make check           every test: unit, sanitizers, valgrind, host, guest
+#   make check-unit | check-host | check-guest | check-san | check-valgrind
+#   make lint            clang-tidy + cppcheck; make format / format-check
+#   make install DESTDIR=...   make clean
+#   make SANITIZE=1 ...  ASan+UBSan build (own build directory)
+
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0)
+
+CC ?= cc
+PKG_CONFIG = pkg-config
+# Debian's librbd-dev/librados-dev ship no .pc file: use ours only when the system has none.
+ifneq ($(shell $(PKG_CONFIG) --exists librbd librados && echo yes),yes)
+PKG_CONFIG := PKG_CONFIG_PATH=$(if $(PKG_CONFIG_PATH),$(PKG_CONFIG_PATH):)$(CURDIR)/ci/pkgconfig $(PKG_CONFIG)
+endif
+PKGS := libcryptsetup devmapper libkeyutils librbd librados libnl-genl-3.0 libcurl openssl json-c blkid
+
+ifeq ($(SANITIZE),1)
+BUILDDIR ?= build/san
+OPTFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SANLDFLAGS := -fsanitize=address,undefined
+else
+BUILDDIR ?= build/rel
+OPTFLAGS := -O2 -g -D_FORTIFY_SOURCE=3
+SANLDFLAGS :=
+endif
+
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS))
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS))
+CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
+
+WARNFLAGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wformat=2 -Wno-unused-parameter
+override CFLAGS := -std=c11 -D_GNU_SOURCE $(OPTFLAGS) $(WARNFLAGS) -fstack-protector-strong \
+	-fPIE -MMD -MP -Iagent -isystem kmod/uapi -DPVENC_VERSION='"$(VERSION)"' \
+	$(PKG_CFLAGS) $(CFLAGS)
+override LDFLAGS := -pie -Wl,-z,relro,-z,now $(SANLDFLAGS) $(LDFLAGS)
+
+# Library code shared by the agent and the tools (agent/ minus its main).
+LIB_SRCS := $(filter-out agent/main.c,$(wildcard agent/*.c agent/*/*.c))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILDDIR)/%.o)
+LIB := $(BUILDDIR)/libpvenc.a
+
+TOOLS := pvencctl
+BINS := $(TOOLS:%=$(BUILDDIR)/%)
+
+UNIT_SRCS := $(wildcard tests/unit/test-*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILDDIR)/tests/%)
+
+all: $(BINS)
+
+$(BUILDDIR)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(BUILDDIR)/pvencctl: $(BUILDDIR)/tools/pvencctl.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILDDIR)/tests/%: $(BUILDDIR)/tests/unit/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+
+unit-tests: $(UNIT_BINS)
+
+-include $(shell find $(BUILDDIR) -name '*.d' 2>/dev/null)
+
+# ---- kernel module (Kbuild) ----
+# The kernel version is looked up: the running kernel if its headers are installed,
+# else the newest /lib/modules/*/build present (the Debian headers the guest boots).
+KVER ?= $(shell if [ -d /lib/modules/$$(uname -r)/build ]; then uname -r; else \
+	for d in $$(ls -1 /lib/modules 2>/dev/null | sort -rV); do \
+	[ -d /lib/modules/$$d/build ] && { echo $$d; break; }; done; fi)
+KDIR ?= /lib/modules/$(KVER)/build
+
+modules:
+	@test -n "$(KVER)" || { echo "make modules: no kernel headers under /lib/modules/*/build (install linux-headers-amd64)" >&2; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+modules-clean:
+	@if [ -n "$(KVER)" ] && [ -d "$(KDIR)" ]; then $(MAKE) -C $(KDIR) M=$(CURDIR) clean; fi
+
+# ---- tests ----
+TESTRUN := tests/run
+check: all unit-tests modules
+	@$(TESTRUN) --reset
+	@$(TESTRUN) unit $(UNIT_BINS)
+	@$(MAKE) --no-print-directory SANITIZE=1 unit-tests all
+	@$(TESTRUN) san $(subst build/rel,build/san,$(UNIT_BINS))
+	@$(TESTRUN) valgrind $(UNIT_BINS)
+	@$(TESTRUN) host $(sort $(wildcard tests/host/*.test))
+	@$(TESTRUN) guest $(sort $(wildcard tests/guest/*.test))
+	@$(TESTRUN) --summary
+
+check-unit: unit-tests
+	@$(TESTRUN) --reset
+	@$(TESTRUN) unit $(UNIT_BINS)
+	@$(TESTRUN) --summary
+
+check-san:
+	@$(MAKE) --no-print-directory SANITIZE=1 unit-tests all
+	@$(TESTRUN) --reset
+	@$(TESTRUN) san $(subst build/rel,build/san,$(UNIT_BINS))
+	@$(TESTRUN) --summary
+
+check-valgrind: unit-tests
+	@$(TESTRUN) --reset
+	@$(TESTRUN) valgrind $(UNIT_BINS)
+	@$(TESTRUN) --summary
+
+check-host: all
+	@$(TESTRUN) --reset
+	@$(TESTRUN) host $(sort $(wildcard tests/host/*.test))
+	@$(TESTRUN) --summary
+
+check-guest: all modules
+	@$(TESTRUN) --reset
+	@$(TESTRUN) guest $(sort $(wildcard tests/guest/*.test))
+	@$(TESTRUN) --summary
+
+# ---- lint and format ----
+C_SRCS := $(shell git ls-files '*.c' '*.h' 2>/dev/null | grep -v '^kmod/')
+lint:
+	clang-tidy --quiet $(filter %.c,$(C_SRCS)) -- $(filter-out -MMD -MP -D_FORTIFY_SOURCE=3,$(CFLAGS)) $(shell $(PKG_CONFIG) --cflags cmocka)
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
+		--inline-suppr --std=c11 -D_GNU_SOURCE -Iagent -Ikmod/uapi \
+		--suppress=missingIncludeSystem $(C_SRCS)
+
+format:
+	clang-format -i $(C_SRCS)
+
+format-check:
+	clang-format --dry-run --Werror $(C_SRCS)
+
+# ---- install ----
+PREFIX ?= /usr
+SBINDIR ?= $(PREFIX)/sbin
+install: all
+	install -d $(DESTDIR)$(SBINDIR)
+	install -m 0755 $(BINS) $(DESTDIR)$(SBINDIR)/
+
+clean: modules-clean
+	rm -rf build
+
+.PHONY: all modules modules-clean check check-unit check-san check-valgrind check-host \
+	check-guest lint format format-check install clean unit-tests
+.DELETE_ON_ERROR:
