@@ -1,0 +1,44 @@
+# Shared by host and guest shell tests: TAP helpers, cleanup registry, free ports.
+PVENC_TOP=${PVENC_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+export PVENC_TOP
+# shellcheck source=tests/lib/tap.sh
+. "$PVENC_TOP/tests/lib/tap.sh"
+
+# on_exit CMD: run CMD (eval) when the test exits, newest first, output discarded.
+_cleanups=()
+on_exit() { _cleanups=("$*" "${_cleanups[@]}"); }
+_run_cleanups() {
+	local rc=$? c
+	for c in "${_cleanups[@]}"; do eval "$c" >/dev/null 2>&1 || true; done
+	exit "$rc"
+}
+trap _run_cleanups EXIT
+
+# A fresh scratch directory removed at exit (not under /tmp inside the guest's view
+# of the host, so both host and guest tests can use it).
+scratch_dir() {
+	local d
+	d=$(mktemp -d "${TMPDIR:-/tmp}/pvenc-test.XXXXXX")
+	on_exit "rm -rf '$d'"
+	echo "$d"
+}
+
+free_port() {
+	local p i
+	for i in $(seq 1 200); do
+		p=$((20000 + RANDOM % 20000))
+		ss -Hltn "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return 0; }
+	done
+	return 1
+}
+
+# wait_for SECS CMD...: poll CMD every 0.1 s until it succeeds.
+wait_for() {
+	local secs=$1 i
+	shift
+	for i in $(seq 1 $((secs * 10))); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
