@@ -6,13 +6,18 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
+#include "util/config.h"
 #include "util/log.h"
 #include "util/macro.h"
 #include "volume/spec.h"
+#include "volume/volume.h"
 
-/* Exit codes (documented in Documentation/pvencctl.md): cryptsetup's convention. */
+/* Exit codes (Documentation/pvencctl.md): cryptsetup's convention, plus 6. */
 enum {
 	EXIT_OK = 0,
 	EXIT_USAGE = 1,
@@ -26,21 +31,47 @@ enum {
 struct command {
 	const char *name;
 	int (*fn)(int argc, char **argv);
+	const char *args;
 	const char *summary;
 };
 
-static int cmd_version(int argc, char **argv);
+static int cmd_create(int argc, char **argv);
+static int cmd_format(int argc, char **argv);
+static int cmd_open(int argc, char **argv);
+static int cmd_close(int argc, char **argv);
+static int cmd_status(int argc, char **argv);
+static int cmd_list(int argc, char **argv);
 static int cmd_spec(int argc, char **argv);
+static int cmd_version(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
 static const struct command commands[] = {
-	{ "spec", cmd_spec, "check and print an image spec POOL/[NS/]IMAGE[@SNAP]" },
-	{ "version", cmd_version, "print the version" },
-	{ "help", cmd_help, "show this help" },
+	{ "create", cmd_create, "POOL/[NS/]IMAGE --size SIZE --kms ID",
+	  "create an RBD image and make it an encrypted volume" },
+	{ "format", cmd_format, "POOL/[NS/]IMAGE --kms ID [--force POOL/[NS/]IMAGE]",
+	  "make an existing empty image an encrypted volume" },
+	{ "open", cmd_open, "POOL/[NS/]IMAGE[@SNAP] | /dev/rbdN",
+	  "open a mapped volume as a decrypted device" },
+	{ "close", cmd_close, "POOL/[NS/]IMAGE[@SNAP] | /dev/rbdN [--deferred]",
+	  "close the decrypted device and wipe its key" },
+	{ "status", cmd_status, "POOL/[NS/]IMAGE[@SNAP] | /dev/rbdN [--json]",
+	  "show a volume's encryption state" },
+	{ "list", cmd_list, "[--json]", "list mapped rbd devices on this node and their state" },
+	{ "spec", cmd_spec, "POOL/[NS/]IMAGE[@SNAP]", "check an image spec and print its parts" },
+	{ "version", cmd_version, "", "print the version" },
+	{ "help", cmd_help, "", "show this help" },
 };
 
-int errno_to_exit(int r);
-int errno_to_exit(int r)
+static const char common_help[] =
+	"Common options:\n"
+	"  -c, --config FILE      pvenc.conf (default " PVENC_CONFIG_DEFAULT ")\n"
+	"      --ceph-conf FILE   ceph.conf (default: [ceph] conf, CEPH_CONF, /etc/ceph/ceph.conf)\n"
+	"      --id NAME          Ceph client id (default: [ceph] id, admin)\n"
+	"      --kms-config FILE  KMS entries (default: [kms] config, /etc/pvenc/kms.json)\n"
+	"  -v, --verbose          log each step to stderr\n"
+	"  -h, --help             show this help\n";
+
+static int errno_to_exit(int r)
 {
 	switch (r) {
 	case 0:
@@ -50,14 +81,17 @@ int errno_to_exit(int r)
 		return EXIT_USAGE;
 	case -EPERM:
 	case -EACCES:
+	case -EKEYREJECTED:
 		return EXIT_PERM;
 	case -ENOMEM:
 		return EXIT_NOMEM;
 	case -ENODEV:
 	case -ENOENT:
+	case -ENXIO:
 		return EXIT_NODEV;
 	case -EBUSY:
 	case -EEXIST:
+	case -ENOTEMPTY:
 		return EXIT_BUSY;
 	default:
 		return EXIT_FAIL;
@@ -68,10 +102,387 @@ static void usage(FILE *f)
 {
 	(void)fprintf(f, "Usage: pvencctl COMMAND [ARGS...]\n\nCommands:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-		(void)fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+		(void)fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
 	(void)fprintf(f, "\nRun 'pvencctl COMMAND --help' for a command's options.\n"
-			 "Exit codes: 0 ok, 1 usage, 2 permission, 3 out of memory, 4 no such\n"
-			 "device or image, 5 busy or exists, 6 other failure.\n");
+			 "Exit codes: 0 ok, 1 usage, 2 permission or wrong key, 3 out of memory,\n"
+			 "4 no such device or image, 5 busy, exists or not empty, 6 other failure.\n");
+}
+
+static const struct command *find_cmd(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (!strcmp(name, commands[i].name))
+			return &commands[i];
+	return NULL;
+}
+
+static void cmd_usage(FILE *f, const char *name, const char *extra)
+{
+	const struct command *c = find_cmd(name);
+
+	(void)fprintf(f, "Usage: pvencctl %s %s\n\n%s.\n\n%s%s", c->name, c->args, c->summary,
+		      extra ? extra : "", common_help);
+}
+
+/* Options every volume command takes. */
+enum {
+	OPT_CEPH_CONF = 0x100,
+	OPT_ID,
+	OPT_KMS_CONFIG,
+	OPT_SIZE,
+	OPT_KMS,
+	OPT_FORCE,
+	OPT_DEFERRED,
+	OPT_JSON,
+	OPT_CSI_VOLUME_ID,
+};
+
+static const struct option long_opts[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "ceph-conf", required_argument, NULL, OPT_CEPH_CONF },
+	{ "id", required_argument, NULL, OPT_ID },
+	{ "kms-config", required_argument, NULL, OPT_KMS_CONFIG },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "size", required_argument, NULL, OPT_SIZE },
+	{ "kms", required_argument, NULL, OPT_KMS },
+	{ "force", required_argument, NULL, OPT_FORCE },
+	{ "deferred", no_argument, NULL, OPT_DEFERRED },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "csi-volume-id", required_argument, NULL, OPT_CSI_VOLUME_ID },
+	{ NULL, 0, NULL, 0 },
+};
+
+struct args {
+	const char *config, *ceph_conf, *id, *kms_config;
+	const char *size, *kms, *force, *csi_volume_id;
+	int deferred, json, help;
+	const char *pos[2];
+	int npos;
+	/* which command-specific options this command accepts */
+	const char *allowed;
+};
+
+static int parse_args(const char *cmd, int argc, char **argv, struct args *a)
+{
+	int c;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "c:vh", long_opts, NULL)) != -1) {
+		const char *name = NULL;
+
+		switch (c) {
+		case 'c':
+			a->config = optarg;
+			continue;
+		case OPT_CEPH_CONF:
+			a->ceph_conf = optarg;
+			continue;
+		case OPT_ID:
+			a->id = optarg;
+			continue;
+		case OPT_KMS_CONFIG:
+			a->kms_config = optarg;
+			continue;
+		case 'v':
+			log_set_max_level(LOG_DEBUG);
+			continue;
+		case 'h':
+			a->help = 1;
+			continue;
+		case OPT_SIZE:
+			name = "size";
+			a->size = optarg;
+			break;
+		case OPT_KMS:
+			name = "kms";
+			a->kms = optarg;
+			break;
+		case OPT_FORCE:
+			name = "force";
+			a->force = optarg;
+			break;
+		case OPT_DEFERRED:
+			name = "deferred";
+			a->deferred = 1;
+			break;
+		case OPT_JSON:
+			name = "json";
+			a->json = 1;
+			break;
+		case OPT_CSI_VOLUME_ID:
+			name = "csi-volume-id";
+			a->csi_volume_id = optarg;
+			break;
+		default:
+			(void)fprintf(stderr, "pvencctl %s: unknown or incomplete option '%s'\n", cmd,
+				      argv[optind - 1]);
+			return -EINVAL;
+		}
+		if (!strstr(a->allowed, name)) {
+			(void)fprintf(stderr, "pvencctl %s: option --%s does not apply here\n", cmd, name);
+			return -EINVAL;
+		}
+	}
+	for (int i = optind; i < argc; i++) {
+		if (a->npos == 2) {
+			(void)fprintf(stderr, "pvencctl %s: too many arguments\n", cmd);
+			return -EINVAL;
+		}
+		a->pos[a->npos++] = argv[i];
+	}
+	return 0;
+}
+
+static int load_config(const struct args *a, struct pvenc_config *cfg)
+{
+	char err[512];
+	const char *path = a->config ? a->config : PVENC_CONFIG_DEFAULT;
+	int r = config_load(path, a->config != NULL, cfg, err, sizeof(err));
+
+	if (r < 0)
+		return log_err(r, "%s", err);
+	if (a->ceph_conf)
+		(void)snprintf(cfg->ceph_conf, sizeof(cfg->ceph_conf), "%s", a->ceph_conf);
+	if (a->id)
+		(void)snprintf(cfg->ceph_id, sizeof(cfg->ceph_id), "%s", a->id);
+	if (a->kms_config)
+		(void)snprintf(cfg->kms_config, sizeof(cfg->kms_config), "%s", a->kms_config);
+	return 0;
+}
+
+/* Sizes as rbd takes them: a plain number is MiB; B, K, M, G, T suffixes (binary). */
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	unsigned shift = 20;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || s[0] == '-')
+		return -EINVAL;
+	switch (*end) {
+	case '\0':
+		break;
+	case 'B':
+	case 'b':
+		shift = 0;
+		end++;
+		break;
+	case 'K':
+	case 'k':
+		shift = 10;
+		end++;
+		break;
+	case 'M':
+	case 'm':
+		shift = 20;
+		end++;
+		break;
+	case 'G':
+	case 'g':
+		shift = 30;
+		end++;
+		break;
+	case 'T':
+	case 't':
+		shift = 40;
+		end++;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (*end == 'i' && end[1] == 'B')
+		end += 2;
+	else if (*end == 'B')
+		end++;
+	if (*end || v > (UINT64_MAX >> shift))
+		return -EINVAL;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+static int report(struct pvenc_ctx *ctx, int r)
+{
+	if (r < 0)
+		log_error("%s", ctx->err[0] ? ctx->err : strerror(-r));
+	return errno_to_exit(r);
+}
+
+#define PREPARE(cmdname, allowed_opts, npos_min, npos_max, extra_help)                             \
+	struct args a = { .allowed = (allowed_opts) };                                             \
+	struct pvenc_config cfg;                                                                   \
+	struct pvenc_ctx ctx;                                                                      \
+	int r;                                                                                     \
+	if (parse_args(cmdname, argc, argv, &a) < 0)                                               \
+		return EXIT_USAGE;                                                                 \
+	if (a.help) {                                                                              \
+		cmd_usage(stdout, cmdname, extra_help);                                            \
+		return EXIT_OK;                                                                    \
+	}                                                                                          \
+	if (a.npos < (npos_min) || a.npos > (npos_max)) {                                          \
+		cmd_usage(stderr, cmdname, extra_help);                                            \
+		return EXIT_USAGE;                                                                 \
+	}                                                                                          \
+	if (load_config(&a, &cfg) < 0)                                                             \
+		return EXIT_USAGE;                                                                 \
+	pvenc_ctx_init(&ctx, &cfg)
+
+static const char create_help[] =
+	"Options:\n"
+	"      --size SIZE        image size; a plain number is MiB (as rbd), or use\n"
+	"                         K, M, G, T suffixes; at least 17 MiB (16 MiB LUKS2 header)\n"
+	"      --kms ID           KMS entry that wraps the volume's DEK\n\n";
+
+static int cmd_create(int argc, char **argv)
+{
+	struct format_opts fo = { 0 };
+	uint64_t size;
+
+	PREPARE("create", "size kms", 1, 1, create_help);
+	if (!a.size || !a.kms || parse_size(a.size, &size) < 0) {
+		log_error("create needs --size SIZE (e.g. 10G) and --kms ID");
+		return EXIT_USAGE;
+	}
+	fo.kms_id = a.kms;
+	r = volume_create(&ctx, a.pos[0], size, &fo);
+	if (r == 0)
+		(void)printf("created %s (encrypted, KMS %s)\n", a.pos[0], a.kms);
+	pvenc_ctx_done(&ctx);
+	return report(&ctx, r);
+}
+
+static const char format_help[] =
+	"Formats only images without data: any filesystem, partition table or other\n"
+	"signature, or non-zero bytes in the first MiB, make it refuse. An interrupted\n"
+	"format is resumed with the DEK already stored; a formatted volume is never\n"
+	"formatted again.\n\n"
+	"Options:\n"
+	"      --kms ID           KMS entry that wraps the volume's DEK\n"
+	"      --force IMAGE      overwrite existing data; IMAGE must repeat the image\n\n";
+
+static int cmd_format(int argc, char **argv)
+{
+	struct format_opts fo = { 0 };
+
+	PREPARE("format", "kms force", 1, 1, format_help);
+	fo.kms_id = a.kms;
+	fo.force = a.force;
+	r = volume_format(&ctx, a.pos[0], &fo);
+	if (r == 0)
+		(void)printf("formatted %s\n", a.pos[0]);
+	pvenc_ctx_done(&ctx);
+	return report(&ctx, r);
+}
+
+static const char open_help[] =
+	"The image must be mapped (rbd map). Opening an open volume changes nothing.\n"
+	"Snapshots open read-only. Prints the decrypted device.\n\n"
+	"Options (volumes created by ceph-csi only):\n"
+	"      --kms ID             KMS entry (default: from ceph-csi's journal)\n"
+	"      --csi-volume-id ID   CSI volume handle (default: derived from\n"
+	"                           [ceph-csi] cluster-id, the pool id and the image name)\n\n";
+
+static int cmd_open(int argc, char **argv)
+{
+	struct open_opts oo = { 0 };
+	struct open_result res;
+
+	PREPARE("open", "kms csi-volume-id", 1, 1, open_help);
+	oo.kms_id = a.kms;
+	oo.csi_volume_id = a.csi_volume_id;
+	r = volume_open(&ctx, a.pos[0], &oo, &res);
+	if (r == 0)
+		(void)printf("%s%s\n", res.dm_path, res.already ? " (already open)" : "");
+	pvenc_ctx_done(&ctx);
+	return report(&ctx, r);
+}
+
+static const char close_help[] = "Options:\n"
+				 "      --deferred         if the device is in use, remove it when\n"
+				 "                         the last user closes it\n\n";
+
+static int cmd_close(int argc, char **argv)
+{
+	int was_open;
+
+	PREPARE("close", "deferred", 1, 1, close_help);
+	r = volume_close(&ctx, a.pos[0], a.deferred, &was_open);
+	if (r == 0 && !was_open)
+		(void)printf("%s was not open\n", a.pos[0]);
+	pvenc_ctx_done(&ctx);
+	return report(&ctx, r);
+}
+
+static void print_obj(struct json_object *o)
+{
+	json_object_object_foreach(o, k, v)
+	{
+		(void)printf("%-17s %s\n", k,
+			     v ? json_object_get_string(v) : "-");
+	}
+}
+
+static int cmd_status(int argc, char **argv)
+{
+	struct json_object *o = NULL;
+
+	PREPARE("status", "json", 1, 1, "Options:\n      --json             JSON output\n\n");
+	r = volume_status(&ctx, a.pos[0], &o);
+	if (r == 0) {
+		if (a.json)
+			(void)printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+		else
+			print_obj(o);
+		json_object_put(o);
+	}
+	pvenc_ctx_done(&ctx);
+	return report(&ctx, r);
+}
+
+static const char *jstr(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, k, &v) || !v)
+		return "-";
+	return json_object_get_string(v);
+}
+
+static int cmd_list(int argc, char **argv)
+{
+	struct json_object *arr = NULL;
+
+	PREPARE("list", "json", 0, 0, "Options:\n      --json             JSON output\n\n");
+	r = volume_list(&ctx, &arr);
+	if (r == 0) {
+		if (a.json) {
+			(void)printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+		} else {
+			size_t n = json_object_array_length(arr);
+
+			(void)printf("%-12s %-32s %-10s %-10s %-5s %s\n", "DEVICE", "IMAGE", "ENCRYPTION",
+				     "STATE", "OPEN", "DECRYPTED");
+			for (size_t i = 0; i < n; i++) {
+				struct json_object *o = json_object_array_get_idx(arr, i);
+
+				(void)printf("%-12s %-32s %-10s %-10s %-5s %s\n", jstr(o, "device"),
+					     jstr(o, "image"), jstr(o, "encryption"), jstr(o, "state"),
+					     jstr(o, "open"), jstr(o, "decrypted_device"));
+			}
+		}
+		json_object_put(arr);
+	}
+	pvenc_ctx_done(&ctx);
+	return report(&ctx, r);
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	usage(stdout);
+	return EXIT_OK;
 }
 
 static int wants_help(int argc, char **argv)
@@ -80,12 +491,6 @@ static int wants_help(int argc, char **argv)
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
 			return 1;
 	return 0;
-}
-
-static int cmd_help(int argc, char **argv)
-{
-	usage(stdout);
-	return EXIT_OK;
 }
 
 static int cmd_version(int argc, char **argv)
@@ -129,7 +534,14 @@ static int cmd_spec(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	const struct command *c;
+	struct rlimit no_core = { 0, 0 };
+
+	/* Keys pass through this process: no core dumps, no ptrace by other users. */
+	(void)setrlimit(RLIMIT_CORE, &no_core);
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	log_set_ident("pvencctl");
+	log_set_max_level(LOG_NOTICE);
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;
@@ -138,10 +550,29 @@ int main(int argc, char **argv)
 		return cmd_help(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "--version"))
 		return cmd_version(1, argv + 1);
-	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-		if (!strcmp(argv[1], commands[i].name))
-			return commands[i].fn(argc - 1, argv + 1);
-	(void)fprintf(stderr, "pvencctl: unknown command '%s'\n\n", argv[1]);
+	/* Options may come before the command: move the command name to the front. */
+	for (int i = 1; i < argc; i++) {
+		if (argv[i][0] == '-') {
+			/* skip the value of a leading option that takes one */
+			if (i + 1 < argc && !strchr(argv[i], '=') &&
+			    (!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config") ||
+			     !strcmp(argv[i], "--ceph-conf") || !strcmp(argv[i], "--id") ||
+			     !strcmp(argv[i], "--kms-config")))
+				i++;
+			continue;
+		}
+		c = find_cmd(argv[i]);
+		if (!c)
+			break;
+		for (int j = i; j > 1; j--) {
+			char *t = argv[j];
+
+			argv[j] = argv[j - 1];
+			argv[j - 1] = t;
+		}
+		return c->fn(argc - 1, argv + 1);
+	}
+	(void)fprintf(stderr, "pvencctl: no known command in the arguments\n\n");
 	usage(stderr);
 	return EXIT_USAGE;
 }

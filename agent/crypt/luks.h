@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * LUKS2 through libcryptsetup. The header is built in memory (a memfd) and written to
+ * the image through librbd, so formatting needs no kernel mapping; opening activates
+ * dm-crypt over the mapped /dev/rbdN with the volume key in the kernel keyring (the
+ * table references it as :64:logon:..., libcryptsetup drops it after activation).
+ */
+#ifndef PVENC_CRYPT_LUKS_H
+#define PVENC_CRYPT_LUKS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* LUKS2 default data offset: the header area at the start of every volume. */
+#define LUKS_HEADER_SIZE (16ULL << 20)
+/* Smallest image pvenc formats: the header plus 1 MiB of data. */
+#define LUKS_MIN_IMAGE_SIZE (LUKS_HEADER_SIZE + (1ULL << 20))
+#define LUKS_SECTOR_SIZE 4096
+#define LUKS_PBKDF2_ITERATIONS 1000
+
+struct luks_format_opts {
+	const char *uuid;  /* lower-case UUID to give the header */
+	const char *label; /* shown by blkid (e.g. the image spec), may be truncated */
+};
+
+/* Builds a LUKS2 header (aes-xts-plain64, 512-bit volume key, 4096-byte sectors,
+ * pbkdf2) whose keyslot is unlocked by @dek. *hdr gets LUKS_HEADER_SIZE bytes (malloc;
+ * not secret: the volume key inside is encrypted). */
+int luks_build_header(const struct luks_format_opts *o, const uint8_t *dek, size_t deklen,
+		      uint8_t **hdr, char *err, size_t errlen);
+
+/* Checks an in-memory header region: 0 if it is LUKS2 with @uuid (NULL: any) and @dek
+ * unlocks a keyslot; -ENODATA not LUKS, -ESTALE other UUID, -EPERM wrong key. */
+int luks_check_header(const uint8_t *hdr, size_t len, const char *uuid, const uint8_t *dek,
+		      size_t deklen);
+
+enum {
+	LUKS_OPEN_READONLY = 1 << 0,
+	LUKS_OPEN_DISCARDS = 1 << 1,
+	LUKS_OPEN_NO_READ_WQ = 1 << 2,
+	LUKS_OPEN_NO_WRITE_WQ = 1 << 3,
+};
+
+/* Activates @name over @dev. Idempotent: if @name is already active over @dev, 0 and
+ * *already = 1. -EEXIST: @name is active over another device. -ESTALE: header UUID is
+ * not @uuid. -EPERM: @dek does not unlock it. */
+int luks_open(const char *dev, const char *name, const char *uuid, const uint8_t *dek,
+	      size_t deklen, unsigned flags, int *already, char *err, size_t errlen);
+/* Removes the mapping; -EBUSY when in use unless @deferred (then removal is scheduled). */
+int luks_close(const char *name, int deferred);
+
+struct luks_status {
+	int active;
+	char device[256];
+	char cipher[64];
+	int key_bits;
+	int sector_size;
+	uint64_t size_bytes;
+	int readonly;
+	uint32_t flags;
+};
+int luks_status(const char *name, struct luks_status *st);
+
+#endif

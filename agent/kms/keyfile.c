@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: MIT
+/*
+ * KMS type "keyfile": a local 256-bit KEK file (for labs and tests). The DEK is wrapped
+ * with AES-256-GCM under the KEK, bound to the volume through the associated data.
+ * Config: {"encryptionKMSType": "keyfile", "keyFile": "/etc/pvenc/keys/NAME.kek"}.
+ * The KEK file holds 32 raw bytes or 64 hex digits, mode 0600/0400, owned by root.
+ *
+ * Wrapped form (JSON, stored in image metadata):
+ *   {"v":1,"alg":"A256GCM","kid":"<KEK id>","iv":"<b64>","ct":"<b64 ciphertext||tag>"}
+ * kid (first 8 bytes of SHA-256("pvenc-kek-id" || KEK), hex) lets a wrong KEK be named.
+ */
+#include <errno.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "kms/kms.h"
+#include "util/aesgcm.h"
+#include "util/b64.h"
+#include "util/fileio.h"
+#include "util/secmem.h"
+
+#define KEK_LEN 32
+#define KID_HEX 16
+#define DEK_MAX 256
+
+struct keyfile {
+	uint8_t *kek; /* secmem, KEK_LEN */
+	char kid[KID_HEX + 1];
+	char *path;
+};
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Raw 32 bytes, or 64 hex digits with an optional trailing newline. */
+static int parse_kek(const uint8_t *buf, size_t len, uint8_t *kek)
+{
+	if (len == KEK_LEN) {
+		memcpy(kek, buf, KEK_LEN);
+		return 0;
+	}
+	if (len == 2 * KEK_LEN + 1 && buf[len - 1] == '\n')
+		len--;
+	if (len != 2 * KEK_LEN)
+		return -EINVAL;
+	for (size_t i = 0; i < KEK_LEN; i++) {
+		int hi = hexval(buf[2 * i]), lo = hexval(buf[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -EINVAL;
+		kek[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+static void kek_id(const uint8_t *kek, char out[KID_HEX + 1])
+{
+	static const char label[] = "pvenc-kek-id";
+	uint8_t md[SHA256_DIGEST_LENGTH];
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+	if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(ctx, label, sizeof(label) - 1) != 1 ||
+	    EVP_DigestUpdate(ctx, kek, KEK_LEN) != 1 || EVP_DigestFinal_ex(ctx, md, NULL) != 1)
+		memset(md, 0, sizeof(md));
+	EVP_MD_CTX_free(ctx);
+	for (int i = 0; i < KID_HEX / 2; i++)
+		(void)snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static int keyfile_init(struct kms *k, struct json_object *cfg)
+{
+	_cleanup_secmem_ uint8_t *raw = NULL;
+	const char *path = kms_cfg_str(cfg, "keyFile");
+	struct keyfile *kf;
+	size_t len;
+	int r;
+
+	if (!path || path[0] != '/')
+		return kms_fail(k, -EINVAL, "keyFile (an absolute path) is required");
+	kf = calloc(1, sizeof(*kf));
+	if (!kf)
+		return -ENOMEM;
+	k->priv = kf;
+	kf->path = strdup(path);
+	kf->kek = secmem_alloc(KEK_LEN);
+	if (!kf->path || !kf->kek)
+		return -ENOMEM;
+	r = read_secret_file(path, 2 * KEK_LEN + 1, &raw, &len);
+	if (r == -EPERM)
+		return kms_fail(k, r, "keyFile %s must be owned by root and not accessible by "
+				      "group or others (chmod 0600)",
+				path);
+	if (r == -EFBIG)
+		return kms_fail(k, -EINVAL, "keyFile %s is too long: want 32 raw bytes or 64 hex digits",
+				path);
+	if (r < 0)
+		return kms_fail(k, r, "cannot read keyFile %s: %s", path, strerror(-r));
+	if (parse_kek(raw, len, kf->kek) < 0)
+		return kms_fail(k, -EINVAL, "keyFile %s: want 32 raw bytes or 64 hex digits, found %zu bytes",
+				path, len);
+	kek_id(kf->kek, kf->kid);
+	if (asprintf(&k->endpoint, "file:%s", path) < 0) {
+		k->endpoint = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void keyfile_free(struct kms *k)
+{
+	struct keyfile *kf = k->priv;
+
+	if (!kf)
+		return;
+	secmem_free(kf->kek);
+	free(kf->path);
+	free(kf);
+	k->priv = NULL;
+}
+
+static int aad_for(const struct kms_binding *b, char *buf, size_t len)
+{
+	int n;
+
+	if (!b || !b->volume_id || !b->volume_id[0])
+		return -EINVAL;
+	n = snprintf(buf, len, "pvenc:dek:v1:%s", b->volume_id);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : n;
+}
+
+static int keyfile_wrap(struct kms *k, const struct kms_binding *b, const uint8_t *dek, size_t len,
+			char **wrapped)
+{
+	struct keyfile *kf = k->priv;
+	uint8_t iv[AESGCM_IV_LEN], ct[DEK_MAX + AESGCM_TAG_LEN];
+	char aad[320], iv64[32], ct64[b64_encoded_size(sizeof(ct))];
+	struct json_object *o;
+	int aadlen, r;
+
+	if (len == 0 || len > DEK_MAX)
+		return kms_fail(k, -EINVAL, "DEK length %zu out of range", len);
+	aadlen = aad_for(b, aad, sizeof(aad));
+	if (aadlen < 0)
+		return kms_fail(k, aadlen, "no volume id to bind the DEK to");
+	if (getrandom(iv, sizeof(iv), 0) != (ssize_t)sizeof(iv))
+		return kms_fail(k, -EIO, "getrandom failed");
+	r = aesgcm_seal(kf->kek, iv, (uint8_t *)aad, (size_t)aadlen, dek, len, ct);
+	if (r < 0)
+		return kms_fail(k, r, "AES-GCM encryption failed");
+	b64_encode(iv, sizeof(iv), iv64);
+	b64_encode(ct, len + AESGCM_TAG_LEN, ct64);
+	o = json_object_new_object();
+	if (!o)
+		return -ENOMEM;
+	json_object_object_add(o, "v", json_object_new_int(1));
+	json_object_object_add(o, "alg", json_object_new_string("A256GCM"));
+	json_object_object_add(o, "kid", json_object_new_string(kf->kid));
+	json_object_object_add(o, "iv", json_object_new_string(iv64));
+	json_object_object_add(o, "ct", json_object_new_string(ct64));
+	*wrapped = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	return *wrapped ? 0 : -ENOMEM;
+}
+
+static int keyfile_unwrap(struct kms *k, const struct kms_binding *b, const char *wrapped,
+			  uint8_t **ret, size_t *retlen)
+{
+	struct keyfile *kf = k->priv;
+	struct json_object *o = NULL, *v;
+	uint8_t iv[AESGCM_IV_LEN + 4], ct[DEK_MAX + AESGCM_TAG_LEN];
+	const char *kid, *iv64, *ct64;
+	_cleanup_secmem_ uint8_t *dek = NULL;
+	char aad[320];
+	int aadlen, ivlen, ctlen, r;
+
+	aadlen = aad_for(b, aad, sizeof(aad));
+	if (aadlen < 0)
+		return kms_fail(k, aadlen, "no volume id to bind the DEK to");
+	o = json_tokener_parse(wrapped);
+	if (!o || !json_object_is_type(o, json_type_object)) {
+		r = kms_fail(k, -EBADMSG, "wrapped DEK is not a JSON object");
+		goto out;
+	}
+	if (!json_object_object_get_ex(o, "v", &v) || !json_object_is_type(v, json_type_int) ||
+	    json_object_get_int(v) != 1) {
+		r = kms_fail(k, -EBADMSG, "wrapped DEK has an unknown version");
+		goto out;
+	}
+	kid = kms_cfg_str(o, "kid");
+	iv64 = kms_cfg_str(o, "iv");
+	ct64 = kms_cfg_str(o, "ct");
+	if (!kid || !iv64 || !ct64 || !kms_cfg_str(o, "alg") || strcmp(kms_cfg_str(o, "alg"), "A256GCM")) {
+		r = kms_fail(k, -EBADMSG, "wrapped DEK lacks kid, iv, ct or alg A256GCM");
+		goto out;
+	}
+	if (strcmp(kid, kf->kid) != 0) {
+		r = kms_fail(k, -EKEYREJECTED,
+			     "wrong KEK: the DEK was wrapped by KEK %.16s, but keyFile %s holds KEK %s",
+			     kid, kf->path, kf->kid);
+		goto out;
+	}
+	ivlen = b64_decode(iv64, strlen(iv64), iv, sizeof(iv));
+	ctlen = b64_decode(ct64, strlen(ct64), ct, sizeof(ct));
+	if (ivlen != AESGCM_IV_LEN || ctlen <= AESGCM_TAG_LEN) {
+		r = kms_fail(k, -EBADMSG, "wrapped DEK has a malformed iv or ct");
+		goto out;
+	}
+	dek = secmem_alloc((size_t)ctlen - AESGCM_TAG_LEN);
+	if (!dek) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = aesgcm_open(kf->kek, iv, (uint8_t *)aad, (size_t)aadlen, ct, (size_t)ctlen, dek);
+	if (r < 0) {
+		r = kms_fail(k, -EKEYREJECTED,
+			     "wrapped DEK does not authenticate under KEK %s: it was tampered "
+			     "with or belongs to another volume",
+			     kf->kid);
+		goto out;
+	}
+	*retlen = (size_t)ctlen - AESGCM_TAG_LEN;
+	*ret = TAKE_PTR(dek);
+	r = 0;
+out:
+	explicit_bzero(ct, sizeof(ct));
+	json_object_put(o);
+	return r;
+}
+
+const struct kms_ops kms_keyfile_ops = {
+	.type = "keyfile",
+	.init = keyfile_init,
+	.free = keyfile_free,
+	.wrap = keyfile_wrap,
+	.unwrap = keyfile_unwrap,
+};

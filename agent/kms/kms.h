@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * KMS interface (ceph-csi's EncryptionKMS role). A KMS either wraps and unwraps DEKs
+ * (envelope: the wrapped DEK is stored by the DEK store, in image metadata), or keeps
+ * the DEKs itself (store/fetch/remove). Providers register a struct kms_ops; the volume
+ * logic only talks to this interface, so new providers plug in without touching it.
+ */
+#ifndef PVENC_KMS_KMS_H
+#define PVENC_KMS_KMS_H
+
+#include <json-c/json.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/macro.h"
+
+/* What a wrapped DEK is bound to: an envelope KMS authenticates it against this, so a
+ * wrapped DEK copied onto another volume does not unwrap there. */
+struct kms_binding {
+	const char *volume_id; /* pvenc: the LUKS2 UUID; ceph-csi: the CSI volume handle */
+};
+
+struct kms;
+
+struct kms_ops {
+	const char *type;
+	/* Parse and check the config entry (a JSON object); set k->priv. */
+	int (*init)(struct kms *k, struct json_object *cfg);
+	void (*free)(struct kms *k);
+
+	/* Envelope KMSes: wrapped text is stored by the DEK store. *dek is secmem. */
+	int (*wrap)(struct kms *k, const struct kms_binding *b, const uint8_t *dek, size_t len,
+		    char **wrapped);
+	int (*unwrap)(struct kms *k, const struct kms_binding *b, const char *wrapped,
+		      uint8_t **dek, size_t *len);
+
+	/* KMSes that keep DEKs (NULL for envelope KMSes). */
+	int (*store)(struct kms *k, const struct kms_binding *b, const uint8_t *dek, size_t len);
+	int (*fetch)(struct kms *k, const struct kms_binding *b, uint8_t **dek, size_t *len);
+	int (*remove)(struct kms *k, const struct kms_binding *b);
+};
+
+struct kms {
+	char *id;	/* the config entry's name */
+	char *endpoint; /* where keys come from; recorded per volume at create time */
+	const struct kms_ops *ops;
+	void *priv;
+	/* Last error in words, for the operator (never contains key material). */
+	char error[512];
+};
+
+/* Loads entry @id from the KMS config file (JSON object of id -> entry, the format of
+ * ceph-csi's config.json). -ENOENT: no such id; -EINVAL: bad entry (k->error says why
+ * when @err is given). */
+int kms_open(const char *config_path, const char *id, struct kms **ret, char *err, size_t errlen);
+void kms_free(struct kms *k);
+static inline void kms_freep(struct kms **k)
+{
+	kms_free(*k);
+}
+#define _cleanup_kms_ _cleanup_(kms_freep)
+
+/* Whether the KMS wraps DEKs (1) or keeps them (0). */
+int kms_is_envelope(const struct kms *k);
+
+int kms_wrap(struct kms *k, const struct kms_binding *b, const uint8_t *dek, size_t len,
+	     char **wrapped);
+int kms_unwrap(struct kms *k, const struct kms_binding *b, const char *wrapped, uint8_t **dek,
+	       size_t *len);
+
+/* Sets k->error (printf-style) and returns @r. */
+int kms_fail(struct kms *k, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Helpers for providers: string field of a config entry (NULL when absent). */
+const char *kms_cfg_str(struct json_object *cfg, const char *key);
+
+extern const struct kms_ops kms_keyfile_ops;
+extern const struct kms_ops kms_passphrase_ops;
+
+#include "util/kms_path.h"
+#define PVENC_KMS_CONFIG_DEFAULT PVENC_KMS_CONFIG_PATH
+
+#endif

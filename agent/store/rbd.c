@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: MIT
+#include "store/rbd.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int rbd_conn_open(const struct ceph_opts *o, struct rbd_conn **ret, char *err, size_t errlen)
+{
+	struct rbd_conn *c = calloc(1, sizeof(*c));
+	int r;
+
+	if (!c)
+		return -ENOMEM;
+	r = rados_create(&c->cluster, o && o->id ? o->id : NULL);
+	if (r < 0) {
+		(void)snprintf(err, errlen, "cannot create a Ceph client: %s", strerror(-r));
+		free(c);
+		return r;
+	}
+	/* NULL reads CEPH_CONF or /etc/ceph/ceph.conf etc., as the rbd CLI does. */
+	r = rados_conf_read_file(c->cluster, o ? o->conf : NULL);
+	if (r < 0) {
+		(void)snprintf(err, errlen, "cannot read Ceph config %s: %s",
+			       o && o->conf ? o->conf : "(default search path)", strerror(-r));
+		goto fail;
+	}
+	(void)rados_conf_parse_env(c->cluster, NULL);
+	(void)rados_conf_set(c->cluster, "client_mount_timeout", "30");
+	(void)rados_conf_set(c->cluster, "rados_mon_op_timeout", "30");
+	(void)rados_conf_set(c->cluster, "rados_osd_op_timeout", "60");
+	r = rados_connect(c->cluster);
+	if (r < 0) {
+		(void)snprintf(err, errlen, "cannot connect to the Ceph cluster as client.%s: %s",
+			       o && o->id ? o->id : "admin", strerror(-r));
+		goto fail;
+	}
+	*ret = c;
+	return 0;
+fail:
+	rados_shutdown(c->cluster);
+	free(c);
+	return r;
+}
+
+void rbd_conn_close(struct rbd_conn *c)
+{
+	if (!c)
+		return;
+	rados_shutdown(c->cluster);
+	free(c);
+}
+
+static int open_ioctx(struct rbd_conn *c, const struct image_spec *spec, rados_ioctx_t *io)
+{
+	int r = rados_ioctx_create(c->cluster, spec->pool, io);
+
+	if (r < 0)
+		return r;
+	rados_ioctx_set_namespace(*io, spec->ns);
+	return 0;
+}
+
+int rbd_img_create(struct rbd_conn *c, const struct image_spec *spec, uint64_t size)
+{
+	rados_ioctx_t io;
+	rbd_image_options_t opts;
+	int r;
+
+	r = open_ioctx(c, spec, &io);
+	if (r < 0)
+		return r;
+	rbd_image_options_create(&opts);
+	/* Features come from the cluster's rbd_default_features (krbd-compatible defaults). */
+	r = rbd_create4(io, spec->image, size, opts);
+	rbd_image_options_destroy(opts);
+	rados_ioctx_destroy(io);
+	return r;
+}
+
+int rbd_img_open(struct rbd_conn *c, const struct image_spec *spec, int read_only,
+		 struct rbd_img **ret)
+{
+	struct rbd_img *i = calloc(1, sizeof(*i));
+	int r;
+
+	if (!i)
+		return -ENOMEM;
+	i->conn = c;
+	i->spec = *spec;
+	r = open_ioctx(c, spec, &i->io);
+	if (r < 0) {
+		free(i);
+		return r;
+	}
+	r = read_only ? rbd_open_read_only(i->io, spec->image, &i->image, NULL)
+		      : rbd_open(i->io, spec->image, &i->image, NULL);
+	if (r < 0) {
+		rados_ioctx_destroy(i->io);
+		free(i);
+		return r;
+	}
+	(void)rbd_get_id(i->image, i->id, sizeof(i->id));
+	i->pool_id = rados_ioctx_get_id(i->io);
+	*ret = i;
+	return 0;
+}
+
+void rbd_img_close(struct rbd_img *i)
+{
+	if (!i)
+		return;
+	(void)rbd_close(i->image);
+	rados_ioctx_destroy(i->io);
+	free(i);
+}
+
+int rbd_img_size(struct rbd_img *i, uint64_t *size)
+{
+	return rbd_get_size(i->image, size);
+}
+
+int rbd_img_read(struct rbd_img *i, uint64_t off, size_t len, uint8_t *buf)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = rbd_read(i->image, off + done, len - done, (char *)buf + done);
+
+		if (n < 0)
+			return (int)n;
+		if (n == 0) { /* past the end reads as zeros */
+			memset(buf + done, 0, len - done);
+			break;
+		}
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+int rbd_img_write(struct rbd_img *i, uint64_t off, size_t len, const uint8_t *buf)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = rbd_write(i->image, off + done, len - done, (const char *)buf + done);
+
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			return -EIO;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+int rbd_img_flush(struct rbd_img *i)
+{
+	return rbd_flush(i->image);
+}
+
+int rbd_img_meta_get(struct rbd_img *i, const char *key, char **value)
+{
+	size_t len = 256;
+
+	for (int tries = 0; tries < 4; tries++) {
+		char *buf = malloc(len);
+		int r;
+
+		if (!buf)
+			return -ENOMEM;
+		r = rbd_metadata_get(i->image, key, buf, &len);
+		if (r == 0) {
+			*value = buf;
+			return 0;
+		}
+		free(buf);
+		if (r != -ERANGE)
+			return r;
+		if (len > (64 << 10))
+			return -EFBIG; /* no pvenc value is that large: refuse hostile input */
+	}
+	return -ERANGE;
+}
+
+int rbd_img_meta_set(struct rbd_img *i, const char *key, const char *value)
+{
+	return rbd_metadata_set(i->image, key, value);
+}
+
+int rbd_img_meta_remove(struct rbd_img *i, const char *key)
+{
+	int r = rbd_metadata_remove(i->image, key);
+
+	return r == -ENOENT ? 0 : r;
+}
+
+int rbd_img_meta_getter(void *ctx, const char *key, char **value)
+{
+	return rbd_img_meta_get(ctx, key, value);
+}
+
+int rbd_img_omap_get(struct rbd_img *i, const char *oid, const char *key, char **value)
+{
+	rados_omap_iter_t it = NULL;
+	rados_read_op_t op = rados_create_read_op();
+	const char *keys[] = { key };
+	int prval = 0, r;
+	char *k = NULL, *v = NULL;
+	size_t vlen = 0;
+
+	if (!op)
+		return -ENOMEM;
+	rados_read_op_omap_get_vals_by_keys(op, keys, 1, &it, &prval);
+	r = rados_read_op_operate(op, i->io, oid, 0);
+	if (r == 0)
+		r = prval;
+	if (r == 0) {
+		r = rados_omap_get_next(it, &k, &v, &vlen);
+		if (r == 0 && !k)
+			r = -ENOENT;
+		if (r == 0 && vlen > 4096)
+			r = -EFBIG;
+		if (r == 0) {
+			*value = strndup(v, vlen);
+			r = *value ? 0 : -ENOMEM;
+		}
+	}
+	if (it)
+		rados_omap_get_end(it);
+	rados_release_read_op(op);
+	return r;
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/* A thin layer over librados/librbd: cluster connection, images by spec, metadata. */
+#ifndef PVENC_STORE_RBD_H
+#define PVENC_STORE_RBD_H
+
+#include <rados/librados.h>
+#include <rbd/librbd.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/macro.h"
+#include "volume/spec.h"
+
+struct ceph_opts {
+	const char *conf; /* NULL: CEPH_CONF or the default search path */
+	const char *id;	  /* client id without "client.", NULL: admin */
+};
+
+struct rbd_conn {
+	rados_t cluster;
+};
+
+struct rbd_img {
+	struct rbd_conn *conn;
+	rados_ioctx_t io;
+	rbd_image_t image;
+	struct image_spec spec;
+	char id[64];
+	int64_t pool_id;
+};
+
+int rbd_conn_open(const struct ceph_opts *o, struct rbd_conn **ret, char *err, size_t errlen);
+void rbd_conn_close(struct rbd_conn *c);
+static inline void rbd_conn_closep(struct rbd_conn **c)
+{
+	rbd_conn_close(*c);
+}
+#define _cleanup_rbd_conn_ _cleanup_(rbd_conn_closep)
+
+/* Creates IMAGE of @size bytes with the default features (-EEXIST if it exists). */
+int rbd_img_create(struct rbd_conn *c, const struct image_spec *spec, uint64_t size);
+/* Opens the image head (snapshots share the head's metadata). */
+int rbd_img_open(struct rbd_conn *c, const struct image_spec *spec, int read_only,
+		 struct rbd_img **ret);
+void rbd_img_close(struct rbd_img *i);
+static inline void rbd_img_closep(struct rbd_img **i)
+{
+	rbd_img_close(*i);
+}
+#define _cleanup_rbd_img_ _cleanup_(rbd_img_closep)
+
+int rbd_img_size(struct rbd_img *i, uint64_t *size);
+int rbd_img_read(struct rbd_img *i, uint64_t off, size_t len, uint8_t *buf);
+int rbd_img_write(struct rbd_img *i, uint64_t off, size_t len, const uint8_t *buf);
+int rbd_img_flush(struct rbd_img *i);
+
+/* Metadata: get gives a malloc string (-ENOENT if absent). */
+int rbd_img_meta_get(struct rbd_img *i, const char *key, char **value);
+int rbd_img_meta_set(struct rbd_img *i, const char *key, const char *value);
+int rbd_img_meta_remove(struct rbd_img *i, const char *key);
+/* meta_get_fn adapter (ctx is a struct rbd_img *). */
+int rbd_img_meta_getter(void *ctx, const char *key, char **value);
+
+/* One omap value of a RADOS object in the image's pool/namespace (ceph-csi journal). */
+int rbd_img_omap_get(struct rbd_img *i, const char *oid, const char *key, char **value);
+
+#endif

@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: MIT
+#include "store/rbdmeta.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/macro.h"
+
+const char *vol_state_name(enum vol_state s)
+{
+	switch (s) {
+	case STATE_PREPARED:
+		return "prepared";
+	case STATE_FORMATTED:
+		return "formatted";
+	default:
+		return "none";
+	}
+}
+
+const char *vol_kind_name(enum vol_kind k)
+{
+	switch (k) {
+	case VOL_PVENC:
+		return "pvenc";
+	case VOL_CEPHCSI:
+		return "ceph-csi";
+	default:
+		return "plain";
+	}
+}
+
+int meta_valid_kms_id(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > META_KMS_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+int meta_valid_uuid(const char *s)
+{
+	if (strlen(s) != META_UUID_LEN)
+		return 0;
+	for (int i = 0; i < META_UUID_LEN; i++) {
+		char c = s[i];
+
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (c != '-')
+				return 0;
+		} else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+int meta_valid_text(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n > max)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+void vol_meta_clear(struct vol_meta *m)
+{
+	free(m->dek);
+	memset(m, 0, sizeof(*m));
+}
+
+static int bad(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int bad(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && len) {
+		va_start(ap, fmt);
+		(void)vsnprintf(err, len, fmt, ap);
+		va_end(ap);
+	}
+	return -EBADMSG;
+}
+
+/* Optional value: 0 and *v = NULL when absent. */
+static int get_opt(meta_get_fn get, void *ctx, const char *key, char **v)
+{
+	int r = get(ctx, key, v);
+
+	if (r == -ENOENT) {
+		*v = NULL;
+		return 0;
+	}
+	return r;
+}
+
+static int copy_checked(char *dst, size_t cap, const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n >= cap)
+		return -1;
+	memcpy(dst, v, n + 1);
+	return 0;
+}
+
+static int read_pvenc(meta_get_fn get, void *ctx, const char *state, struct vol_meta *m,
+		      char *err, size_t errlen)
+{
+	_cleanup_free_ char *fmt = NULL, *kms = NULL, *ep = NULL, *uuid = NULL, *dek = NULL;
+	int r;
+
+	if (!strcmp(state, "prepared"))
+		m->state = STATE_PREPARED;
+	else if (!strcmp(state, "formatted"))
+		m->state = STATE_FORMATTED;
+	else
+		return bad(err, errlen, "%s has an unknown value (want prepared or formatted)",
+			   META_STATE);
+
+	if ((r = get_opt(get, ctx, META_FORMAT, &fmt)) < 0 ||
+	    (r = get_opt(get, ctx, META_KMS, &kms)) < 0 ||
+	    (r = get_opt(get, ctx, META_ENDPOINT, &ep)) < 0 ||
+	    (r = get_opt(get, ctx, META_UUID, &uuid)) < 0 ||
+	    (r = get_opt(get, ctx, META_DEK, &dek)) < 0)
+		return r;
+	if (!fmt || strcmp(fmt, "1") != 0)
+		return bad(err, errlen, "%s is missing or not a version this pvenc knows (1)",
+			   META_FORMAT);
+	if (!kms || !meta_valid_kms_id(kms))
+		return bad(err, errlen, "%s is missing or malformed", META_KMS);
+	if (!ep || !meta_valid_text(ep, META_ENDPOINT_MAX))
+		return bad(err, errlen, "%s is missing or malformed", META_ENDPOINT);
+	if (!uuid || !meta_valid_uuid(uuid))
+		return bad(err, errlen, "%s is missing or not a lower-case UUID", META_UUID);
+	if (dek && (!dek[0] || !meta_valid_text(dek, META_DEK_MAX)))
+		return bad(err, errlen, "%s is empty, too long or not printable text", META_DEK);
+	if (copy_checked(m->kms, sizeof(m->kms), kms) || copy_checked(m->endpoint, sizeof(m->endpoint), ep) ||
+	    copy_checked(m->uuid, sizeof(m->uuid), uuid))
+		return -EBADMSG; /* unreachable after validation */
+	m->dek = TAKE_PTR(dek);
+	m->kind = VOL_PVENC;
+	return 0;
+}
+
+static int read_cephcsi(meta_get_fn get, void *ctx, const char *state, struct vol_meta *m,
+			char *err, size_t errlen)
+{
+	_cleanup_free_ char *dek = NULL;
+	int r;
+
+	if (!strcmp(state, "encryptionPrepared"))
+		m->state = STATE_PREPARED;
+	else if (!strcmp(state, "encrypted"))
+		m->state = STATE_FORMATTED;
+	else
+		return bad(err, errlen, "%s has an unknown value '%.32s'", CSI_META_STATE, state);
+	r = get_opt(get, ctx, CSI_META_DEK, &dek);
+	if (r == 0 && !dek)
+		r = get_opt(get, ctx, CSI_META_DEK_LEGACY, &dek);
+	if (r < 0)
+		return r;
+	if (dek && (!dek[0] || !meta_valid_text(dek, META_DEK_MAX)))
+		return bad(err, errlen, "%s is empty, too long or not printable text", CSI_META_DEK);
+	m->dek = TAKE_PTR(dek);
+	m->kind = VOL_CEPHCSI;
+	return 0;
+}
+
+int vol_meta_read(meta_get_fn get, void *ctx, struct vol_meta *m, char *err, size_t errlen)
+{
+	_cleanup_free_ char *state = NULL;
+	int r;
+
+	memset(m, 0, sizeof(*m));
+	r = get_opt(get, ctx, META_STATE, &state);
+	if (r < 0)
+		return r;
+	if (state) {
+		r = read_pvenc(get, ctx, state, m, err, errlen);
+		goto out;
+	}
+	r = get_opt(get, ctx, CSI_META_STATE, &state);
+	if (r == 0 && !state)
+		r = get_opt(get, ctx, CSI_META_STATE_LEGACY, &state);
+	if (r < 0)
+		return r;
+	/* ceph-csi writes "" for "unknown/none". */
+	if (state && state[0]) {
+		r = read_cephcsi(get, ctx, state, m, err, errlen);
+		goto out;
+	}
+	m->kind = VOL_PLAIN;
+	return 0;
+out:
+	if (r < 0)
+		vol_meta_clear(m);
+	return r;
+}

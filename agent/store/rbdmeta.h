@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The DEK store in RBD image metadata, and the schema of pvenc's image-meta keys.
+ * Image metadata is writable by anyone with write access to the pool, so everything
+ * read here is validated before use (see Documentation/volume-format.md).
+ *
+ *   pvenc.format        "1"                         schema version
+ *   pvenc.kms           KMS id                      [A-Za-z0-9._-]{1,127}
+ *   pvenc.kms-endpoint  endpoint recorded at create  printable ASCII, <= 511
+ *   pvenc.uuid          LUKS2 UUID; the DEK is bound to it
+ *   pvenc.dek           wrapped DEK (envelope KMSes), printable ASCII, <= 16 KiB
+ *   pvenc.state         "prepared" | "formatted"    written last in each phase
+ *
+ * ceph-csi's keys are read too (rbd.csi.ceph.com/encrypted, rbd.csi.ceph.com/dek and
+ * their legacy dot-prefixed names) so volumes it created open.
+ */
+#ifndef PVENC_STORE_RBDMETA_H
+#define PVENC_STORE_RBDMETA_H
+
+#include <stddef.h>
+
+#define META_FORMAT "pvenc.format"
+#define META_KMS "pvenc.kms"
+#define META_ENDPOINT "pvenc.kms-endpoint"
+#define META_UUID "pvenc.uuid"
+#define META_DEK "pvenc.dek"
+#define META_STATE "pvenc.state"
+
+#define CSI_META_STATE "rbd.csi.ceph.com/encrypted"
+#define CSI_META_STATE_LEGACY ".rbd.csi.ceph.com/encrypted"
+#define CSI_META_DEK "rbd.csi.ceph.com/dek"
+#define CSI_META_DEK_LEGACY ".rbd.csi.ceph.com/dek"
+
+#define META_KMS_MAX 127
+#define META_ENDPOINT_MAX 511
+#define META_UUID_LEN 36
+#define META_DEK_MAX (16 * 1024)
+
+enum vol_kind {
+	VOL_PLAIN,   /* no encryption metadata */
+	VOL_PVENC,   /* pvenc.* keys */
+	VOL_CEPHCSI, /* ceph-csi's rbd.csi.ceph.com keys */
+};
+
+enum vol_state {
+	STATE_NONE,
+	STATE_PREPARED,	 /* DEK stored, LUKS2 not (completely) written */
+	STATE_FORMATTED, /* LUKS2 written: never format again */
+};
+
+struct vol_meta {
+	enum vol_kind kind;
+	enum vol_state state;
+	char kms[META_KMS_MAX + 1];
+	char endpoint[META_ENDPOINT_MAX + 1];
+	char uuid[META_UUID_LEN + 1];
+	char *dek; /* wrapped DEK text (not secret by itself), malloc; NULL if none */
+};
+
+/* Reads one metadata value: 0 with a malloc string, -ENOENT if absent, <0 on error. */
+typedef int (*meta_get_fn)(void *ctx, const char *key, char **value);
+
+/* Reads and validates the volume's metadata. -EBADMSG with @err filled when a value is
+ * malformed (the image is then not touched further). */
+int vol_meta_read(meta_get_fn get, void *ctx, struct vol_meta *m, char *err, size_t errlen);
+void vol_meta_clear(struct vol_meta *m);
+
+const char *vol_state_name(enum vol_state s);
+const char *vol_kind_name(enum vol_kind k);
+
+int meta_valid_kms_id(const char *s);
+int meta_valid_uuid(const char *s);
+int meta_valid_text(const char *s, size_t max);
+
+#endif

@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: MIT
+#include "util/config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/fileio.h"
+#include "util/kms_path.h"
+#include "util/macro.h"
+
+const struct config_key config_keys[] = {
+	{ "ceph", "conf", "path of ceph.conf (default: CEPH_CONF or /etc/ceph/ceph.conf)" },
+	{ "ceph", "id", "Ceph client id without 'client.' (default: admin)" },
+	{ "kms", "config", "path of the KMS entries, JSON (default: /etc/pvenc/kms.json)" },
+	{ "ceph-csi", "cluster-id", "ceph-csi clusterID, to derive the volume handle of ceph-csi volumes" },
+	{ "open", "discards", "pass discards through dm-crypt (yes|no, default yes)" },
+	{ "open", "no-read-workqueue", "decrypt reads inline (yes|no, default yes)" },
+	{ "open", "no-write-workqueue", "encrypt writes inline (yes|no, default yes)" },
+};
+const size_t config_keys_count = ARRAY_SIZE(config_keys);
+
+void config_defaults(struct pvenc_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	(void)snprintf(c->kms_config, sizeof(c->kms_config), "%s", PVENC_KMS_CONFIG_PATH);
+	c->discards = 1;
+	c->no_read_wq = 1;
+	c->no_write_wq = 1;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+static int parse_bool(const char *v, int *out)
+{
+	if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "on"))
+		*out = 1;
+	else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "off"))
+		*out = 0;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int set_str(char *dst, size_t cap, const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n >= cap)
+		return -ENAMETOOLONG;
+	memcpy(dst, v, n + 1);
+	return 0;
+}
+
+static int apply(struct pvenc_config *c, const char *sec, const char *key, const char *v)
+{
+	if (!strcmp(sec, "ceph") && !strcmp(key, "conf"))
+		return set_str(c->ceph_conf, sizeof(c->ceph_conf), v);
+	if (!strcmp(sec, "ceph") && !strcmp(key, "id"))
+		return set_str(c->ceph_id, sizeof(c->ceph_id), v);
+	if (!strcmp(sec, "kms") && !strcmp(key, "config"))
+		return set_str(c->kms_config, sizeof(c->kms_config), v);
+	if (!strcmp(sec, "ceph-csi") && !strcmp(key, "cluster-id"))
+		return set_str(c->csi_cluster_id, sizeof(c->csi_cluster_id), v);
+	if (!strcmp(sec, "open") && !strcmp(key, "discards"))
+		return parse_bool(v, &c->discards);
+	if (!strcmp(sec, "open") && !strcmp(key, "no-read-workqueue"))
+		return parse_bool(v, &c->no_read_wq);
+	if (!strcmp(sec, "open") && !strcmp(key, "no-write-workqueue"))
+		return parse_bool(v, &c->no_write_wq);
+	return -ENOENT;
+}
+
+int config_parse(const char *text, const char *name, struct pvenc_config *c, char *err,
+		 size_t errlen)
+{
+	char section[32] = "";
+	const char *p = text;
+	int lineno = 0;
+
+	while (*p) {
+		char line[1024], *s, *eq;
+		size_t n = strcspn(p, "\n");
+		int r;
+
+		lineno++;
+		if (n >= sizeof(line)) {
+			(void)snprintf(err, errlen, "%s:%d: line too long", name, lineno);
+			return -EINVAL;
+		}
+		memcpy(line, p, n);
+		line[n] = '\0';
+		p += n + (p[n] == '\n');
+		s = trim(line);
+		if (!*s || *s == '#' || *s == ';')
+			continue;
+		if (*s == '[') {
+			char *e = strchr(s, ']');
+
+			if (!e || e[1] != '\0' || e - s - 1 <= 0 || (size_t)(e - s - 1) >= sizeof(section)) {
+				(void)snprintf(err, errlen, "%s:%d: malformed section header", name, lineno);
+				return -EINVAL;
+			}
+			*e = '\0';
+			(void)snprintf(section, sizeof(section), "%s", s + 1);
+			continue;
+		}
+		eq = strchr(s, '=');
+		if (!eq) {
+			(void)snprintf(err, errlen, "%s:%d: expected 'key = value'", name, lineno);
+			return -EINVAL;
+		}
+		*eq = '\0';
+		r = apply(c, section, trim(s), trim(eq + 1));
+		if (r == -ENOENT) {
+			(void)snprintf(err, errlen, "%s:%d: unknown key '%s' in section [%s]", name,
+				       lineno, trim(s), section);
+			return -EINVAL;
+		}
+		if (r < 0) {
+			(void)snprintf(err, errlen, "%s:%d: invalid value for %s.%s", name, lineno,
+				       section, trim(s));
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int config_load(const char *path, int required, struct pvenc_config *c, char *err, size_t errlen)
+{
+	_cleanup_free_ char *text = NULL;
+	int r;
+
+	config_defaults(c);
+	r = read_file(path, 64 << 10, &text, NULL);
+	if (r == -ENOENT && !required)
+		return 0;
+	if (r < 0) {
+		(void)snprintf(err, errlen, "cannot read %s: %s", path, strerror(-r));
+		return r;
+	}
+	return config_parse(text, path, c, err, errlen);
+}

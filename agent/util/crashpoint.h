@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Named crash points for tests: when PVENC_CRASH_AT names this point, the process kills
+ * itself with SIGKILL right there, as a power cut or OOM kill would. Tests use this to
+ * prove every multi-step operation leaves a volume that still opens.
+ */
+#ifndef PVENC_UTIL_CRASHPOINT_H
+#define PVENC_UTIL_CRASHPOINT_H
+
+void crashpoint(const char *name);
+
+#endif

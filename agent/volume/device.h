@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/* Mapped krbd devices, from /sys/bus/rbd/devices/<id>/ (one value per file). */
+#ifndef PVENC_VOLUME_DEVICE_H
+#define PVENC_VOLUME_DEVICE_H
+
+#include <stddef.h>
+
+#include "volume/spec.h"
+
+#define RBD_SYSFS "/sys/bus/rbd/devices"
+
+struct rbd_dev {
+	int id;		    /* /dev/rbd<id> */
+	char path[32];	    /* /dev/rbd<id> */
+	struct image_spec spec;
+	char image_id[64];
+};
+
+/* /dev/rbdN, or any path (symlink) to it: -ENODEV if it is not a whole rbd device. */
+int rbd_dev_from_path(const char *path, struct rbd_dev *d);
+int rbd_dev_from_id(int id, struct rbd_dev *d);
+/* The mapped device of @spec (snapshot included): -ENOENT when not mapped. */
+int rbd_dev_find(const struct image_spec *spec, struct rbd_dev *d);
+/* All mapped devices, sorted by id; *n = count. */
+int rbd_dev_list(struct rbd_dev **devs, size_t *n);
+
+/* device-mapper name of a volume: pvenc-<image id>[@<snap>]. */
+int rbd_dev_dm_name(const char *image_id, const char *snap, char *buf, size_t len);
+
+#endif

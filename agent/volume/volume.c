@@ -1,0 +1,655 @@
+// SPDX-License-Identifier: MIT
+#include "volume/volume.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "crypt/luks.h"
+#include "crypt/probe.h"
+#include "kms/kms.h"
+#include "store/rbdmeta.h"
+#include "util/crashpoint.h"
+#include "util/log.h"
+#include "util/secmem.h"
+
+#define DEK_LEN 32 /* 256 random bits: the LUKS2 keyslot secret */
+
+static int fail(struct pvenc_ctx *ctx, int r, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int fail(struct pvenc_ctx *ctx, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(ctx->err, sizeof(ctx->err), fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+void pvenc_ctx_init(struct pvenc_ctx *ctx, const struct pvenc_config *cfg)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->cfg = *cfg;
+}
+
+void pvenc_ctx_done(struct pvenc_ctx *ctx)
+{
+	rbd_conn_close(ctx->conn);
+	ctx->conn = NULL;
+}
+
+static int ctx_connect(struct pvenc_ctx *ctx)
+{
+	struct ceph_opts o = {
+		.conf = ctx->cfg.ceph_conf[0] ? ctx->cfg.ceph_conf : NULL,
+		.id = ctx->cfg.ceph_id[0] ? ctx->cfg.ceph_id : NULL,
+	};
+
+	if (ctx->conn)
+		return 0;
+	return rbd_conn_open(&o, &ctx->conn, ctx->err, sizeof(ctx->err));
+}
+
+static int open_image(struct pvenc_ctx *ctx, const struct image_spec *spec, int ro,
+		      struct rbd_img **img)
+{
+	char name[4 * (SPEC_NAME_MAX + 1)];
+	struct image_spec head = *spec;
+	int r;
+
+	r = ctx_connect(ctx);
+	if (r < 0)
+		return r;
+	head.snap[0] = '\0'; /* metadata lives on the image head */
+	r = rbd_img_open(ctx->conn, &head, ro, img);
+	if (r < 0) {
+		(void)image_spec_format(&head, name, sizeof(name));
+		if (r == -ENOENT)
+			return fail(ctx, r, "image %s does not exist (or its pool/namespace does not)", name);
+		return fail(ctx, r, "cannot open image %s: %s", name, strerror(-r));
+	}
+	return 0;
+}
+
+static int open_kms(struct pvenc_ctx *ctx, const char *id, struct kms **k)
+{
+	return kms_open(ctx->cfg.kms_config, id, k, ctx->err, sizeof(ctx->err));
+}
+
+static void random_uuid(char out[META_UUID_LEN + 1])
+{
+	uint8_t b[16];
+
+	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
+		abort(); /* the kernel CSPRNG does not fail once initialised */
+	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+	(void)snprintf(out, META_UUID_LEN + 1,
+		       "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+		       b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+		       b[14], b[15]);
+}
+
+/* ---- format ---- */
+
+static int write_header(struct pvenc_ctx *ctx, struct rbd_img *img, const char *label,
+			const char *uuid, const uint8_t *dek)
+{
+	struct luks_format_opts fo = { .uuid = uuid, .label = label };
+	_cleanup_free_ uint8_t *hdr = NULL;
+	_cleanup_free_ uint8_t *back = NULL;
+	int r;
+
+	r = luks_build_header(&fo, dek, DEK_LEN, &hdr, ctx->err, sizeof(ctx->err));
+	if (r < 0)
+		return r;
+	r = rbd_img_write(img, 0, LUKS_HEADER_SIZE, hdr);
+	if (r == 0)
+		r = rbd_img_flush(img);
+	if (r < 0)
+		return fail(ctx, r, "writing the LUKS2 header to the image failed: %s", strerror(-r));
+	crashpoint("format:header-written");
+	/* Read back and unlock before declaring the volume formatted. */
+	back = malloc(LUKS_HEADER_SIZE);
+	if (!back)
+		return -ENOMEM;
+	r = rbd_img_read(img, 0, LUKS_HEADER_SIZE, back);
+	if (r < 0)
+		return fail(ctx, r, "reading back the LUKS2 header failed: %s", strerror(-r));
+	r = luks_check_header(back, LUKS_HEADER_SIZE, uuid, dek, DEK_LEN);
+	if (r < 0)
+		return fail(ctx, -EIO, "the LUKS2 header read back from the image does not verify (%s)",
+			    strerror(-r));
+	return 0;
+}
+
+static int check_empty(struct pvenc_ctx *ctx, struct rbd_img *img, const char *name,
+		       const char *uuid_ok, const uint8_t *dek)
+{
+	_cleanup_free_ uint8_t *buf = malloc(LUKS_HEADER_SIZE);
+	struct probe_result pr;
+	int r;
+
+	if (!buf)
+		return -ENOMEM;
+	r = rbd_img_read(img, 0, LUKS_HEADER_SIZE, buf);
+	if (r < 0)
+		return fail(ctx, r, "cannot read %s: %s", name, strerror(-r));
+	/* Resuming: our own (maybe partial) header is not foreign data. */
+	if (uuid_ok && luks_check_header(buf, LUKS_HEADER_SIZE, uuid_ok, dek, DEK_LEN) != -ESTALE &&
+	    !memcmp(buf, "LUKS\xba\xbe", 6))
+		return 0;
+	r = probe_region(buf, LUKS_HEADER_SIZE, &pr);
+	if (r < 0)
+		return fail(ctx, r, "probing %s for existing data failed: %s", name, strerror(-r));
+	if (pr.type[0])
+		return fail(ctx, -ENOTEMPTY,
+			    "refusing to format %s: it holds a %s signature (%s); formatting would "
+			    "destroy it. To overwrite anyway: --force %s",
+			    name, pr.type, pr.usage[0] ? pr.usage : "data", name);
+	if (pr.nonzero)
+		return fail(ctx, -ENOTEMPTY,
+			    "refusing to format %s: its first MiB holds non-zero data; formatting "
+			    "would destroy it. To overwrite anyway: --force %s",
+			    name, name);
+	return 0;
+}
+
+static int set_meta(struct pvenc_ctx *ctx, struct rbd_img *img, const char *key, const char *v)
+{
+	int r = rbd_img_meta_set(img, key, v);
+
+	if (r < 0)
+		return fail(ctx, r, "cannot write image metadata %s: %s", key, strerror(-r));
+	return 0;
+}
+
+int volume_format(struct pvenc_ctx *ctx, const char *specstr, const struct format_opts *o)
+{
+	_cleanup_rbd_img_ struct rbd_img *img = NULL;
+	_cleanup_kms_ struct kms *k = NULL;
+	_cleanup_secmem_ uint8_t *dek = NULL;
+	_cleanup_free_ char *wrapped = NULL;
+	struct vol_meta m = { 0 };
+	struct kms_binding b;
+	struct image_spec spec;
+	char name[4 * (SPEC_NAME_MAX + 1)], uuid[META_UUID_LEN + 1], merr[256] = "";
+	const char *kms_id = o->kms_id;
+	uint64_t size;
+	size_t deklen;
+	int r, force;
+
+	r = image_spec_parse(specstr, &spec);
+	if (r < 0 || spec.snap[0])
+		return fail(ctx, -EINVAL, "invalid image '%s': expected POOL/[NAMESPACE/]IMAGE", specstr);
+	(void)image_spec_format(&spec, name, sizeof(name));
+	force = o->force && !strcmp(o->force, name);
+	if (o->force && !force)
+		return fail(ctx, -EINVAL, "--force must repeat the image name exactly: --force %s", name);
+
+	r = open_image(ctx, &spec, 0, &img);
+	if (r < 0)
+		return r;
+	r = vol_meta_read(rbd_img_meta_getter, img, &m, merr, sizeof(merr));
+	if (r < 0)
+		return fail(ctx, r, "image %s has invalid pvenc metadata: %s", name, merr);
+	if (m.kind == VOL_CEPHCSI) {
+		vol_meta_clear(&m);
+		return fail(ctx, -EEXIST, "image %s is already encrypted by ceph-csi; open it with "
+					  "pvencctl open", name);
+	}
+	if (m.state == STATE_FORMATTED) {
+		vol_meta_clear(&m);
+		return fail(ctx, -EEXIST, "image %s is already a formatted pvenc volume; pvenc never "
+					  "formats a volume twice", name);
+	}
+	r = rbd_img_size(img, &size);
+	if (r < 0)
+		goto out;
+	if (size < LUKS_MIN_IMAGE_SIZE) {
+		r = fail(ctx, -ENOSPC, "image %s is %llu bytes; pvenc needs at least %llu (16 MiB LUKS2 "
+				       "header + 1 MiB)",
+			 name, (unsigned long long)size, (unsigned long long)LUKS_MIN_IMAGE_SIZE);
+		goto out;
+	}
+
+	if (m.state == STATE_PREPARED) {
+		/* Resume an interrupted format with the DEK already stored: never a new key. */
+		if (kms_id && strcmp(kms_id, m.kms) != 0) {
+			r = fail(ctx, -EINVAL, "image %s was prepared with KMS '%s', not '%s'", name, m.kms,
+				 kms_id);
+			goto out;
+		}
+		r = open_kms(ctx, m.kms, &k);
+		if (r < 0)
+			goto out;
+		if (!m.dek) {
+			r = fail(ctx, -EBADMSG, "image %s is prepared but has no wrapped DEK", name);
+			goto out;
+		}
+		b.volume_id = m.uuid;
+		r = kms_unwrap(k, &b, m.dek, &dek, &deklen);
+		if (r < 0) {
+			r = fail(ctx, r, "cannot unwrap the DEK of %s with KMS '%s': %s", name, m.kms, k->error);
+			goto out;
+		}
+		if (deklen != DEK_LEN) {
+			r = fail(ctx, -EBADMSG, "the unwrapped DEK of %s has %zu bytes, not %d", name,
+				 deklen, DEK_LEN);
+			goto out;
+		}
+		(void)snprintf(uuid, sizeof(uuid), "%s", m.uuid);
+		if (!force) {
+			r = check_empty(ctx, img, name, uuid, dek);
+			if (r < 0)
+				goto out;
+		}
+		log_info("image=%s event=format-resume kms=%s", name, m.kms);
+	} else {
+		if (!kms_id) {
+			r = fail(ctx, -EINVAL, "--kms ID is required to format %s", name);
+			goto out;
+		}
+		if (!force) {
+			r = check_empty(ctx, img, name, NULL, NULL);
+			if (r < 0)
+				goto out;
+		}
+		r = open_kms(ctx, kms_id, &k);
+		if (r < 0)
+			goto out;
+		if (!kms_is_envelope(k)) {
+			r = fail(ctx, -EOPNOTSUPP, "KMS '%s' does not wrap keys", kms_id);
+			goto out;
+		}
+		dek = secmem_alloc(DEK_LEN);
+		if (!dek) {
+			r = -ENOMEM;
+			goto out;
+		}
+		if (getrandom(dek, DEK_LEN, 0) != DEK_LEN) {
+			r = fail(ctx, -EIO, "getrandom failed");
+			goto out;
+		}
+		random_uuid(uuid);
+		b.volume_id = uuid;
+		r = kms_wrap(k, &b, dek, DEK_LEN, &wrapped);
+		if (r < 0) {
+			r = fail(ctx, r, "KMS '%s' could not wrap the new DEK: %s", kms_id, k->error);
+			goto out;
+		}
+		/* Phase 1: everything needed to open, then state=prepared as the commit. */
+		if ((r = set_meta(ctx, img, META_FORMAT, "1")) < 0 ||
+		    (r = set_meta(ctx, img, META_KMS, kms_id)) < 0 ||
+		    (r = set_meta(ctx, img, META_ENDPOINT, k->endpoint ? k->endpoint : "")) < 0 ||
+		    (r = set_meta(ctx, img, META_UUID, uuid)) < 0 ||
+		    (r = set_meta(ctx, img, META_DEK, wrapped)) < 0)
+			goto out;
+		crashpoint("format:before-prepared");
+		r = set_meta(ctx, img, META_STATE, "prepared");
+		if (r < 0)
+			goto out;
+		crashpoint("format:prepared");
+		log_info("image=%s event=prepared kms=%s uuid=%s", name, kms_id, uuid);
+	}
+
+	/* Phase 2: the LUKS2 header, verified, then state=formatted as the commit. */
+	r = write_header(ctx, img, name, uuid, dek);
+	if (r < 0)
+		goto out;
+	crashpoint("format:header-verified");
+	r = set_meta(ctx, img, META_STATE, "formatted");
+	if (r < 0)
+		goto out;
+	crashpoint("format:formatted");
+	log_info("image=%s event=formatted kms=%s uuid=%s", name, k->id, uuid);
+	r = 0;
+out:
+	vol_meta_clear(&m);
+	return r;
+}
+
+int volume_create(struct pvenc_ctx *ctx, const char *specstr, uint64_t size,
+		  const struct format_opts *o)
+{
+	struct image_spec spec;
+	char name[4 * (SPEC_NAME_MAX + 1)];
+	_cleanup_kms_ struct kms *k = NULL;
+	int r;
+
+	r = image_spec_parse(specstr, &spec);
+	if (r < 0 || spec.snap[0])
+		return fail(ctx, -EINVAL, "invalid image '%s': expected POOL/[NAMESPACE/]IMAGE", specstr);
+	(void)image_spec_format(&spec, name, sizeof(name));
+	if (!o->kms_id)
+		return fail(ctx, -EINVAL, "--kms ID is required");
+	if (size < LUKS_MIN_IMAGE_SIZE)
+		return fail(ctx, -EINVAL, "--size must be at least %llu MiB (16 MiB go to the LUKS2 header)",
+			    (unsigned long long)(LUKS_MIN_IMAGE_SIZE >> 20));
+	/* Check the KMS entry before creating anything. */
+	r = open_kms(ctx, o->kms_id, &k);
+	if (r < 0)
+		return r;
+	r = ctx_connect(ctx);
+	if (r < 0)
+		return r;
+	r = rbd_img_create(ctx->conn, &spec, size);
+	if (r == -EEXIST)
+		return fail(ctx, r, "image %s already exists; use pvencctl format for an existing empty image",
+			    name);
+	if (r < 0)
+		return fail(ctx, r, "cannot create image %s: %s", name, strerror(-r));
+	log_info("image=%s event=created size=%llu", name, (unsigned long long)size);
+	crashpoint("create:created");
+	return volume_format(ctx, specstr, o);
+}
+
+/* ---- open / close ---- */
+
+static int resolve(struct pvenc_ctx *ctx, const char *target, struct rbd_dev *d, int need_mapped)
+{
+	struct image_spec spec;
+	char name[4 * (SPEC_NAME_MAX + 1)];
+	int r;
+
+	if (target[0] == '/') {
+		r = rbd_dev_from_path(target, d);
+		if (r < 0)
+			return fail(ctx, r == -ENOENT ? -ENOENT : -ENODEV, "%s is not a mapped rbd device (%s)",
+				    target, strerror(-r));
+		return 0;
+	}
+	r = image_spec_parse(target, &spec);
+	if (r < 0)
+		return fail(ctx, -EINVAL, "invalid image '%s': expected POOL/[NAMESPACE/]IMAGE[@SNAP] or /dev/rbdN",
+			    target);
+	r = rbd_dev_find(&spec, d);
+	if (r == -ENOENT && !need_mapped) {
+		memset(d, 0, sizeof(*d));
+		d->id = -1;
+		d->spec = spec;
+		return 0;
+	}
+	if (r < 0) {
+		(void)image_spec_format(&spec, name, sizeof(name));
+		return fail(ctx, -ENODEV, "%s is not mapped on this node: run 'rbd map %s' first", name, name);
+	}
+	return 0;
+}
+
+/* ceph-csi: the volume handle binds the DEK ("0001-<len>-<clusterID>-<poolID>-<uuid>"). */
+static int csi_volume_id(struct pvenc_ctx *ctx, struct rbd_img *img, const struct open_opts *o,
+			 char *buf, size_t len)
+{
+	const char *uuid = img->spec.image;
+	const char *cid = ctx->cfg.csi_cluster_id;
+
+	if (o->csi_volume_id) {
+		(void)snprintf(buf, len, "%s", o->csi_volume_id);
+		return 0;
+	}
+	if (strncmp(uuid, "csi-vol-", 8) != 0 || !meta_valid_uuid(uuid + 8))
+		return fail(ctx, -EINVAL,
+			    "cannot derive the ceph-csi volume handle of %s (not named csi-vol-<uuid>): "
+			    "pass --csi-volume-id",
+			    img->spec.image);
+	if (!cid[0])
+		return fail(ctx, -EINVAL,
+			    "opening a ceph-csi volume needs its volume handle: set [ceph-csi] cluster-id "
+			    "in pvenc.conf or pass --csi-volume-id");
+	(void)snprintf(buf, len, "0001-%04zx-%s-%016llx-%s", strlen(cid), cid,
+		       (unsigned long long)img->pool_id, uuid + 8);
+	return 0;
+}
+
+static int fetch_dek(struct pvenc_ctx *ctx, struct rbd_img *img, const struct vol_meta *m,
+		     const struct open_opts *o, const char *name, uint8_t **dek, size_t *deklen)
+{
+	_cleanup_kms_ struct kms *k = NULL;
+	_cleanup_free_ char *csi_kms = NULL;
+	char volid[256];
+	struct kms_binding b;
+	const char *kms_id;
+	int r;
+
+	if (m->kind == VOL_PVENC) {
+		kms_id = m->kms;
+		if (o->kms_id && strcmp(o->kms_id, m->kms) != 0)
+			return fail(ctx, -EINVAL, "%s belongs to KMS '%s', not '%s'", name, m->kms, o->kms_id);
+		b.volume_id = m->uuid;
+	} else {
+		kms_id = o->kms_id;
+		if (!kms_id) {
+			/* ceph-csi keeps the KMS id in its journal: csi.volume.<uuid> omap. */
+			char oid[300];
+
+			(void)snprintf(oid, sizeof(oid), "csi.volume.%s",
+				       strncmp(img->spec.image, "csi-vol-", 8) ? img->spec.image
+									       : img->spec.image + 8);
+			r = rbd_img_omap_get(img, oid, "csi.volume.encryptKMS", &csi_kms);
+			if (r < 0 || !meta_valid_kms_id(csi_kms))
+				return fail(ctx, -EINVAL,
+					    "%s is a ceph-csi volume whose KMS id is not in ceph-csi's "
+					    "journal (%s): pass --kms ID",
+					    name, r < 0 ? strerror(-r) : "malformed");
+			kms_id = csi_kms;
+		}
+		r = csi_volume_id(ctx, img, o, volid, sizeof(volid));
+		if (r < 0)
+			return r;
+		b.volume_id = volid;
+	}
+	r = open_kms(ctx, kms_id, &k);
+	if (r < 0)
+		return r;
+	/* The endpoint is fixed per volume: never send credentials elsewhere. */
+	if (m->kind == VOL_PVENC && strcmp(m->endpoint, k->endpoint ? k->endpoint : "") != 0)
+		return fail(ctx, -EPERM,
+			    "%s was created with KMS '%s' at endpoint '%s', but that KMS id is now "
+			    "configured with endpoint '%s'; refusing to use it",
+			    name, kms_id, m->endpoint, k->endpoint ? k->endpoint : "");
+	if (!m->dek)
+		return fail(ctx, -EOPNOTSUPP,
+			    "%s keeps its DEK in the KMS, not in image metadata; KMS '%s' (%s) cannot "
+			    "fetch it",
+			    name, kms_id, k->ops->type);
+	r = kms_unwrap(k, &b, m->dek, dek, deklen);
+	if (r < 0)
+		return fail(ctx, r, "cannot unwrap the DEK of %s with KMS '%s': %s", name, kms_id, k->error);
+	return 0;
+}
+
+int volume_open(struct pvenc_ctx *ctx, const char *target, const struct open_opts *o,
+		struct open_result *res)
+{
+	_cleanup_rbd_img_ struct rbd_img *img = NULL;
+	_cleanup_secmem_ uint8_t *dek = NULL;
+	struct vol_meta m = { 0 };
+	struct rbd_dev d;
+	char name[4 * (SPEC_NAME_MAX + 1)], merr[256] = "";
+	unsigned flags = 0;
+	size_t deklen = 0;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	r = resolve(ctx, target, &d, 1);
+	if (r < 0)
+		return r;
+	(void)image_spec_format(&d.spec, name, sizeof(name));
+	r = open_image(ctx, &d.spec, 1, &img);
+	if (r < 0)
+		return r;
+	if (strcmp(img->id, d.image_id) != 0)
+		return fail(ctx, -ESTALE, "%s is mapped as image id %s, but the cluster's %s has id %s",
+			    d.path, d.image_id, name, img->id);
+	r = vol_meta_read(rbd_img_meta_getter, img, &m, merr, sizeof(merr));
+	if (r < 0)
+		return fail(ctx, r, "image %s has invalid encryption metadata: %s", name, merr);
+	if (m.kind == VOL_PLAIN) {
+		r = fail(ctx, -ENOMSG, "%s is not an encrypted volume (no pvenc or ceph-csi metadata)", name);
+		goto out;
+	}
+	if (m.state != STATE_FORMATTED) {
+		r = fail(ctx, -EAGAIN,
+			 "%s is prepared but not formatted (an interrupted create or format); run "
+			 "'pvencctl format %s' to finish it",
+			 name, name);
+		goto out;
+	}
+	r = rbd_dev_dm_name(d.image_id, d.spec.snap, res->dm_name, sizeof(res->dm_name));
+	if (r < 0) {
+		r = fail(ctx, r, "device-mapper name for %s is too long", name);
+		goto out;
+	}
+	r = fetch_dek(ctx, img, &m, o, name, &dek, &deklen);
+	if (r < 0)
+		goto out;
+	if (d.spec.snap[0])
+		flags |= LUKS_OPEN_READONLY;
+	if (ctx->cfg.discards)
+		flags |= LUKS_OPEN_DISCARDS;
+	if (ctx->cfg.no_read_wq)
+		flags |= LUKS_OPEN_NO_READ_WQ;
+	if (ctx->cfg.no_write_wq)
+		flags |= LUKS_OPEN_NO_WRITE_WQ;
+	r = luks_open(d.path, res->dm_name, m.kind == VOL_PVENC ? m.uuid : NULL, dek, deklen, flags,
+		      &res->already, ctx->err, sizeof(ctx->err));
+	if (r < 0)
+		goto out;
+	(void)snprintf(res->dm_path, sizeof(res->dm_path), "/dev/mapper/%s", res->dm_name);
+	(void)snprintf(res->device, sizeof(res->device), "%s", d.path);
+	res->readonly = !!(flags & LUKS_OPEN_READONLY);
+	log_info("image=%s event=%s device=%s dm=%s kms=%s", name, res->already ? "already-open" : "opened",
+		 d.path, res->dm_name, m.kind == VOL_PVENC ? m.kms : "ceph-csi");
+	r = 0;
+out:
+	vol_meta_clear(&m);
+	return r;
+}
+
+int volume_close(struct pvenc_ctx *ctx, const char *target, int deferred, int *was_open)
+{
+	struct rbd_dev d;
+	char dm[128], name[4 * (SPEC_NAME_MAX + 1)];
+	int r;
+
+	*was_open = 0;
+	r = resolve(ctx, target, &d, 1);
+	if (r < 0)
+		return r;
+	(void)image_spec_format(&d.spec, name, sizeof(name));
+	r = rbd_dev_dm_name(d.image_id, d.spec.snap, dm, sizeof(dm));
+	if (r < 0)
+		return fail(ctx, r, "device-mapper name for %s is too long", name);
+	r = luks_close(dm, deferred);
+	if (r == -ENOENT)
+		return 0; /* not open: closing is idempotent */
+	if (r == -EBUSY)
+		return fail(ctx, r, "%s (%s) is in use (mounted or held open); unmount it first, or "
+				    "close with --deferred to remove it when the last user goes",
+			    name, dm);
+	if (r < 0)
+		return fail(ctx, r, "closing %s (%s) failed: %s", name, dm, strerror(-r));
+	*was_open = 1;
+	log_info("image=%s event=%s dm=%s", name, deferred ? "close-deferred" : "closed", dm);
+	return 0;
+}
+
+/* ---- status ---- */
+
+static void add_str(struct json_object *o, const char *k, const char *v)
+{
+	json_object_object_add(o, k, v ? json_object_new_string(v) : NULL);
+}
+
+static int status_of(struct pvenc_ctx *ctx, const struct rbd_dev *d, struct json_object **out)
+{
+	_cleanup_rbd_img_ struct rbd_img *img = NULL;
+	struct json_object *o = json_object_new_object();
+	struct vol_meta m = { 0 };
+	struct luks_status ls;
+	char name[4 * (SPEC_NAME_MAX + 1)], merr[256] = "", dm[128] = "";
+	int r;
+
+	if (!o)
+		return -ENOMEM;
+	(void)image_spec_format(&d->spec, name, sizeof(name));
+	add_str(o, "image", name);
+	add_str(o, "device", d->id >= 0 ? d->path : NULL);
+	r = open_image(ctx, &d->spec, 1, &img);
+	if (r < 0) {
+		add_str(o, "error", ctx->err);
+		*out = o;
+		return 0;
+	}
+	add_str(o, "image_id", img->id);
+	r = vol_meta_read(rbd_img_meta_getter, img, &m, merr, sizeof(merr));
+	if (r < 0) {
+		add_str(o, "error", merr[0] ? merr : strerror(-r));
+		*out = o;
+		return 0;
+	}
+	add_str(o, "encryption", vol_kind_name(m.kind));
+	add_str(o, "state", vol_state_name(m.state));
+	if (m.kind == VOL_PVENC) {
+		add_str(o, "kms", m.kms);
+		add_str(o, "kms_endpoint", m.endpoint);
+		add_str(o, "uuid", m.uuid);
+	}
+	if (rbd_dev_dm_name(img->id, d->spec.snap, dm, sizeof(dm)) == 0 && luks_status(dm, &ls) > 0) {
+		char path[160];
+
+		(void)snprintf(path, sizeof(path), "/dev/mapper/%s", dm);
+		json_object_object_add(o, "open", json_object_new_boolean(1));
+		add_str(o, "dm_name", dm);
+		add_str(o, "decrypted_device", path);
+		add_str(o, "cipher", ls.cipher);
+		json_object_object_add(o, "key_bits", json_object_new_int(ls.key_bits));
+		json_object_object_add(o, "sector_size", json_object_new_int(ls.sector_size));
+		json_object_object_add(o, "size_bytes", json_object_new_int64((int64_t)ls.size_bytes));
+		json_object_object_add(o, "read_only", json_object_new_boolean(ls.readonly));
+	} else {
+		json_object_object_add(o, "open", json_object_new_boolean(0));
+	}
+	vol_meta_clear(&m);
+	*out = o;
+	return 0;
+}
+
+int volume_status(struct pvenc_ctx *ctx, const char *target, struct json_object **out)
+{
+	struct rbd_dev d;
+	int r = resolve(ctx, target, &d, 0);
+
+	if (r < 0)
+		return r;
+	return status_of(ctx, &d, out);
+}
+
+int volume_list(struct pvenc_ctx *ctx, struct json_object **out)
+{
+	struct json_object *arr = json_object_new_array();
+	struct rbd_dev *devs;
+	size_t n;
+	int r;
+
+	if (!arr)
+		return -ENOMEM;
+	r = rbd_dev_list(&devs, &n);
+	if (r < 0) {
+		json_object_put(arr);
+		return fail(ctx, r, "cannot list rbd devices: %s", strerror(-r));
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *o = NULL;
+
+		if (status_of(ctx, &devs[i], &o) == 0)
+			json_object_array_add(arr, o);
+	}
+	free(devs);
+	*out = arr;
+	return 0;
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Volume logic (ceph-csi's VolumeEncryption role): combines a KMS, the DEK store and
+ * LUKS2 into create, format, open, close and status. Nothing here prints; errors are
+ * returned as negative errno with a sentence for the operator in ctx->err.
+ */
+#ifndef PVENC_VOLUME_VOLUME_H
+#define PVENC_VOLUME_VOLUME_H
+
+#include <json-c/json.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/rbd.h"
+#include "util/config.h"
+#include "volume/device.h"
+
+struct pvenc_ctx {
+	struct pvenc_config cfg;
+	struct rbd_conn *conn; /* connected on first use */
+	char err[1024];
+};
+
+void pvenc_ctx_init(struct pvenc_ctx *ctx, const struct pvenc_config *cfg);
+void pvenc_ctx_done(struct pvenc_ctx *ctx);
+
+struct format_opts {
+	const char *kms_id;
+	/* Overwrite data: must equal the image spec (the name typed twice). */
+	const char *force;
+};
+
+/* Creates the image (librbd) and formats it. */
+int volume_create(struct pvenc_ctx *ctx, const char *spec, uint64_t size,
+		  const struct format_opts *o);
+/* Formats an existing image; resumes an interrupted format; never reformats. */
+int volume_format(struct pvenc_ctx *ctx, const char *spec, const struct format_opts *o);
+
+struct open_opts {
+	const char *kms_id;	   /* ceph-csi volumes: KMS id (else from ceph-csi's journal) */
+	const char *csi_volume_id; /* ceph-csi volumes: CSI volume handle (else derived) */
+};
+
+struct open_result {
+	char dm_name[128];
+	char dm_path[160];
+	char device[32];
+	int already; /* it was open already; nothing changed */
+	int readonly;
+};
+
+/* TARGET: POOL/[NS/]IMAGE[@SNAP] (must be mapped) or a /dev/rbdN path. */
+int volume_open(struct pvenc_ctx *ctx, const char *target, const struct open_opts *o,
+		struct open_result *res);
+int volume_close(struct pvenc_ctx *ctx, const char *target, int deferred, int *was_open);
+/* JSON status of one volume (mapped or not). */
+int volume_status(struct pvenc_ctx *ctx, const char *target, struct json_object **out);
+/* JSON array: every mapped rbd device on this node with its pvenc state. */
+int volume_list(struct pvenc_ctx *ctx, struct json_object **out);
+
+#endif

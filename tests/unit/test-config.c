@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "util/config.h"
+
+static void test_defaults(void **state)
+{
+	struct pvenc_config c;
+
+	config_defaults(&c);
+	assert_string_equal(c.kms_config, "/etc/pvenc/kms.json");
+	assert_string_equal(c.ceph_conf, "");
+	assert_true(c.discards && c.no_read_wq && c.no_write_wq);
+}
+
+static void test_parse(void **state)
+{
+	const char *text = "# pvenc node config\n"
+			   "[ceph]\n"
+			   "conf = /etc/ceph/prod.conf\n"
+			   "id=pvenc\n"
+			   "\n"
+			   "[kms]\n"
+			   "  config = /etc/pvenc/kms-prod.json  \n"
+			   "[ceph-csi]\n"
+			   "cluster-id = rook-ceph\n"
+			   "[open]\n"
+			   "discards = no\n"
+			   "no-read-workqueue = false\n";
+	struct pvenc_config c;
+	char err[256];
+
+	config_defaults(&c);
+	assert_int_equal(config_parse(text, "t", &c, err, sizeof(err)), 0);
+	assert_string_equal(c.ceph_conf, "/etc/ceph/prod.conf");
+	assert_string_equal(c.ceph_id, "pvenc");
+	assert_string_equal(c.kms_config, "/etc/pvenc/kms-prod.json");
+	assert_string_equal(c.csi_cluster_id, "rook-ceph");
+	assert_false(c.discards);
+	assert_false(c.no_read_wq);
+	assert_true(c.no_write_wq);
+}
+
+static void test_errors(void **state)
+{
+	static const struct {
+		const char *text, *want;
+	} cases[] = {
+		{ "[ceph]\ncnof = x\n", "t:2: unknown key 'cnof' in section [ceph]" },
+		{ "conf = x\n", "t:1: unknown key 'conf' in section []" },
+		{ "[open]\ndiscards = maybe\n", "t:2: invalid value for open.discards" },
+		{ "[ceph\n", "t:1: malformed section header" },
+		{ "[ceph]\njust words\n", "t:2: expected 'key = value'" },
+		{ "[]\n", "t:1: malformed section header" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct pvenc_config c;
+		char err[256] = "";
+
+		config_defaults(&c);
+		assert_int_equal(config_parse(cases[i].text, "t", &c, err, sizeof(err)), -EINVAL);
+		assert_string_equal(err, cases[i].want);
+	}
+}
+
+static void test_too_long_value(void **state)
+{
+	char text[600] = "[ceph]\nid = ";
+	struct pvenc_config c;
+	char err[256];
+
+	memset(text + strlen(text), 'x', 200);
+	config_defaults(&c);
+	assert_int_equal(config_parse(text, "t", &c, err, sizeof(err)), -EINVAL);
+}
+
+static void test_missing_file(void **state)
+{
+	struct pvenc_config c;
+	char err[256];
+
+	assert_int_equal(config_load("/nonexistent/pvenc.conf", 0, &c, err, sizeof(err)), 0);
+	assert_int_equal(config_load("/nonexistent/pvenc.conf", 1, &c, err, sizeof(err)), -ENOENT);
+}
+
+static void test_key_table_complete(void **state)
+{
+	/* Every documented key parses (the docs test compares this table to the docs). */
+	for (size_t i = 0; i < config_keys_count; i++) {
+		char text[256];
+		struct pvenc_config c;
+		char err[256];
+
+		(void)snprintf(text, sizeof(text), "[%s]\n%s = yes\n", config_keys[i].section,
+			       config_keys[i].key);
+		config_defaults(&c);
+		if (config_parse(text, "t", &c, err, sizeof(err)) != 0)
+			fail_msg("%s.%s: %s", config_keys[i].section, config_keys[i].key, err);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),	cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_errors),		cmocka_unit_test(test_too_long_value),
+		cmocka_unit_test(test_missing_file),	cmocka_unit_test(test_key_table_complete),
+	};
+
+	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}

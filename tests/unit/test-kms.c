@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: MIT
+/* KMS backends: keyfile and passphrase-metadata, through the kms.h interface. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "kms/kms.h"
+#include "util/secmem.h"
+
+struct fixture {
+	char dir[64];
+	char conf[128];
+	char kek[128];
+	char kek2[128];
+	char pass[128];
+};
+
+static void write_file(const char *path, const void *data, size_t len, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	assert_int_equal(fchmod(fd, mode), 0);
+	close(fd);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char json[1024];
+	uint8_t kek[32];
+
+	assert_non_null(f);
+	strcpy(f->dir, "/tmp/pvenc-kms-test.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	(void)snprintf(f->conf, sizeof(f->conf), "%s/kms.json", f->dir);
+	(void)snprintf(f->kek, sizeof(f->kek), "%s/a.kek", f->dir);
+	(void)snprintf(f->kek2, sizeof(f->kek2), "%s/b.kek", f->dir);
+	(void)snprintf(f->pass, sizeof(f->pass), "%s/pass", f->dir);
+	for (int i = 0; i < 32; i++)
+		kek[i] = (uint8_t)i;
+	write_file(f->kek, kek, 32, 0600);
+	/* The same KEK in hex, as an operator might write it. */
+	write_file(f->kek2,
+		   "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n", 65, 0400);
+	write_file(f->pass, "ceph-csi-test-secret\n", 21, 0600);
+	(void)snprintf(json, sizeof(json),
+		       "{\"a\": {\"encryptionKMSType\": \"keyfile\", \"keyFile\": \"%s\"},"
+		       " \"hex\": {\"encryptionKMSType\": \"keyfile\", \"keyFile\": \"%s\"},"
+		       " \"pp\": {\"encryptionKMSType\": \"passphrase-metadata\", \"secretFile\": \"%s\"},"
+		       " \"csi\": {\"encryptionKMSType\": \"metadata\", \"secretFile\": \"%s\"},"
+		       " \"relative\": {\"encryptionKMSType\": \"keyfile\", \"keyFile\": \"x.kek\"},"
+		       " \"vault\": {\"encryptionKMSType\": \"no-such-type\"},"
+		       " \"notype\": {\"keyFile\": \"%s\"}}",
+		       f->kek, f->kek2, f->pass, f->pass, f->kek);
+	write_file(f->conf, json, strlen(json), 0644);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+
+	(void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+static void roundtrip(struct kms *k, const char *volid)
+{
+	struct kms_binding b = { .volume_id = volid };
+	uint8_t dek[32];
+	uint8_t *out = NULL;
+	char *wrapped = NULL;
+	size_t len = 0;
+
+	for (int i = 0; i < 32; i++)
+		dek[i] = (uint8_t)(0xa0 + i);
+	assert_int_equal(kms_wrap(k, &b, dek, sizeof(dek), &wrapped), 0);
+	assert_non_null(strstr(wrapped, "{"));
+	assert_int_equal(kms_unwrap(k, &b, wrapped, &out, &len), 0);
+	assert_int_equal(len, 32);
+	assert_memory_equal(out, dek, 32);
+	secmem_free(out);
+	free(wrapped);
+}
+
+static void test_keyfile_roundtrip(void **state)
+{
+	struct fixture *f = *state;
+	struct kms *k = NULL;
+	char err[256];
+
+	assert_int_equal(kms_open(f->conf, "a", &k, err, sizeof(err)), 0);
+	assert_true(kms_is_envelope(k));
+	assert_non_null(strstr(k->endpoint, "a.kek"));
+	roundtrip(k, "d9dfbaf3-eac8-4094-9b0e-64cafa5d92c8");
+	kms_free(k);
+}
+
+static void test_keyfile_hex_is_same_kek(void **state)
+{
+	struct fixture *f = *state;
+	struct kms *a = NULL, *h = NULL;
+	struct kms_binding b = { .volume_id = "vol-1" };
+	uint8_t dek[32] = { 1, 2, 3 }, *out = NULL;
+	char *wrapped = NULL, err[256];
+	size_t len;
+
+	assert_int_equal(kms_open(f->conf, "a", &a, err, sizeof(err)), 0);
+	assert_int_equal(kms_open(f->conf, "hex", &h, err, sizeof(err)), 0);
+	assert_int_equal(kms_wrap(a, &b, dek, 32, &wrapped), 0);
+	assert_int_equal(kms_unwrap(h, &b, wrapped, &out, &len), 0);
+	assert_memory_equal(out, dek, 32);
+	secmem_free(out);
+	free(wrapped);
+	kms_free(a);
+	kms_free(h);
+}
+
+static void test_keyfile_binding(void **state)
+{
+	struct fixture *f = *state;
+	struct kms *k = NULL;
+	struct kms_binding b1 = { .volume_id = "vol-1" }, b2 = { .volume_id = "vol-2" };
+	uint8_t dek[32] = { 0 }, *out = NULL;
+	char *wrapped = NULL, err[256];
+	size_t len;
+
+	assert_int_equal(kms_open(f->conf, "a", &k, err, sizeof(err)), 0);
+	assert_int_equal(kms_wrap(k, &b1, dek, 32, &wrapped), 0);
+	/* A wrapped DEK copied onto another volume does not unwrap there. */
+	assert_int_equal(kms_unwrap(k, &b2, wrapped, &out, &len), -EKEYREJECTED);
+	assert_non_null(strstr(k->error, "another volume"));
+	assert_null(out);
+	free(wrapped);
+	kms_free(k);
+}
+
+static void test_keyfile_wrong_kek_named(void **state)
+{
+	struct fixture *f = *state;
+	struct kms *k = NULL;
+	struct kms_binding b = { .volume_id = "vol-1" };
+	uint8_t *out = NULL;
+	char err[256];
+	size_t len;
+	const char *other = "{\"v\":1,\"alg\":\"A256GCM\",\"kid\":\"0123456789abcdef\","
+			    "\"iv\":\"AAAAAAAAAAAAAAAA\",\"ct\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}";
+
+	assert_int_equal(kms_open(f->conf, "a", &k, err, sizeof(err)), 0);
+	assert_int_equal(kms_unwrap(k, &b, other, &out, &len), -EKEYREJECTED);
+	assert_non_null(strstr(k->error, "wrong KEK"));
+	assert_non_null(strstr(k->error, "0123456789abcdef"));
+	kms_free(k);
+}
+
+static void test_keyfile_malformed_wrapped(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"not json",
+		"[]",
+		"{\"v\":2,\"alg\":\"A256GCM\",\"kid\":\"x\",\"iv\":\"AAAA\",\"ct\":\"AAAA\"}",
+		"{\"v\":1,\"alg\":\"A128GCM\",\"kid\":\"x\",\"iv\":\"AAAA\",\"ct\":\"AAAA\"}",
+		"{\"v\":1,\"alg\":\"A256GCM\",\"iv\":\"AAAA\",\"ct\":\"AAAA\"}",
+		"{\"v\":\"1\",\"alg\":\"A256GCM\",\"kid\":\"x\",\"iv\":\"AAAA\",\"ct\":\"AAAA\"}",
+	};
+	struct fixture *f = *state;
+	struct kms *k = NULL;
+	struct kms_binding b = { .volume_id = "vol-1" };
+	uint8_t *out = NULL;
+	char err[256];
+	size_t len;
+
+	assert_int_equal(kms_open(f->conf, "a", &k, err, sizeof(err)), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int r = kms_unwrap(k, &b, bad[i], &out, &len);
+
+		if (r != -EBADMSG)
+			fail_msg("'%s' gave %d, want -EBADMSG", bad[i], r);
+		assert_null(out);
+	}
+	kms_free(k);
+}
+
+static void test_keyfile_permissions(void **state)
+{
+	struct fixture *f = *state;
+	struct kms *k = NULL;
+	char err[512];
+
+	assert_int_equal(chmod(f->kek, 0644), 0);
+	assert_int_equal(kms_open(f->conf, "a", &k, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "chmod 0600"));
+	assert_int_equal(chmod(f->kek, 0600), 0);
+}
+
+static void test_config_errors(void **state)
+{
+	struct fixture *f = *state;
+	struct kms *k = NULL;
+	char err[512];
+
+	assert_int_equal(kms_open(f->conf, "nope", &k, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "'nope' is not in"));
+	assert_int_equal(kms_open(f->conf, "vault", &k, err, sizeof(err)), -EOPNOTSUPP);
+	assert_non_null(strstr(err, "no-such-type"));
+	assert_int_equal(kms_open(f->conf, "notype", &k, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "encryptionKMSType"));
+	assert_int_equal(kms_open(f->conf, "relative", &k, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "absolute path"));
+	assert_int_equal(kms_open("/nonexistent/kms.json", "a", &k, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "cannot read KMS config"));
+	assert_null(k);
+}
+
+static void test_passphrase_roundtrip(void **state)
+{
+	struct fixture *f = *state;
+	struct kms *k = NULL;
+	char err[256];
+
+	assert_int_equal(kms_open(f->conf, "pp", &k, err, sizeof(err)), 0);
+	roundtrip(k, "0001-0009-rook-ceph-0000000000000002-1b2c3d4e-0000-4000-8000-0123456789ab");
+	kms_free(k);
+}
+
+/* A wrapped DEK made independently (python3-cryptography: scrypt N=32768 r=8 p=1,
+ * salt = volume handle, AES-256-GCM, std base64), as ceph-csi's metadata KMS stores
+ * rbd.csi.ceph.com/dek. The DEK is a ceph-csi passphrase: 20 bytes, base64url. */
+static void test_passphrase_ceph_csi_vector(void **state)
+{
+	struct fixture *f = *state;
+	struct kms *k = NULL;
+	struct kms_binding b = {
+		.volume_id = "0001-0009-rook-ceph-0000000000000002-1b2c3d4e-0000-4000-8000-0123456789ab"
+	};
+	const char *wrapped = "{\"dek\": \"9b9HRAEdLgVRg8PXyBpYHV4BfQ0cfjwSgU+TXjEJaKl6fnWqTlfDcRre7NQ=\", "
+			      "\"nonce\": \"AAECAwQFBgcICQoL\"}";
+	uint8_t *out = NULL;
+	char err[256];
+	size_t len;
+
+	assert_int_equal(kms_open(f->conf, "csi", &k, err, sizeof(err)), 0);
+	assert_int_equal(kms_unwrap(k, &b, wrapped, &out, &len), 0);
+	assert_int_equal(len, 28);
+	assert_memory_equal(out, "AAECAwQFBgcICQoLDA0ODxAREhM=", 28);
+	secmem_free(out);
+	out = NULL;
+	/* Another volume handle derives another KEK. */
+	b.volume_id = "0001-0009-rook-ceph-0000000000000002-ffffffff-0000-4000-8000-0123456789ab";
+	assert_int_equal(kms_unwrap(k, &b, wrapped, &out, &len), -EKEYREJECTED);
+	assert_null(out);
+	kms_free(k);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_keyfile_roundtrip),
+		cmocka_unit_test(test_keyfile_hex_is_same_kek),
+		cmocka_unit_test(test_keyfile_binding),
+		cmocka_unit_test(test_keyfile_wrong_kek_named),
+		cmocka_unit_test(test_keyfile_malformed_wrapped),
+		cmocka_unit_test(test_keyfile_permissions),
+		cmocka_unit_test(test_config_errors),
+		cmocka_unit_test(test_passphrase_roundtrip),
+		cmocka_unit_test(test_passphrase_ceph_csi_vector),
+	};
+
+	return cmocka_run_group_tests_name("kms", tests, setup, teardown);
+}

@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: MIT
+/* Image-metadata schema: states, ceph-csi keys, and validation of hostile values. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "store/rbdmeta.h"
+
+struct kv {
+	const char *k, *v;
+};
+
+/* A fake metadata store: NULL-terminated key/value list. */
+static int getter(void *ctx, const char *key, char **value)
+{
+	for (const struct kv *p = ctx; p->k; p++)
+		if (!strcmp(p->k, key)) {
+			*value = strdup(p->v);
+			return *value ? 0 : -ENOMEM;
+		}
+	return -ENOENT;
+}
+
+static int failing_getter(void *ctx, const char *key, char **value)
+{
+	return -EIO;
+}
+
+#define GOOD_UUID "d9dfbaf3-eac8-4094-9b0e-64cafa5d92c8"
+
+static void test_plain(void **state)
+{
+	struct kv none[] = { { "other", "x" }, { NULL, NULL } };
+	struct kv csi_empty[] = { { CSI_META_STATE, "" }, { NULL, NULL } };
+	struct vol_meta m;
+
+	assert_int_equal(vol_meta_read(getter, none, &m, NULL, 0), 0);
+	assert_int_equal(m.kind, VOL_PLAIN);
+	assert_int_equal(m.state, STATE_NONE);
+	assert_int_equal(vol_meta_read(getter, csi_empty, &m, NULL, 0), 0);
+	assert_int_equal(m.kind, VOL_PLAIN);
+}
+
+static void test_pvenc_states(void **state)
+{
+	struct kv md[] = {
+		{ META_STATE, "formatted" }, { META_FORMAT, "1" },  { META_KMS, "lab-1" },
+		{ META_ENDPOINT, "https://vault.example:8200" },	 { META_UUID, GOOD_UUID },
+		{ META_DEK, "{\"v\":1}" },     { NULL, NULL },
+	};
+	struct vol_meta m;
+
+	assert_int_equal(vol_meta_read(getter, md, &m, NULL, 0), 0);
+	assert_int_equal(m.kind, VOL_PVENC);
+	assert_int_equal(m.state, STATE_FORMATTED);
+	assert_string_equal(m.kms, "lab-1");
+	assert_string_equal(m.uuid, GOOD_UUID);
+	assert_string_equal(m.dek, "{\"v\":1}");
+	assert_string_equal(vol_state_name(m.state), "formatted");
+	vol_meta_clear(&m);
+	md[0].v = "prepared";
+	assert_int_equal(vol_meta_read(getter, md, &m, NULL, 0), 0);
+	assert_int_equal(m.state, STATE_PREPARED);
+	vol_meta_clear(&m);
+}
+
+static void test_hostile_values(void **state)
+{
+	/* Each case breaks one field of an otherwise valid record. */
+	static const struct {
+		const char *key, *value, *want;
+	} cases[] = {
+		{ META_STATE, "formatted\n", "pvenc.state" },
+		{ META_STATE, "FORMATTED", "pvenc.state" },
+		{ META_FORMAT, "2", "pvenc.format" },
+		{ META_KMS, "", "pvenc.kms" },
+		{ META_KMS, "../../etc", "pvenc.kms" },
+		{ META_KMS, "a b", "pvenc.kms" },
+		{ META_ENDPOINT, "http://x\r\nHost: evil", "pvenc.kms-endpoint" },
+		{ META_UUID, "D9DFBAF3-EAC8-4094-9B0E-64CAFA5D92C8", "pvenc.uuid" },
+		{ META_UUID, "d9dfbaf3eac840949b0e64cafa5d92c8", "pvenc.uuid" },
+		{ META_UUID, GOOD_UUID "0", "pvenc.uuid" },
+		{ META_DEK, "", "pvenc.dek" },
+		{ META_DEK, "\x01\x02", "pvenc.dek" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct kv md[] = {
+			{ META_STATE, "formatted" }, { META_FORMAT, "1" }, { META_KMS, "lab" },
+			{ META_ENDPOINT, "file:/k" }, { META_UUID, GOOD_UUID }, { META_DEK, "x" },
+			{ NULL, NULL },
+		};
+		struct vol_meta m;
+		char err[256] = "";
+
+		for (struct kv *p = md; p->k; p++)
+			if (!strcmp(p->k, cases[i].key))
+				p->v = cases[i].value;
+		if (vol_meta_read(getter, md, &m, err, sizeof(err)) != -EBADMSG)
+			fail_msg("case %zu (%s) accepted", i, cases[i].key);
+		assert_non_null(strstr(err, cases[i].want));
+		assert_null(m.dek);
+	}
+}
+
+static void test_missing_fields(void **state)
+{
+	struct kv md[] = { { META_STATE, "prepared" }, { META_FORMAT, "1" }, { NULL, NULL } };
+	struct vol_meta m;
+	char err[256];
+
+	assert_int_equal(vol_meta_read(getter, md, &m, err, sizeof(err)), -EBADMSG);
+	assert_non_null(strstr(err, "pvenc.kms"));
+}
+
+static void test_oversize_dek(void **state)
+{
+	char *big = malloc(META_DEK_MAX + 2);
+	struct vol_meta m;
+
+	assert_non_null(big);
+	memset(big, 'A', META_DEK_MAX + 1);
+	big[META_DEK_MAX + 1] = '\0';
+	{
+		struct kv md[] = {
+			{ META_STATE, "formatted" }, { META_FORMAT, "1" }, { META_KMS, "lab" },
+			{ META_ENDPOINT, "" }, { META_UUID, GOOD_UUID }, { META_DEK, big },
+			{ NULL, NULL },
+		};
+
+		assert_int_equal(vol_meta_read(getter, md, &m, NULL, 0), -EBADMSG);
+		big[META_DEK_MAX] = '\0';
+		assert_int_equal(vol_meta_read(getter, md, &m, NULL, 0), 0);
+		vol_meta_clear(&m);
+	}
+	free(big);
+}
+
+static void test_cephcsi(void **state)
+{
+	struct kv enc[] = { { CSI_META_STATE, "encrypted" },
+			    { CSI_META_DEK, "{\"dek\":\"x\",\"nonce\":\"y\"}" },
+			    { NULL, NULL } };
+	struct kv legacy[] = { { CSI_META_STATE_LEGACY, "encryptionPrepared" },
+			       { CSI_META_DEK_LEGACY, "{}" },
+			       { NULL, NULL } };
+	struct kv kvdek[] = { { CSI_META_STATE, "encrypted" }, { NULL, NULL } };
+	struct kv bad[] = { { CSI_META_STATE, "yes" }, { NULL, NULL } };
+	struct vol_meta m;
+
+	assert_int_equal(vol_meta_read(getter, enc, &m, NULL, 0), 0);
+	assert_int_equal(m.kind, VOL_CEPHCSI);
+	assert_int_equal(m.state, STATE_FORMATTED);
+	assert_non_null(m.dek);
+	vol_meta_clear(&m);
+	assert_int_equal(vol_meta_read(getter, legacy, &m, NULL, 0), 0);
+	assert_int_equal(m.state, STATE_PREPARED);
+	assert_string_equal(m.dek, "{}");
+	vol_meta_clear(&m);
+	/* DEK held by the KMS (ceph-csi vault KMSes): no dek key. */
+	assert_int_equal(vol_meta_read(getter, kvdek, &m, NULL, 0), 0);
+	assert_null(m.dek);
+	assert_int_equal(vol_meta_read(getter, bad, &m, NULL, 0), -EBADMSG);
+}
+
+static void test_store_errors_propagate(void **state)
+{
+	struct vol_meta m;
+
+	assert_int_equal(vol_meta_read(failing_getter, NULL, &m, NULL, 0), -EIO);
+}
+
+static void test_validators(void **state)
+{
+	assert_true(meta_valid_kms_id("vault-tenant_a.1"));
+	assert_false(meta_valid_kms_id("vault/x"));
+	assert_true(meta_valid_uuid(GOOD_UUID));
+	assert_false(meta_valid_uuid("d9dfbaf3-eac8-4094-9b0e-64cafa5d92cg"));
+	assert_true(meta_valid_text("abc ~", 5));
+	assert_false(meta_valid_text("abcdef", 5));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_plain),	       cmocka_unit_test(test_pvenc_states),
+		cmocka_unit_test(test_hostile_values), cmocka_unit_test(test_missing_fields),
+		cmocka_unit_test(test_oversize_dek),   cmocka_unit_test(test_cephcsi),
+		cmocka_unit_test(test_store_errors_propagate), cmocka_unit_test(test_validators),
+	};
+
+	return cmocka_run_group_tests_name("rbdmeta", tests, NULL, NULL);
+}
