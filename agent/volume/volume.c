@@ -565,7 +565,8 @@ static void add_str(struct json_object *o, const char *k, const char *v)
 	json_object_object_add(o, k, v ? json_object_new_string(v) : NULL);
 }
 
-static int status_of(struct pvenc_ctx *ctx, const struct rbd_dev *d, struct json_object **out)
+static int status_of(struct pvenc_ctx *ctx, const struct rbd_dev *d, int strict,
+		     struct json_object **out)
 {
 	_cleanup_rbd_img_ struct rbd_img *img = NULL;
 	struct json_object *o = json_object_new_object();
@@ -580,6 +581,10 @@ static int status_of(struct pvenc_ctx *ctx, const struct rbd_dev *d, struct json
 	add_str(o, "image", name);
 	add_str(o, "device", d->id >= 0 ? d->path : NULL);
 	r = open_image(ctx, &d->spec, 1, &img);
+	if (r < 0 && strict) {
+		json_object_put(o);
+		return r;
+	}
 	if (r < 0) {
 		add_str(o, "error", ctx->err);
 		*out = o;
@@ -626,7 +631,7 @@ int volume_status(struct pvenc_ctx *ctx, const char *target, struct json_object 
 
 	if (r < 0)
 		return r;
-	return status_of(ctx, &d, out);
+	return status_of(ctx, &d, 1, out);
 }
 
 int volume_list(struct pvenc_ctx *ctx, struct json_object **out)
@@ -646,7 +651,7 @@ int volume_list(struct pvenc_ctx *ctx, struct json_object **out)
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *o = NULL;
 
-		if (status_of(ctx, &devs[i], &o) == 0)
+		if (status_of(ctx, &devs[i], 0, &o) == 0)
 			json_object_array_add(arr, o);
 	}
 	free(devs);
