@@ -65,7 +65,8 @@ static const struct command commands[] = {
 static const char common_help[] =
 	"Common options:\n"
 	"  -c, --config FILE      pvenc.conf (default " PVENC_CONFIG_DEFAULT ")\n"
-	"      --ceph-conf FILE   ceph.conf (default: [ceph] conf, CEPH_CONF, /etc/ceph/ceph.conf)\n"
+	"      --ceph-conf FILE   ceph.conf (default: [ceph] conf, CEPH_CONF, "
+	"/etc/ceph/ceph.conf)\n"
 	"      --id NAME          Ceph client id (default: [ceph] id, admin)\n"
 	"      --kms-config FILE  KMS entries (default: [kms] config, /etc/pvenc/kms.json)\n"
 	"  -v, --verbose          log each step to stderr\n"
@@ -103,9 +104,10 @@ static void usage(FILE *f)
 	(void)fprintf(f, "Usage: pvencctl COMMAND [ARGS...]\n\nCommands:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		(void)fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
-	(void)fprintf(f, "\nRun 'pvencctl COMMAND --help' for a command's options.\n"
-			 "Exit codes: 0 ok, 1 usage, 2 permission or wrong key, 3 out of memory,\n"
-			 "4 no such device or image, 5 busy, exists or not empty, 6 other failure.\n");
+	(void)fprintf(f,
+		      "\nRun 'pvencctl COMMAND --help' for a command's options.\n"
+		      "Exit codes: 0 ok, 1 usage, 2 permission or wrong key, 3 out of memory,\n"
+		      "4 no such device or image, 5 busy, exists or not empty, 6 other failure.\n");
 }
 
 static const struct command *find_cmd(const char *name)
@@ -216,12 +218,13 @@ static int parse_args(const char *cmd, int argc, char **argv, struct args *a)
 			a->csi_volume_id = optarg;
 			break;
 		default:
-			(void)fprintf(stderr, "pvencctl %s: unknown or incomplete option '%s'\n", cmd,
-				      argv[optind - 1]);
+			(void)fprintf(stderr, "pvencctl %s: unknown or incomplete option '%s'\n",
+				      cmd, argv[optind - 1]);
 			return -EINVAL;
 		}
 		if (!strstr(a->allowed, name)) {
-			(void)fprintf(stderr, "pvencctl %s: option --%s does not apply here\n", cmd, name);
+			(void)fprintf(stderr, "pvencctl %s: option --%s does not apply here\n", cmd,
+				      name);
 			return -EINVAL;
 		}
 	}
@@ -311,23 +314,23 @@ static int report(struct pvenc_ctx *ctx, int r)
 	return errno_to_exit(r);
 }
 
-#define PREPARE(cmdname, allowed_opts, npos_min, npos_max, extra_help)                             \
-	struct args a = { .allowed = (allowed_opts) };                                             \
-	struct pvenc_config cfg;                                                                   \
-	struct pvenc_ctx ctx;                                                                      \
-	int r;                                                                                     \
-	if (parse_args(cmdname, argc, argv, &a) < 0)                                               \
-		return EXIT_USAGE;                                                                 \
-	if (a.help) {                                                                              \
-		cmd_usage(stdout, cmdname, extra_help);                                            \
-		return EXIT_OK;                                                                    \
-	}                                                                                          \
-	if (a.npos < (npos_min) || a.npos > (npos_max)) {                                          \
-		cmd_usage(stderr, cmdname, extra_help);                                            \
-		return EXIT_USAGE;                                                                 \
-	}                                                                                          \
-	if (load_config(&a, &cfg) < 0)                                                             \
-		return EXIT_USAGE;                                                                 \
+#define PREPARE(cmdname, allowed_opts, npos_min, npos_max, extra_help) \
+	struct args a = { .allowed = (allowed_opts) };                 \
+	struct pvenc_config cfg;                                       \
+	struct pvenc_ctx ctx;                                          \
+	int r;                                                         \
+	if (parse_args(cmdname, argc, argv, &a) < 0)                   \
+		return EXIT_USAGE;                                     \
+	if (a.help) {                                                  \
+		cmd_usage(stdout, cmdname, extra_help);                \
+		return EXIT_OK;                                        \
+	}                                                              \
+	if (a.npos < (npos_min) || a.npos > (npos_max)) {              \
+		cmd_usage(stderr, cmdname, extra_help);                \
+		return EXIT_USAGE;                                     \
+	}                                                              \
+	if (load_config(&a, &cfg) < 0)                                 \
+		return EXIT_USAGE;                                     \
 	pvenc_ctx_init(&ctx, &cfg)
 
 static const char create_help[] =
@@ -400,9 +403,10 @@ static int cmd_open(int argc, char **argv)
 	return report(&ctx, r);
 }
 
-static const char close_help[] = "Options:\n"
-				 "      --deferred         if the device is in use, remove it when\n"
-				 "                         the last user closes it\n\n";
+static const char close_help[] =
+	"Options:\n"
+	"      --deferred         if the device is in use, remove it when\n"
+	"                         the last user closes it\n\n";
 
 static int cmd_close(int argc, char **argv)
 {
@@ -420,8 +424,7 @@ static void print_obj(struct json_object *o)
 {
 	json_object_object_foreach(o, k, v)
 	{
-		(void)printf("%-17s %s\n", k,
-			     v ? json_object_get_string(v) : "-");
+		(void)printf("%-17s %s\n", k, v ? json_object_get_string(v) : "-");
 	}
 }
 
@@ -433,7 +436,9 @@ static int cmd_status(int argc, char **argv)
 	r = volume_status(&ctx, a.pos[0], &o);
 	if (r == 0) {
 		if (a.json)
-			(void)printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+			(void)printf("%s\n", json_object_to_json_string_ext(
+						     o, JSON_C_TO_STRING_PRETTY |
+								JSON_C_TO_STRING_NOSLASHESCAPE));
 		else
 			print_obj(o);
 		json_object_put(o);
@@ -459,18 +464,21 @@ static int cmd_list(int argc, char **argv)
 	r = volume_list(&ctx, &arr);
 	if (r == 0) {
 		if (a.json) {
-			(void)printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+			(void)printf("%s\n", json_object_to_json_string_ext(
+						     arr, JSON_C_TO_STRING_PRETTY |
+								  JSON_C_TO_STRING_NOSLASHESCAPE));
 		} else {
 			size_t n = json_object_array_length(arr);
 
-			(void)printf("%-12s %-32s %-10s %-10s %-5s %s\n", "DEVICE", "IMAGE", "ENCRYPTION",
-				     "STATE", "OPEN", "DECRYPTED");
+			(void)printf("%-12s %-32s %-10s %-10s %-5s %s\n", "DEVICE", "IMAGE",
+				     "ENCRYPTION", "STATE", "OPEN", "DECRYPTED");
 			for (size_t i = 0; i < n; i++) {
 				struct json_object *o = json_object_array_get_idx(arr, i);
 
 				(void)printf("%-12s %-32s %-10s %-10s %-5s %s\n", jstr(o, "device"),
-					     jstr(o, "image"), jstr(o, "encryption"), jstr(o, "state"),
-					     jstr(o, "open"), jstr(o, "decrypted_device"));
+					     jstr(o, "image"), jstr(o, "encryption"),
+					     jstr(o, "state"), jstr(o, "open"),
+					     jstr(o, "decrypted_device"));
 			}
 		}
 		json_object_put(arr);

@@ -214,9 +214,11 @@ int luks_open(const char *dev, const char *name, const char *uuid, const uint8_t
 		cflags |= CRYPT_ACTIVATE_NO_READ_WORKQUEUE;
 	if (flags & LUKS_OPEN_NO_WRITE_WQ)
 		cflags |= CRYPT_ACTIVATE_NO_WRITE_WORKQUEUE;
-	r = crypt_activate_by_passphrase(cd, name, CRYPT_ANY_SLOT, (const char *)dek, deklen, cflags);
+	r = crypt_activate_by_passphrase(cd, name, CRYPT_ANY_SLOT, (const char *)dek, deklen,
+					 cflags);
 	if (r == -EPERM) {
-		(void)snprintf(err, errlen, "the unwrapped DEK does not unlock any keyslot of %s", dev);
+		(void)snprintf(err, errlen, "the unwrapped DEK does not unlock any keyslot of %s",
+			       dev);
 		return r;
 	}
 	if (r == -EEXIST) { /* raced with another opener */
@@ -224,8 +226,8 @@ int luks_open(const char *dev, const char *name, const char *uuid, const uint8_t
 		return 0;
 	}
 	if (r < 0) {
-		(void)snprintf(err, errlen, "dm-crypt activation of %s over %s failed: %s", name, dev,
-			       strerror(-r));
+		(void)snprintf(err, errlen, "dm-crypt activation of %s over %s failed: %s", name,
+			       dev, strerror(-r));
 		return r;
 	}
 	return 0;

@@ -14,12 +14,12 @@
 /* LUKS2 default data offset: the header area at the start of every volume. */
 #define LUKS_HEADER_SIZE (16ULL << 20)
 /* Smallest image pvenc formats: the header plus 1 MiB of data. */
-#define LUKS_MIN_IMAGE_SIZE (LUKS_HEADER_SIZE + (1ULL << 20))
-#define LUKS_SECTOR_SIZE 4096
+#define LUKS_MIN_IMAGE_SIZE    (LUKS_HEADER_SIZE + (1ULL << 20))
+#define LUKS_SECTOR_SIZE       4096
 #define LUKS_PBKDF2_ITERATIONS 1000
 
 struct luks_format_opts {
-	const char *uuid;  /* lower-case UUID to give the header */
+	const char *uuid; /* lower-case UUID to give the header */
 	const char *label; /* shown by blkid (e.g. the image spec), may be truncated */
 };
 

@@ -40,9 +40,9 @@ int probe_region(const uint8_t *buf, size_t len, struct probe_result *res)
 		blkid_probe_enable_partitions(pr, 1);
 		r = blkid_do_safeprobe(pr);
 		if (r == 0) {
-			if (blkid_probe_lookup_value(pr, "TYPE", &v, NULL) == 0)
-				(void)snprintf(res->type, sizeof(res->type), "%s", v);
-			else if (blkid_probe_lookup_value(pr, "PTTYPE", &v, NULL) == 0)
+			/* A filesystem or other superblock, else a partition table. */
+			if (blkid_probe_lookup_value(pr, "TYPE", &v, NULL) == 0 ||
+			    blkid_probe_lookup_value(pr, "PTTYPE", &v, NULL) == 0)
 				(void)snprintf(res->type, sizeof(res->type), "%s", v);
 			if (blkid_probe_lookup_value(pr, "USAGE", &v, NULL) == 0)
 				(void)snprintf(res->usage, sizeof(res->usage), "%s", v);

@@ -10,9 +10,9 @@
 #define PROBE_ZERO_CHECK (1u << 20)
 
 struct probe_result {
-	int nonzero;	   /* first MiB holds non-zero bytes */
-	char type[32];	   /* blkid TYPE (e.g. ext4, crypto_LUKS), "" if none */
-	char usage[32];	   /* blkid USAGE (filesystem, crypto, raid, ...) */
+	int nonzero; /* first MiB holds non-zero bytes */
+	char type[32]; /* blkid TYPE (e.g. ext4, crypto_LUKS), "" if none */
+	char usage[32]; /* blkid USAGE (filesystem, crypto, raid, ...) */
 };
 
 /* Probes @len bytes read from the start of the image. */

@@ -50,9 +50,9 @@ static int parse_kek(const uint8_t *buf, size_t len, uint8_t *kek)
 		memcpy(kek, buf, KEK_LEN);
 		return 0;
 	}
-	if (len == 2 * KEK_LEN + 1 && buf[len - 1] == '\n')
+	if (len == (size_t)2 * KEK_LEN + 1 && buf[len - 1] == '\n')
 		len--;
-	if (len != 2 * KEK_LEN)
+	if (len != (size_t)2 * KEK_LEN)
 		return -EINVAL;
 	for (size_t i = 0; i < KEK_LEN; i++) {
 		int hi = hexval(buf[2 * i]), lo = hexval(buf[2 * i + 1]);
@@ -75,7 +75,7 @@ static void kek_id(const uint8_t *kek, char out[KID_HEX + 1])
 	    EVP_DigestUpdate(ctx, kek, KEK_LEN) != 1 || EVP_DigestFinal_ex(ctx, md, NULL) != 1)
 		memset(md, 0, sizeof(md));
 	EVP_MD_CTX_free(ctx);
-	for (int i = 0; i < KID_HEX / 2; i++)
+	for (size_t i = 0; i < KID_HEX / 2; i++)
 		(void)snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
@@ -97,18 +97,20 @@ static int keyfile_init(struct kms *k, struct json_object *cfg)
 	kf->kek = secmem_alloc(KEK_LEN);
 	if (!kf->path || !kf->kek)
 		return -ENOMEM;
-	r = read_secret_file(path, 2 * KEK_LEN + 1, &raw, &len);
+	r = read_secret_file(path, (size_t)2 * KEK_LEN + 1, &raw, &len);
 	if (r == -EPERM)
-		return kms_fail(k, r, "keyFile %s must be owned by root and not accessible by "
-				      "group or others (chmod 0600)",
+		return kms_fail(k, r,
+				"keyFile %s must be owned by root and not accessible by "
+				"group or others (chmod 0600)",
 				path);
 	if (r == -EFBIG)
-		return kms_fail(k, -EINVAL, "keyFile %s is too long: want 32 raw bytes or 64 hex digits",
-				path);
+		return kms_fail(k, -EINVAL,
+				"keyFile %s is too long: want 32 raw bytes or 64 hex digits", path);
 	if (r < 0)
 		return kms_fail(k, r, "cannot read keyFile %s: %s", path, strerror(-r));
 	if (parse_kek(raw, len, kf->kek) < 0)
-		return kms_fail(k, -EINVAL, "keyFile %s: want 32 raw bytes or 64 hex digits, found %zu bytes",
+		return kms_fail(k, -EINVAL,
+				"keyFile %s: want 32 raw bytes or 64 hex digits, found %zu bytes",
 				path, len);
 	kek_id(kf->kek, kf->kid);
 	if (asprintf(&k->endpoint, "file:%s", path) < 0) {
@@ -201,14 +203,16 @@ static int keyfile_unwrap(struct kms *k, const struct kms_binding *b, const char
 	kid = kms_cfg_str(o, "kid");
 	iv64 = kms_cfg_str(o, "iv");
 	ct64 = kms_cfg_str(o, "ct");
-	if (!kid || !iv64 || !ct64 || !kms_cfg_str(o, "alg") || strcmp(kms_cfg_str(o, "alg"), "A256GCM")) {
+	if (!kid || !iv64 || !ct64 || !kms_cfg_str(o, "alg") ||
+	    strcmp(kms_cfg_str(o, "alg"), "A256GCM") != 0) {
 		r = kms_fail(k, -EBADMSG, "wrapped DEK lacks kid, iv, ct or alg A256GCM");
 		goto out;
 	}
 	if (strcmp(kid, kf->kid) != 0) {
-		r = kms_fail(k, -EKEYREJECTED,
-			     "wrong KEK: the DEK was wrapped by KEK %.16s, but keyFile %s holds KEK %s",
-			     kid, kf->path, kf->kid);
+		r = kms_fail(
+			k, -EKEYREJECTED,
+			"wrong KEK: the DEK was wrapped by KEK %.16s, but keyFile %s holds KEK %s",
+			kid, kf->path, kf->kid);
 		goto out;
 	}
 	ivlen = b64_decode(iv64, strlen(iv64), iv, sizeof(iv));

@@ -41,7 +41,7 @@ struct kms_ops {
 };
 
 struct kms {
-	char *id;	/* the config entry's name */
+	char *id; /* the config entry's name */
 	char *endpoint; /* where keys come from; recorded per volume at create time */
 	const struct kms_ops *ops;
 	void *priv;

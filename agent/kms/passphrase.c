@@ -22,7 +22,7 @@
 #include "util/secmem.h"
 
 #define PASS_MAX 4096
-#define DEK_MAX 256
+#define DEK_MAX	 256
 
 struct passphrase {
 	uint8_t *pass; /* secmem */
@@ -44,8 +44,9 @@ static int passphrase_init(struct kms *k, struct json_object *cfg)
 	k->priv = p;
 	r = read_secret_file(path, PASS_MAX, &p->pass, &p->len);
 	if (r == -EPERM)
-		return kms_fail(k, r, "secretFile %s must be owned by root and not accessible by "
-				      "group or others (chmod 0600)",
+		return kms_fail(k, r,
+				"secretFile %s must be owned by root and not accessible by "
+				"group or others (chmod 0600)",
 				path);
 	if (r < 0)
 		return kms_fail(k, r, "cannot read secretFile %s: %s", path, strerror(-r));

@@ -13,7 +13,7 @@
 
 struct ceph_opts {
 	const char *conf; /* NULL: CEPH_CONF or the default search path */
-	const char *id;	  /* client id without "client.", NULL: admin */
+	const char *id; /* client id without "client.", NULL: admin */
 };
 
 struct rbd_conn {

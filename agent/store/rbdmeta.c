@@ -119,8 +119,8 @@ static int copy_checked(char *dst, size_t cap, const char *v)
 	return 0;
 }
 
-static int read_pvenc(meta_get_fn get, void *ctx, const char *state, struct vol_meta *m,
-		      char *err, size_t errlen)
+static int read_pvenc(meta_get_fn get, void *ctx, const char *state, struct vol_meta *m, char *err,
+		      size_t errlen)
 {
 	_cleanup_free_ char *fmt = NULL, *kms = NULL, *ep = NULL, *uuid = NULL, *dek = NULL;
 	int r;
@@ -150,7 +150,8 @@ static int read_pvenc(meta_get_fn get, void *ctx, const char *state, struct vol_
 		return bad(err, errlen, "%s is missing or not a lower-case UUID", META_UUID);
 	if (dek && (!dek[0] || !meta_valid_text(dek, META_DEK_MAX)))
 		return bad(err, errlen, "%s is empty, too long or not printable text", META_DEK);
-	if (copy_checked(m->kms, sizeof(m->kms), kms) || copy_checked(m->endpoint, sizeof(m->endpoint), ep) ||
+	if (copy_checked(m->kms, sizeof(m->kms), kms) ||
+	    copy_checked(m->endpoint, sizeof(m->endpoint), ep) ||
 	    copy_checked(m->uuid, sizeof(m->uuid), uuid))
 		return -EBADMSG; /* unreachable after validation */
 	m->dek = TAKE_PTR(dek);
@@ -176,7 +177,8 @@ static int read_cephcsi(meta_get_fn get, void *ctx, const char *state, struct vo
 	if (r < 0)
 		return r;
 	if (dek && (!dek[0] || !meta_valid_text(dek, META_DEK_MAX)))
-		return bad(err, errlen, "%s is empty, too long or not printable text", CSI_META_DEK);
+		return bad(err, errlen, "%s is empty, too long or not printable text",
+			   CSI_META_DEK);
 	m->dek = TAKE_PTR(dek);
 	m->kind = VOL_CEPHCSI;
 	return 0;

@@ -19,32 +19,32 @@
 
 #include <stddef.h>
 
-#define META_FORMAT "pvenc.format"
-#define META_KMS "pvenc.kms"
+#define META_FORMAT   "pvenc.format"
+#define META_KMS      "pvenc.kms"
 #define META_ENDPOINT "pvenc.kms-endpoint"
-#define META_UUID "pvenc.uuid"
-#define META_DEK "pvenc.dek"
-#define META_STATE "pvenc.state"
+#define META_UUID     "pvenc.uuid"
+#define META_DEK      "pvenc.dek"
+#define META_STATE    "pvenc.state"
 
-#define CSI_META_STATE "rbd.csi.ceph.com/encrypted"
+#define CSI_META_STATE	      "rbd.csi.ceph.com/encrypted"
 #define CSI_META_STATE_LEGACY ".rbd.csi.ceph.com/encrypted"
-#define CSI_META_DEK "rbd.csi.ceph.com/dek"
-#define CSI_META_DEK_LEGACY ".rbd.csi.ceph.com/dek"
+#define CSI_META_DEK	      "rbd.csi.ceph.com/dek"
+#define CSI_META_DEK_LEGACY   ".rbd.csi.ceph.com/dek"
 
-#define META_KMS_MAX 127
+#define META_KMS_MAX	  127
 #define META_ENDPOINT_MAX 511
-#define META_UUID_LEN 36
-#define META_DEK_MAX (16 * 1024)
+#define META_UUID_LEN	  36
+#define META_DEK_MAX	  ((size_t)16 * 1024)
 
 enum vol_kind {
-	VOL_PLAIN,   /* no encryption metadata */
-	VOL_PVENC,   /* pvenc.* keys */
+	VOL_PLAIN, /* no encryption metadata */
+	VOL_PVENC, /* pvenc.* keys */
 	VOL_CEPHCSI, /* ceph-csi's rbd.csi.ceph.com keys */
 };
 
 enum vol_state {
 	STATE_NONE,
-	STATE_PREPARED,	 /* DEK stored, LUKS2 not (completely) written */
+	STATE_PREPARED, /* DEK stored, LUKS2 not (completely) written */
 	STATE_FORMATTED, /* LUKS2 written: never format again */
 };
 

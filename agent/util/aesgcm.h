@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #define AESGCM_KEY_LEN 32
-#define AESGCM_IV_LEN 12
+#define AESGCM_IV_LEN  12
 #define AESGCM_TAG_LEN 16
 
 /* out must hold len + AESGCM_TAG_LEN bytes. */

@@ -14,7 +14,8 @@ const struct config_key config_keys[] = {
 	{ "ceph", "conf", "path of ceph.conf (default: CEPH_CONF or /etc/ceph/ceph.conf)" },
 	{ "ceph", "id", "Ceph client id without 'client.' (default: admin)" },
 	{ "kms", "config", "path of the KMS entries, JSON (default: /etc/pvenc/kms.json)" },
-	{ "ceph-csi", "cluster-id", "ceph-csi clusterID, to derive the volume handle of ceph-csi volumes" },
+	{ "ceph-csi", "cluster-id",
+	  "ceph-csi clusterID, to derive the volume handle of ceph-csi volumes" },
 	{ "open", "discards", "pass discards through dm-crypt (yes|no, default yes)" },
 	{ "open", "no-read-workqueue", "decrypt reads inline (yes|no, default yes)" },
 	{ "open", "no-write-workqueue", "encrypt writes inline (yes|no, default yes)" },
@@ -108,8 +109,10 @@ int config_parse(const char *text, const char *name, struct pvenc_config *c, cha
 		if (*s == '[') {
 			char *e = strchr(s, ']');
 
-			if (!e || e[1] != '\0' || e - s - 1 <= 0 || (size_t)(e - s - 1) >= sizeof(section)) {
-				(void)snprintf(err, errlen, "%s:%d: malformed section header", name, lineno);
+			if (!e || e[1] != '\0' || e - s - 1 <= 0 ||
+			    (size_t)(e - s - 1) >= sizeof(section)) {
+				(void)snprintf(err, errlen, "%s:%d: malformed section header", name,
+					       lineno);
 				return -EINVAL;
 			}
 			*e = '\0';

@@ -16,8 +16,8 @@
 #define PVENC_CONFIG_DEFAULT "/etc/pvenc/pvenc.conf"
 
 struct pvenc_config {
-	char ceph_conf[256];  /* "" = CEPH_CONF / default search path */
-	char ceph_id[64];     /* "" = admin */
+	char ceph_conf[256]; /* "" = CEPH_CONF / default search path */
+	char ceph_id[64]; /* "" = admin */
 	char kms_config[256]; /* KMS entries (JSON) */
 	char csi_cluster_id[128];
 	int discards;

@@ -96,7 +96,7 @@ int read_secret_file(const char *path, size_t max, uint8_t **ret, size_t *len)
 int read_line(const char *path, char *buf, size_t len)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	size_t n;
+	size_t n = 0;
 	int r;
 
 	if (fd < 0)

@@ -35,8 +35,7 @@ static void log_emit(int level, const char *fmt, va_list ap)
 {
 	char msg[1024];
 
-	/* clang-analyzer 14 misreads x86-64 va_list parameters as uninitialised. */
-	(void)vsnprintf(msg, sizeof(msg), fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (to_journal())
 		(void)fprintf(stderr, "<%d>%s\n", level, msg);
 	else

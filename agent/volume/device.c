@@ -55,7 +55,8 @@ int rbd_dev_from_path(const char *path, struct rbd_dev *d)
 		return -errno;
 	if (!S_ISBLK(st.st_mode))
 		return -ENODEV;
-	(void)snprintf(sys, sizeof(sys), "/sys/dev/block/%u:%u", major(st.st_rdev), minor(st.st_rdev));
+	(void)snprintf(sys, sizeof(sys), "/sys/dev/block/%u:%u", major(st.st_rdev),
+		       minor(st.st_rdev));
 	n = readlink(sys, link, sizeof(link) - 1);
 	if (n < 0)
 		return -errno;
@@ -110,7 +111,8 @@ int rbd_dev_list(struct rbd_dev **devs, size_t *n)
 			cnt++;
 	}
 	closedir(dir);
-	qsort(arr, cnt, sizeof(*arr), cmp_dev);
+	if (cnt)
+		qsort(arr, cnt, sizeof(*arr), cmp_dev);
 	*devs = arr;
 	*n = cnt;
 	return 0;
@@ -142,8 +144,8 @@ int rbd_dev_find(const struct image_spec *spec, struct rbd_dev *d)
 int rbd_dev_dm_name(const char *image_id, const char *snap, char *buf, size_t len)
 {
 	/* device-mapper names are at most 127 bytes and may not contain '/'. */
-	int n = snprintf(buf, len < 128 ? len : 128, "pvenc-%s%s%s", image_id, snap && *snap ? "@" : "",
-			 snap ? snap : "");
+	int n = snprintf(buf, len < 128 ? len : 128, "pvenc-%s%s%s", image_id,
+			 snap && *snap ? "@" : "", snap ? snap : "");
 
 	if (n < 0 || (size_t)n >= (len < 128 ? len : 128) || strchr(image_id, '/'))
 		return -ENAMETOOLONG;

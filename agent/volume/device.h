@@ -10,8 +10,8 @@
 #define RBD_SYSFS "/sys/bus/rbd/devices"
 
 struct rbd_dev {
-	int id;		    /* /dev/rbd<id> */
-	char path[32];	    /* /dev/rbd<id> */
+	int id; /* /dev/rbd<id> */
+	char path[32]; /* /dev/rbd<id> */
 	struct image_spec spec;
 	char image_id[64];
 };

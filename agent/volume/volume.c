@@ -68,7 +68,9 @@ static int open_image(struct pvenc_ctx *ctx, const struct image_spec *spec, int 
 	if (r < 0) {
 		(void)image_spec_format(&head, name, sizeof(name));
 		if (r == -ENOENT)
-			return fail(ctx, r, "image %s does not exist (or its pool/namespace does not)", name);
+			return fail(ctx, r,
+				    "image %s does not exist (or its pool/namespace does not)",
+				    name);
 		return fail(ctx, r, "cannot open image %s: %s", name, strerror(-r));
 	}
 	return 0;
@@ -89,8 +91,8 @@ static void random_uuid(char out[META_UUID_LEN + 1])
 	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
 	(void)snprintf(out, META_UUID_LEN + 1,
 		       "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-		       b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-		       b[14], b[15]);
+		       b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+		       b[13], b[14], b[15]);
 }
 
 /* ---- format ---- */
@@ -110,7 +112,8 @@ static int write_header(struct pvenc_ctx *ctx, struct rbd_img *img, const char *
 	if (r == 0)
 		r = rbd_img_flush(img);
 	if (r < 0)
-		return fail(ctx, r, "writing the LUKS2 header to the image failed: %s", strerror(-r));
+		return fail(ctx, r, "writing the LUKS2 header to the image failed: %s",
+			    strerror(-r));
 	crashpoint("format:header-written");
 	/* Read back and unlock before declaring the volume formatted. */
 	back = malloc(LUKS_HEADER_SIZE);
@@ -121,7 +124,8 @@ static int write_header(struct pvenc_ctx *ctx, struct rbd_img *img, const char *
 		return fail(ctx, r, "reading back the LUKS2 header failed: %s", strerror(-r));
 	r = luks_check_header(back, LUKS_HEADER_SIZE, uuid, dek, DEK_LEN);
 	if (r < 0)
-		return fail(ctx, -EIO, "the LUKS2 header read back from the image does not verify (%s)",
+		return fail(ctx, -EIO,
+			    "the LUKS2 header read back from the image does not verify (%s)",
 			    strerror(-r));
 	return 0;
 }
@@ -184,11 +188,13 @@ int volume_format(struct pvenc_ctx *ctx, const char *specstr, const struct forma
 
 	r = image_spec_parse(specstr, &spec);
 	if (r < 0 || spec.snap[0])
-		return fail(ctx, -EINVAL, "invalid image '%s': expected POOL/[NAMESPACE/]IMAGE", specstr);
+		return fail(ctx, -EINVAL, "invalid image '%s': expected POOL/[NAMESPACE/]IMAGE",
+			    specstr);
 	(void)image_spec_format(&spec, name, sizeof(name));
 	force = o->force && !strcmp(o->force, name);
 	if (o->force && !force)
-		return fail(ctx, -EINVAL, "--force must repeat the image name exactly: --force %s", name);
+		return fail(ctx, -EINVAL, "--force must repeat the image name exactly: --force %s",
+			    name);
 
 	r = open_image(ctx, &spec, 0, &img);
 	if (r < 0)
@@ -198,20 +204,25 @@ int volume_format(struct pvenc_ctx *ctx, const char *specstr, const struct forma
 		return fail(ctx, r, "image %s has invalid pvenc metadata: %s", name, merr);
 	if (m.kind == VOL_CEPHCSI) {
 		vol_meta_clear(&m);
-		return fail(ctx, -EEXIST, "image %s is already encrypted by ceph-csi; open it with "
-					  "pvencctl open", name);
+		return fail(ctx, -EEXIST,
+			    "image %s is already encrypted by ceph-csi; open it with "
+			    "pvencctl open",
+			    name);
 	}
 	if (m.state == STATE_FORMATTED) {
 		vol_meta_clear(&m);
-		return fail(ctx, -EEXIST, "image %s is already a formatted pvenc volume; pvenc never "
-					  "formats a volume twice", name);
+		return fail(ctx, -EEXIST,
+			    "image %s is already a formatted pvenc volume; pvenc never "
+			    "formats a volume twice",
+			    name);
 	}
 	r = rbd_img_size(img, &size);
 	if (r < 0)
 		goto out;
 	if (size < LUKS_MIN_IMAGE_SIZE) {
-		r = fail(ctx, -ENOSPC, "image %s is %llu bytes; pvenc needs at least %llu (16 MiB LUKS2 "
-				       "header + 1 MiB)",
+		r = fail(ctx, -ENOSPC,
+			 "image %s is %llu bytes; pvenc needs at least %llu (16 MiB LUKS2 "
+			 "header + 1 MiB)",
 			 name, (unsigned long long)size, (unsigned long long)LUKS_MIN_IMAGE_SIZE);
 		goto out;
 	}
@@ -219,26 +230,28 @@ int volume_format(struct pvenc_ctx *ctx, const char *specstr, const struct forma
 	if (m.state == STATE_PREPARED) {
 		/* Resume an interrupted format with the DEK already stored: never a new key. */
 		if (kms_id && strcmp(kms_id, m.kms) != 0) {
-			r = fail(ctx, -EINVAL, "image %s was prepared with KMS '%s', not '%s'", name, m.kms,
-				 kms_id);
+			r = fail(ctx, -EINVAL, "image %s was prepared with KMS '%s', not '%s'",
+				 name, m.kms, kms_id);
 			goto out;
 		}
 		r = open_kms(ctx, m.kms, &k);
 		if (r < 0)
 			goto out;
 		if (!m.dek) {
-			r = fail(ctx, -EBADMSG, "image %s is prepared but has no wrapped DEK", name);
+			r = fail(ctx, -EBADMSG, "image %s is prepared but has no wrapped DEK",
+				 name);
 			goto out;
 		}
 		b.volume_id = m.uuid;
 		r = kms_unwrap(k, &b, m.dek, &dek, &deklen);
 		if (r < 0) {
-			r = fail(ctx, r, "cannot unwrap the DEK of %s with KMS '%s': %s", name, m.kms, k->error);
+			r = fail(ctx, r, "cannot unwrap the DEK of %s with KMS '%s': %s", name,
+				 m.kms, k->error);
 			goto out;
 		}
 		if (deklen != DEK_LEN) {
-			r = fail(ctx, -EBADMSG, "the unwrapped DEK of %s has %zu bytes, not %d", name,
-				 deklen, DEK_LEN);
+			r = fail(ctx, -EBADMSG, "the unwrapped DEK of %s has %zu bytes, not %d",
+				 name, deklen, DEK_LEN);
 			goto out;
 		}
 		(void)snprintf(uuid, sizeof(uuid), "%s", m.uuid);
@@ -278,7 +291,8 @@ int volume_format(struct pvenc_ctx *ctx, const char *specstr, const struct forma
 		b.volume_id = uuid;
 		r = kms_wrap(k, &b, dek, DEK_LEN, &wrapped);
 		if (r < 0) {
-			r = fail(ctx, r, "KMS '%s' could not wrap the new DEK: %s", kms_id, k->error);
+			r = fail(ctx, r, "KMS '%s' could not wrap the new DEK: %s", kms_id,
+				 k->error);
 			goto out;
 		}
 		/* Phase 1: everything needed to open, then state=prepared as the commit. */
@@ -322,12 +336,14 @@ int volume_create(struct pvenc_ctx *ctx, const char *specstr, uint64_t size,
 
 	r = image_spec_parse(specstr, &spec);
 	if (r < 0 || spec.snap[0])
-		return fail(ctx, -EINVAL, "invalid image '%s': expected POOL/[NAMESPACE/]IMAGE", specstr);
+		return fail(ctx, -EINVAL, "invalid image '%s': expected POOL/[NAMESPACE/]IMAGE",
+			    specstr);
 	(void)image_spec_format(&spec, name, sizeof(name));
 	if (!o->kms_id)
 		return fail(ctx, -EINVAL, "--kms ID is required");
 	if (size < LUKS_MIN_IMAGE_SIZE)
-		return fail(ctx, -EINVAL, "--size must be at least %llu MiB (16 MiB go to the LUKS2 header)",
+		return fail(ctx, -EINVAL,
+			    "--size must be at least %llu MiB (16 MiB go to the LUKS2 header)",
 			    (unsigned long long)(LUKS_MIN_IMAGE_SIZE >> 20));
 	/* Check the KMS entry before creating anything. */
 	r = open_kms(ctx, o->kms_id, &k);
@@ -338,8 +354,10 @@ int volume_create(struct pvenc_ctx *ctx, const char *specstr, uint64_t size,
 		return r;
 	r = rbd_img_create(ctx->conn, &spec, size);
 	if (r == -EEXIST)
-		return fail(ctx, r, "image %s already exists; use pvencctl format for an existing empty image",
-			    name);
+		return fail(
+			ctx, r,
+			"image %s already exists; use pvencctl format for an existing empty image",
+			name);
 	if (r < 0)
 		return fail(ctx, r, "cannot create image %s: %s", name, strerror(-r));
 	log_info("image=%s event=created size=%llu", name, (unsigned long long)size);
@@ -358,14 +376,16 @@ static int resolve(struct pvenc_ctx *ctx, const char *target, struct rbd_dev *d,
 	if (target[0] == '/') {
 		r = rbd_dev_from_path(target, d);
 		if (r < 0)
-			return fail(ctx, r == -ENOENT ? -ENOENT : -ENODEV, "%s is not a mapped rbd device (%s)",
-				    target, strerror(-r));
+			return fail(ctx, r == -ENOENT ? -ENOENT : -ENODEV,
+				    "%s is not a mapped rbd device (%s)", target, strerror(-r));
 		return 0;
 	}
 	r = image_spec_parse(target, &spec);
 	if (r < 0)
-		return fail(ctx, -EINVAL, "invalid image '%s': expected POOL/[NAMESPACE/]IMAGE[@SNAP] or /dev/rbdN",
-			    target);
+		return fail(
+			ctx, -EINVAL,
+			"invalid image '%s': expected POOL/[NAMESPACE/]IMAGE[@SNAP] or /dev/rbdN",
+			target);
 	r = rbd_dev_find(&spec, d);
 	if (r == -ENOENT && !need_mapped) {
 		memset(d, 0, sizeof(*d));
@@ -375,7 +395,8 @@ static int resolve(struct pvenc_ctx *ctx, const char *target, struct rbd_dev *d,
 	}
 	if (r < 0) {
 		(void)image_spec_format(&spec, name, sizeof(name));
-		return fail(ctx, -ENODEV, "%s is not mapped on this node: run 'rbd map %s' first", name, name);
+		return fail(ctx, -ENODEV, "%s is not mapped on this node: run 'rbd map %s' first",
+			    name, name);
 	}
 	return 0;
 }
@@ -393,12 +414,14 @@ static int csi_volume_id(struct pvenc_ctx *ctx, struct rbd_img *img, const struc
 	}
 	if (strncmp(uuid, "csi-vol-", 8) != 0 || !meta_valid_uuid(uuid + 8))
 		return fail(ctx, -EINVAL,
-			    "cannot derive the ceph-csi volume handle of %s (not named csi-vol-<uuid>): "
+			    "cannot derive the ceph-csi volume handle of %s (not named "
+			    "csi-vol-<uuid>): "
 			    "pass --csi-volume-id",
 			    img->spec.image);
 	if (!cid[0])
 		return fail(ctx, -EINVAL,
-			    "opening a ceph-csi volume needs its volume handle: set [ceph-csi] cluster-id "
+			    "opening a ceph-csi volume needs its volume handle: set [ceph-csi] "
+			    "cluster-id "
 			    "in pvenc.conf or pass --csi-volume-id");
 	(void)snprintf(buf, len, "0001-%04zx-%s-%016llx-%s", strlen(cid), cid,
 		       (unsigned long long)img->pool_id, uuid + 8);
@@ -418,7 +441,8 @@ static int fetch_dek(struct pvenc_ctx *ctx, struct rbd_img *img, const struct vo
 	if (m->kind == VOL_PVENC) {
 		kms_id = m->kms;
 		if (o->kms_id && strcmp(o->kms_id, m->kms) != 0)
-			return fail(ctx, -EINVAL, "%s belongs to KMS '%s', not '%s'", name, m->kms, o->kms_id);
+			return fail(ctx, -EINVAL, "%s belongs to KMS '%s', not '%s'", name, m->kms,
+				    o->kms_id);
 		b.volume_id = m->uuid;
 	} else {
 		kms_id = o->kms_id;
@@ -427,14 +451,16 @@ static int fetch_dek(struct pvenc_ctx *ctx, struct rbd_img *img, const struct vo
 			char oid[300];
 
 			(void)snprintf(oid, sizeof(oid), "csi.volume.%s",
-				       strncmp(img->spec.image, "csi-vol-", 8) ? img->spec.image
-									       : img->spec.image + 8);
+				       strncmp(img->spec.image, "csi-vol-", 8)
+					       ? img->spec.image
+					       : img->spec.image + 8);
 			r = rbd_img_omap_get(img, oid, "csi.volume.encryptKMS", &csi_kms);
 			if (r < 0 || !meta_valid_kms_id(csi_kms))
-				return fail(ctx, -EINVAL,
-					    "%s is a ceph-csi volume whose KMS id is not in ceph-csi's "
-					    "journal (%s): pass --kms ID",
-					    name, r < 0 ? strerror(-r) : "malformed");
+				return fail(
+					ctx, -EINVAL,
+					"%s is a ceph-csi volume whose KMS id is not in ceph-csi's "
+					"journal (%s): pass --kms ID",
+					name, r < 0 ? strerror(-r) : "malformed");
 			kms_id = csi_kms;
 		}
 		r = csi_volume_id(ctx, img, o, volid, sizeof(volid));
@@ -452,13 +478,15 @@ static int fetch_dek(struct pvenc_ctx *ctx, struct rbd_img *img, const struct vo
 			    "configured with endpoint '%s'; refusing to use it",
 			    name, kms_id, m->endpoint, k->endpoint ? k->endpoint : "");
 	if (!m->dek)
-		return fail(ctx, -EOPNOTSUPP,
-			    "%s keeps its DEK in the KMS, not in image metadata; KMS '%s' (%s) cannot "
-			    "fetch it",
-			    name, kms_id, k->ops->type);
+		return fail(
+			ctx, -EOPNOTSUPP,
+			"%s keeps its DEK in the KMS, not in image metadata; KMS '%s' (%s) cannot "
+			"fetch it",
+			name, kms_id, k->ops->type);
 	r = kms_unwrap(k, &b, m->dek, dek, deklen);
 	if (r < 0)
-		return fail(ctx, r, "cannot unwrap the DEK of %s with KMS '%s': %s", name, kms_id, k->error);
+		return fail(ctx, r, "cannot unwrap the DEK of %s with KMS '%s': %s", name, kms_id,
+			    k->error);
 	return 0;
 }
 
@@ -468,7 +496,7 @@ int volume_open(struct pvenc_ctx *ctx, const char *target, const struct open_opt
 	_cleanup_rbd_img_ struct rbd_img *img = NULL;
 	_cleanup_secmem_ uint8_t *dek = NULL;
 	struct vol_meta m = { 0 };
-	struct rbd_dev d;
+	struct rbd_dev d = { 0 };
 	char name[4 * (SPEC_NAME_MAX + 1)], merr[256] = "";
 	unsigned flags = 0;
 	size_t deklen = 0;
@@ -483,13 +511,15 @@ int volume_open(struct pvenc_ctx *ctx, const char *target, const struct open_opt
 	if (r < 0)
 		return r;
 	if (strcmp(img->id, d.image_id) != 0)
-		return fail(ctx, -ESTALE, "%s is mapped as image id %s, but the cluster's %s has id %s",
-			    d.path, d.image_id, name, img->id);
+		return fail(ctx, -ESTALE,
+			    "%s is mapped as image id %s, but the cluster's %s has id %s", d.path,
+			    d.image_id, name, img->id);
 	r = vol_meta_read(rbd_img_meta_getter, img, &m, merr, sizeof(merr));
 	if (r < 0)
 		return fail(ctx, r, "image %s has invalid encryption metadata: %s", name, merr);
 	if (m.kind == VOL_PLAIN) {
-		r = fail(ctx, -ENOMSG, "%s is not an encrypted volume (no pvenc or ceph-csi metadata)", name);
+		r = fail(ctx, -ENOMSG,
+			 "%s is not an encrypted volume (no pvenc or ceph-csi metadata)", name);
 		goto out;
 	}
 	if (m.state != STATE_FORMATTED) {
@@ -522,8 +552,9 @@ int volume_open(struct pvenc_ctx *ctx, const char *target, const struct open_opt
 	(void)snprintf(res->dm_path, sizeof(res->dm_path), "/dev/mapper/%s", res->dm_name);
 	(void)snprintf(res->device, sizeof(res->device), "%s", d.path);
 	res->readonly = !!(flags & LUKS_OPEN_READONLY);
-	log_info("image=%s event=%s device=%s dm=%s kms=%s", name, res->already ? "already-open" : "opened",
-		 d.path, res->dm_name, m.kind == VOL_PVENC ? m.kms : "ceph-csi");
+	log_info("image=%s event=%s device=%s dm=%s kms=%s", name,
+		 res->already ? "already-open" : "opened", d.path, res->dm_name,
+		 m.kind == VOL_PVENC ? m.kms : "ceph-csi");
 	r = 0;
 out:
 	vol_meta_clear(&m);
@@ -548,8 +579,9 @@ int volume_close(struct pvenc_ctx *ctx, const char *target, int deferred, int *w
 	if (r == -ENOENT)
 		return 0; /* not open: closing is idempotent */
 	if (r == -EBUSY)
-		return fail(ctx, r, "%s (%s) is in use (mounted or held open); unmount it first, or "
-				    "close with --deferred to remove it when the last user goes",
+		return fail(ctx, r,
+			    "%s (%s) is in use (mounted or held open); unmount it first, or "
+			    "close with --deferred to remove it when the last user goes",
 			    name, dm);
 	if (r < 0)
 		return fail(ctx, r, "closing %s (%s) failed: %s", name, dm, strerror(-r));
@@ -604,7 +636,8 @@ static int status_of(struct pvenc_ctx *ctx, const struct rbd_dev *d, int strict,
 		add_str(o, "kms_endpoint", m.endpoint);
 		add_str(o, "uuid", m.uuid);
 	}
-	if (rbd_dev_dm_name(img->id, d->spec.snap, dm, sizeof(dm)) == 0 && luks_status(dm, &ls) > 0) {
+	if (rbd_dev_dm_name(img->id, d->spec.snap, dm, sizeof(dm)) == 0 &&
+	    luks_status(dm, &ls) > 0) {
 		char path[160];
 
 		(void)snprintf(path, sizeof(path), "/dev/mapper/%s", dm);
@@ -614,7 +647,8 @@ static int status_of(struct pvenc_ctx *ctx, const struct rbd_dev *d, int strict,
 		add_str(o, "cipher", ls.cipher);
 		json_object_object_add(o, "key_bits", json_object_new_int(ls.key_bits));
 		json_object_object_add(o, "sector_size", json_object_new_int(ls.sector_size));
-		json_object_object_add(o, "size_bytes", json_object_new_int64((int64_t)ls.size_bytes));
+		json_object_object_add(o, "size_bytes",
+				       json_object_new_int64((int64_t)ls.size_bytes));
 		json_object_object_add(o, "read_only", json_object_new_boolean(ls.readonly));
 	} else {
 		json_object_object_add(o, "open", json_object_new_boolean(0));

@@ -37,7 +37,7 @@ int volume_create(struct pvenc_ctx *ctx, const char *spec, uint64_t size,
 int volume_format(struct pvenc_ctx *ctx, const char *spec, const struct format_opts *o);
 
 struct open_opts {
-	const char *kms_id;	   /* ceph-csi volumes: KMS id (else from ceph-csi's journal) */
+	const char *kms_id; /* ceph-csi volumes: KMS id (else from ceph-csi's journal) */
 	const char *csi_volume_id; /* ceph-csi volumes: CSI volume handle (else derived) */
 };
 

@@ -111,9 +111,9 @@ static void test_key_table_complete(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),	cmocka_unit_test(test_parse),
-		cmocka_unit_test(test_errors),		cmocka_unit_test(test_too_long_value),
-		cmocka_unit_test(test_missing_file),	cmocka_unit_test(test_key_table_complete),
+		cmocka_unit_test(test_defaults),     cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_errors),	     cmocka_unit_test(test_too_long_value),
+		cmocka_unit_test(test_missing_file), cmocka_unit_test(test_key_table_complete),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);

@@ -52,18 +52,19 @@ static int setup(void **state)
 		kek[i] = (uint8_t)i;
 	write_file(f->kek, kek, 32, 0600);
 	/* The same KEK in hex, as an operator might write it. */
-	write_file(f->kek2,
-		   "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n", 65, 0400);
+	write_file(f->kek2, "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n",
+		   65, 0400);
 	write_file(f->pass, "ceph-csi-test-secret\n", 21, 0600);
-	(void)snprintf(json, sizeof(json),
-		       "{\"a\": {\"encryptionKMSType\": \"keyfile\", \"keyFile\": \"%s\"},"
-		       " \"hex\": {\"encryptionKMSType\": \"keyfile\", \"keyFile\": \"%s\"},"
-		       " \"pp\": {\"encryptionKMSType\": \"passphrase-metadata\", \"secretFile\": \"%s\"},"
-		       " \"csi\": {\"encryptionKMSType\": \"metadata\", \"secretFile\": \"%s\"},"
-		       " \"relative\": {\"encryptionKMSType\": \"keyfile\", \"keyFile\": \"x.kek\"},"
-		       " \"vault\": {\"encryptionKMSType\": \"no-such-type\"},"
-		       " \"notype\": {\"keyFile\": \"%s\"}}",
-		       f->kek, f->kek2, f->pass, f->pass, f->kek);
+	(void)snprintf(
+		json, sizeof(json),
+		"{\"a\": {\"encryptionKMSType\": \"keyfile\", \"keyFile\": \"%s\"},"
+		" \"hex\": {\"encryptionKMSType\": \"keyfile\", \"keyFile\": \"%s\"},"
+		" \"pp\": {\"encryptionKMSType\": \"passphrase-metadata\", \"secretFile\": \"%s\"},"
+		" \"csi\": {\"encryptionKMSType\": \"metadata\", \"secretFile\": \"%s\"},"
+		" \"relative\": {\"encryptionKMSType\": \"keyfile\", \"keyFile\": \"x.kek\"},"
+		" \"vault\": {\"encryptionKMSType\": \"no-such-type\"},"
+		" \"notype\": {\"keyFile\": \"%s\"}}",
+		f->kek, f->kek2, f->pass, f->pass, f->kek);
 	write_file(f->conf, json, strlen(json), 0644);
 	*state = f;
 	return 0;
@@ -160,7 +161,8 @@ static void test_keyfile_wrong_kek_named(void **state)
 	char err[256];
 	size_t len;
 	const char *other = "{\"v\":1,\"alg\":\"A256GCM\",\"kid\":\"0123456789abcdef\","
-			    "\"iv\":\"AAAAAAAAAAAAAAAA\",\"ct\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}";
+			    "\"iv\":\"AAAAAAAAAAAAAAAA\",\"ct\":"
+			    "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}";
 
 	assert_int_equal(kms_open(f->conf, "a", &k, err, sizeof(err)), 0);
 	assert_int_equal(kms_unwrap(k, &b, other, &out, &len), -EKEYREJECTED);
@@ -248,10 +250,12 @@ static void test_passphrase_ceph_csi_vector(void **state)
 	struct fixture *f = *state;
 	struct kms *k = NULL;
 	struct kms_binding b = {
-		.volume_id = "0001-0009-rook-ceph-0000000000000002-1b2c3d4e-0000-4000-8000-0123456789ab"
+		.volume_id =
+			"0001-0009-rook-ceph-0000000000000002-1b2c3d4e-0000-4000-8000-0123456789ab"
 	};
-	const char *wrapped = "{\"dek\": \"9b9HRAEdLgVRg8PXyBpYHV4BfQ0cfjwSgU+TXjEJaKl6fnWqTlfDcRre7NQ=\", "
-			      "\"nonce\": \"AAECAwQFBgcICQoL\"}";
+	const char *wrapped =
+		"{\"dek\": \"9b9HRAEdLgVRg8PXyBpYHV4BfQ0cfjwSgU+TXjEJaKl6fnWqTlfDcRre7NQ=\", "
+		"\"nonce\": \"AAECAwQFBgcICQoL\"}";
 	uint8_t *out = NULL;
 	char err[256];
 	size_t len;

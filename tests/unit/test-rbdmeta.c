@@ -50,9 +50,13 @@ static void test_plain(void **state)
 static void test_pvenc_states(void **state)
 {
 	struct kv md[] = {
-		{ META_STATE, "formatted" }, { META_FORMAT, "1" },  { META_KMS, "lab-1" },
-		{ META_ENDPOINT, "https://vault.example:8200" },	 { META_UUID, GOOD_UUID },
-		{ META_DEK, "{\"v\":1}" },     { NULL, NULL },
+		{ META_STATE, "formatted" },
+		{ META_FORMAT, "1" },
+		{ META_KMS, "lab-1" },
+		{ META_ENDPOINT, "https://vault.example:8200" },
+		{ META_UUID, GOOD_UUID },
+		{ META_DEK, "{\"v\":1}" },
+		{ NULL, NULL },
 	};
 	struct vol_meta m;
 
@@ -92,8 +96,12 @@ static void test_hostile_values(void **state)
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct kv md[] = {
-			{ META_STATE, "formatted" }, { META_FORMAT, "1" }, { META_KMS, "lab" },
-			{ META_ENDPOINT, "file:/k" }, { META_UUID, GOOD_UUID }, { META_DEK, "x" },
+			{ META_STATE, "formatted" },
+			{ META_FORMAT, "1" },
+			{ META_KMS, "lab" },
+			{ META_ENDPOINT, "file:/k" },
+			{ META_UUID, GOOD_UUID },
+			{ META_DEK, "x" },
 			{ NULL, NULL },
 		};
 		struct vol_meta m;
@@ -129,8 +137,12 @@ static void test_oversize_dek(void **state)
 	big[META_DEK_MAX + 1] = '\0';
 	{
 		struct kv md[] = {
-			{ META_STATE, "formatted" }, { META_FORMAT, "1" }, { META_KMS, "lab" },
-			{ META_ENDPOINT, "" }, { META_UUID, GOOD_UUID }, { META_DEK, big },
+			{ META_STATE, "formatted" },
+			{ META_FORMAT, "1" },
+			{ META_KMS, "lab" },
+			{ META_ENDPOINT, "" },
+			{ META_UUID, GOOD_UUID },
+			{ META_DEK, big },
 			{ NULL, NULL },
 		};
 
@@ -189,10 +201,14 @@ static void test_validators(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_plain),	       cmocka_unit_test(test_pvenc_states),
-		cmocka_unit_test(test_hostile_values), cmocka_unit_test(test_missing_fields),
-		cmocka_unit_test(test_oversize_dek),   cmocka_unit_test(test_cephcsi),
-		cmocka_unit_test(test_store_errors_propagate), cmocka_unit_test(test_validators),
+		cmocka_unit_test(test_plain),
+		cmocka_unit_test(test_pvenc_states),
+		cmocka_unit_test(test_hostile_values),
+		cmocka_unit_test(test_missing_fields),
+		cmocka_unit_test(test_oversize_dek),
+		cmocka_unit_test(test_cephcsi),
+		cmocka_unit_test(test_store_errors_propagate),
+		cmocka_unit_test(test_validators),
 	};
 
 	return cmocka_run_group_tests_name("rbdmeta", tests, NULL, NULL);
