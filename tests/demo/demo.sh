@@ -1,42 +1,78 @@
 #!/usr/bin/env bash
-# Runs inside the demo guest (see ci/demo).
+# Runs inside the demo guest (see ci/demo): a throwaway Ceph cluster and KMS key,
+# an encrypted volume created and opened by pvencctl, data readable through the
+# decrypted device and ciphertext on the raw image.
 set -euo pipefail
 . "$PVENC_TOP/tests/lib/guest.sh"
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+run() { printf '$ %s\n' "$*"; "$@"; }
+pv="$PVENC_TOP/build/rel/pvencctl"
 
-say "What this demo shows today"
+say "pvenc demo (a Debian kernel under QEMU; nothing here touches the host)"
 cat <<'TXT'
-pvenc is being built issue by issue. This demo runs the kernel path pvenc drives, by
-hand: Ceph krbd, a logon key in the kernel keyring, a dm-crypt table that references
-it. The automatic open on `rbd map` (pvenc-agent + udev) is not implemented yet and is
-not shown.
+Shown: pvencctl creates an encrypted RBD volume (envelope encryption: a random DEK,
+wrapped by a KEK), rbd map, pvencctl open, data through the decrypted device, and
+ciphertext on the raw image. Not yet shown: the automatic open on `rbd map` by
+pvenc-agent and udev, which is still being built.
 TXT
 
-say "Starting a throwaway Ceph cluster inside the guest"
+say "A throwaway Ceph cluster (1 mon, 1 memstore osd, cephx) inside the guest"
 guest_modprobe dm-crypt rbd
 guest_start_udev
 guest_start_ceph
-rbd create rbd/demo --size 64M
+echo "cluster ready: $CEPH_CONF"
+
+say "A KMS: here a local KEK file (Vault, KMIP and PKCS#11 come later)"
+mkdir -p /etc/pvenc/keys
+install -m 0600 /dev/null /etc/pvenc/keys/demo.kek
+head -c 32 /dev/urandom >/etc/pvenc/keys/demo.kek
+echo '{"demo": {"encryptionKMSType": "keyfile", "keyFile": "/etc/pvenc/keys/demo.kek"}}' >/etc/pvenc/kms.json
+cat /etc/pvenc/kms.json
+
+say "Create an encrypted volume"
+echo "\$ pvencctl create rbd/demo --size 256M --kms demo"
+"$pv" create rbd/demo --size 256M --kms demo
+run rbd image-meta list rbd/demo
+
+say "Map it and open it"
 dev=$(rbd map rbd/demo)
-echo "rbd map rbd/demo -> $dev"
+echo "\$ rbd map rbd/demo"
+echo "$dev"
+echo "\$ pvencctl open rbd/demo"
+dm=$("$pv" open rbd/demo)
+echo "$dm"
+echo "\$ pvencctl status rbd/demo"
+"$pv" status rbd/demo
 
-say "A 512-bit key from the kernel CSPRNG, as a logon key (unreadable from userspace)"
-kid=$(head -c 64 /dev/urandom | keyctl padd logon pvenc:demo @u)
-keyctl rdescribe "$kid"
-sectors=$(blockdev --getsz "$dev")
-dmsetup create pvenc-demo --table "0 $sectors crypt aes-xts-plain64 :64:logon:pvenc:demo 0 $dev 0 1 allow_discards"
-dmsetup table pvenc-demo
+say "A filesystem and a file on the decrypted device"
+mkfs.ext4 -q "$dm"
+mkdir -p /mnt/demo
+mount "$dm" /mnt/demo
+echo "Hello from pvenc: this sentence is stored encrypted on Ceph." >/mnt/demo/hello.txt
+run cat /mnt/demo/hello.txt
+umount /mnt/demo
 
-say "Writing text through the decrypted device"
-printf 'Hello from pvenc: this sentence is stored encrypted on Ceph.\n' |
-	dd of=/dev/mapper/pvenc-demo bs=4096 conv=sync oflag=direct status=none
-echo "decrypted view:"
-dd if=/dev/mapper/pvenc-demo bs=4096 count=1 iflag=direct status=none | head -c 64 | xxd | head -4
-echo "raw rbd image (ciphertext):"
-dd if="$dev" bs=4096 count=1 iflag=direct status=none | head -c 64 | xxd | head -4
+say "The raw image: a LUKS2 header, then ciphertext only"
+echo "\$ cryptsetup luksDump $dev"
+cryptsetup luksDump "$dev" >/run/luksdump
+sed -n '1,10p;/^Data segments/,/sector/p' /run/luksdump
+if dd if="$dev" bs=1M iflag=direct status=none | grep -q "Hello from pvenc"; then
+	echo "plaintext found on the raw image: this must not happen" >&2
+	exit 1
+fi
+echo "searched all 256 MiB of $dev for the sentence: not found (ciphertext)"
+echo "first bytes of the data area:"
+dd if="$dev" bs=64 skip=$((16 << 20 >> 6)) count=1 status=none | xxd
 
-say "Cleaning up"
-dmsetup remove pvenc-demo
-keyctl unlink "$kid" @u >/dev/null
+say "Close, unmap, map again, open again: the file is still there"
+echo "\$ pvencctl close rbd/demo"
+"$pv" close rbd/demo
 rbd unmap "$dev"
-echo "done"
+dev=$(rbd map rbd/demo)
+"$pv" open rbd/demo >/dev/null
+mount -o ro "$dm" /mnt/demo
+run cat /mnt/demo/hello.txt
+umount /mnt/demo
+"$pv" close rbd/demo
+rbd unmap "$dev"
+say "Done: the guest and everything in it are discarded now"
