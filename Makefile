@@ -33,7 +33,7 @@ CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
 
 WARNFLAGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wno-unused-parameter
-override CFLAGS := -std=c11 -D_GNU_SOURCE $(OPTFLAGS) $(WARNFLAGS) -fstack-protector-strong \
+override CFLAGS := -std=c11 -D_GNU_SOURCE -pthread $(OPTFLAGS) $(WARNFLAGS) -fstack-protector-strong \
 	-fPIE -MMD -MP -Iagent -isystem kmod/uapi -DPVENC_VERSION='"$(VERSION)"' \
 	$(PKG_CFLAGS) $(CFLAGS)
 override LDFLAGS := -pie -Wl,-z,relro,-z,now $(SANLDFLAGS) $(LDFLAGS)
@@ -43,8 +43,8 @@ LIB_SRCS := $(filter-out agent/main.c,$(wildcard agent/*.c agent/*/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILDDIR)/%.o)
 LIB := $(BUILDDIR)/libpvenc.a
 
-TOOLS := pvencctl
-BINS := $(TOOLS:%=$(BUILDDIR)/%)
+TOOLS := pvencctl pvenc-udev
+BINS := $(TOOLS:%=$(BUILDDIR)/%) $(BUILDDIR)/pvenc-agent
 
 UNIT_SRCS := $(wildcard tests/unit/test-*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILDDIR)/tests/%)
@@ -73,6 +73,14 @@ $(LIB): $(LIB_OBJS)
 $(BUILDDIR)/pvencctl: $(BUILDDIR)/tools/pvencctl.o $(LIB)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILDDIR)/pvenc-udev: $(BUILDDIR)/tools/pvenc-udev.o $(LIB)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILDDIR)/pvenc-agent: $(BUILDDIR)/agent/main.o $(LIB)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -pthread -o $@ $^ $(PKG_LIBS)
 
 $(BUILDDIR)/tests/%: $(BUILDDIR)/tests/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)
@@ -153,9 +161,16 @@ format-check:
 # ---- install ----
 PREFIX ?= /usr
 SBINDIR ?= $(PREFIX)/sbin
+UDEVRULESDIR ?= $(PREFIX)/lib/udev/rules.d
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+DOCDIR ?= $(PREFIX)/share/doc/pvenc
 install: all
-	install -d $(DESTDIR)$(SBINDIR)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UDEVRULESDIR) $(DESTDIR)$(SYSTEMDUNITDIR) \
+		$(DESTDIR)$(DOCDIR) $(DESTDIR)/etc/pvenc
 	install -m 0755 $(BINS) $(DESTDIR)$(SBINDIR)/
+	install -m 0644 udev/60-pvenc.rules $(DESTDIR)$(UDEVRULESDIR)/
+	install -m 0644 udev/pvenc-agent.service $(DESTDIR)$(SYSTEMDUNITDIR)/
+	install -m 0644 Documentation/*.md $(DESTDIR)$(DOCDIR)/
 
 clean: modules-clean
 	rm -rf build

@@ -11,6 +11,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
+#include "control/proto.h"
 #include "util/config.h"
 #include "util/log.h"
 #include "util/macro.h"
@@ -41,6 +42,8 @@ static int cmd_open(int argc, char **argv);
 static int cmd_close(int argc, char **argv);
 static int cmd_status(int argc, char **argv);
 static int cmd_list(int argc, char **argv);
+static int cmd_unmap(int argc, char **argv);
+static int cmd_resize(int argc, char **argv);
 static int cmd_spec(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
@@ -57,6 +60,10 @@ static const struct command commands[] = {
 	{ "status", cmd_status, "POOL/[NS/]IMAGE[@SNAP] | /dev/rbdN [--json]",
 	  "show a volume's encryption state" },
 	{ "list", cmd_list, "[--json]", "list mapped rbd devices on this node and their state" },
+	{ "unmap", cmd_unmap, "POOL/[NS/]IMAGE[@SNAP] | /dev/rbdN",
+	  "close the volume, then unmap its rbd device" },
+	{ "resize", cmd_resize, "POOL/[NS/]IMAGE | /dev/rbdN",
+	  "grow the decrypted device after rbd resize (the agent does it by itself)" },
 	{ "spec", cmd_spec, "POOL/[NS/]IMAGE[@SNAP]", "check an image spec and print its parts" },
 	{ "version", cmd_version, "", "print the version" },
 	{ "help", cmd_help, "", "show this help" },
@@ -69,6 +76,7 @@ static const char common_help[] =
 	"/etc/ceph/ceph.conf)\n"
 	"      --id NAME          Ceph client id (default: [ceph] id, admin)\n"
 	"      --kms-config FILE  KMS entries (default: [kms] config, /etc/pvenc/kms.json)\n"
+	"      --no-agent         do the work here even if pvenc-agent runs\n"
 	"  -v, --verbose          log each step to stderr\n"
 	"  -h, --help             show this help\n";
 
@@ -137,6 +145,7 @@ enum {
 	OPT_DEFERRED,
 	OPT_JSON,
 	OPT_CSI_VOLUME_ID,
+	OPT_NO_AGENT,
 };
 
 static const struct option long_opts[] = {
@@ -152,13 +161,14 @@ static const struct option long_opts[] = {
 	{ "deferred", no_argument, NULL, OPT_DEFERRED },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "csi-volume-id", required_argument, NULL, OPT_CSI_VOLUME_ID },
+	{ "no-agent", no_argument, NULL, OPT_NO_AGENT },
 	{ NULL, 0, NULL, 0 },
 };
 
 struct args {
 	const char *config, *ceph_conf, *id, *kms_config;
 	const char *size, *kms, *force, *csi_volume_id;
-	int deferred, json, help;
+	int deferred, json, help, no_agent;
 	const char *pos[2];
 	int npos;
 	/* which command-specific options this command accepts */
@@ -192,6 +202,9 @@ static int parse_args(const char *cmd, int argc, char **argv, struct args *a)
 			continue;
 		case 'h':
 			a->help = 1;
+			continue;
+		case OPT_NO_AGENT:
+			a->no_agent = 1;
 			continue;
 		case OPT_SIZE:
 			name = "size";
@@ -307,6 +320,63 @@ static int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+/*
+ * When pvenc-agent runs, volume operations go through it (one place holds KMS sessions
+ * and serialises work per device). Returns 1 with *result when the agent answered OK,
+ * <0 (message printed) when it answered an error, 0 when no agent listens.
+ */
+static int agent_call(const struct args *a, const struct pvenc_config *cfg, const char *op,
+		      const char *target, int deferred, struct json_object **result)
+{
+	struct json_object *req, *ans = NULL, *v;
+	int r;
+
+	if (a->no_agent)
+		return 0;
+	req = json_object_new_object();
+	json_object_object_add(req, "op", json_object_new_string(op));
+	if (target)
+		json_object_object_add(req, "target", json_object_new_string(target));
+	if (deferred)
+		json_object_object_add(req, "deferred", json_object_new_boolean(1));
+	r = ctl_call(cfg->agent_socket, req, 300 * 1000, &ans);
+	json_object_put(req);
+	if (r == -ENOENT || r == -ECONNREFUSED) {
+		log_debug("no pvenc-agent on %s: doing the work here", cfg->agent_socket);
+		return 0;
+	}
+	if (r < 0)
+		return log_err(r, "pvenc-agent on %s did not answer: %s", cfg->agent_socket, strerror(-r));
+	if (json_object_object_get_ex(ans, "ok", &v) && json_object_get_boolean(v)) {
+		*result = json_object_get(json_object_object_get_ex(ans, "result", &v) ? v : NULL);
+		json_object_put(ans);
+		return 1;
+	}
+	r = json_object_object_get_ex(ans, "code", &v) ? json_object_get_int(v) : -EIO;
+	if (r >= 0)
+		r = -EIO;
+	log_error("%s", json_object_object_get_ex(ans, "error", &v) ? json_object_get_string(v)
+								     : "pvenc-agent failed");
+	json_object_put(ans);
+	return r;
+}
+
+static int bool_field(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) && json_object_get_boolean(v);
+}
+
+static const char *jstr(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, k, &v) || !v)
+		return "-";
+	return json_object_get_string(v);
+}
+
 static int report(struct pvenc_ctx *ctx, int r)
 {
 	if (r < 0)
@@ -396,6 +466,18 @@ static int cmd_open(int argc, char **argv)
 	PREPARE("open", "kms csi-volume-id", 1, 1, open_help);
 	oo.kms_id = a.kms;
 	oo.csi_volume_id = a.csi_volume_id;
+	if (!a.kms && !a.csi_volume_id) {
+		struct json_object *o = NULL;
+
+		r = agent_call(&a, &cfg, "open", a.pos[0], 0, &o);
+		if (r > 0) {
+			(void)printf("%s%s\n", jstr(o, "dm_path"), bool_field(o, "already") ? " (already open)" : "");
+			json_object_put(o);
+			return EXIT_OK;
+		}
+		if (r < 0)
+			return errno_to_exit(r);
+	}
 	r = volume_open(&ctx, a.pos[0], &oo, &res);
 	if (r == 0)
 		(void)printf("%s%s\n", res.dm_path, res.already ? " (already open)" : "");
@@ -413,6 +495,14 @@ static int cmd_close(int argc, char **argv)
 	int was_open;
 
 	PREPARE("close", "deferred", 1, 1, close_help);
+	{
+		struct json_object *o = NULL;
+
+		r = agent_call(&a, &cfg, "close", a.pos[0], a.deferred, &o);
+		json_object_put(o);
+		if (r != 0)
+			return r > 0 ? EXIT_OK : errno_to_exit(r);
+	}
 	r = volume_close(&ctx, a.pos[0], a.deferred, &was_open);
 	if (r == 0 && !was_open)
 		(void)printf("%s was not open\n", a.pos[0]);
@@ -433,7 +523,10 @@ static int cmd_status(int argc, char **argv)
 	struct json_object *o = NULL;
 
 	PREPARE("status", "json", 1, 1, "Options:\n      --json             JSON output\n\n");
-	r = volume_status(&ctx, a.pos[0], &o);
+	r = agent_call(&a, &cfg, "status", a.pos[0], 0, &o);
+	if (r < 0)
+		return errno_to_exit(r);
+	r = r > 0 ? 0 : volume_status(&ctx, a.pos[0], &o);
 	if (r == 0) {
 		if (a.json)
 			(void)printf("%s\n", json_object_to_json_string_ext(
@@ -447,21 +540,15 @@ static int cmd_status(int argc, char **argv)
 	return report(&ctx, r);
 }
 
-static const char *jstr(struct json_object *o, const char *k)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(o, k, &v) || !v)
-		return "-";
-	return json_object_get_string(v);
-}
-
 static int cmd_list(int argc, char **argv)
 {
 	struct json_object *arr = NULL;
 
 	PREPARE("list", "json", 0, 0, "Options:\n      --json             JSON output\n\n");
-	r = volume_list(&ctx, &arr);
+	r = agent_call(&a, &cfg, "list", NULL, 0, &arr);
+	if (r < 0)
+		return errno_to_exit(r);
+	r = r > 0 ? 0 : volume_list(&ctx, &arr);
 	if (r == 0) {
 		if (a.json) {
 			(void)printf("%s\n", json_object_to_json_string_ext(
@@ -483,6 +570,44 @@ static int cmd_list(int argc, char **argv)
 		}
 		json_object_put(arr);
 	}
+	pvenc_ctx_done(&ctx);
+	return report(&ctx, r);
+}
+
+static int cmd_unmap(int argc, char **argv)
+{
+	PREPARE("unmap", "", 1, 1,
+		"Use this instead of 'rbd unmap' for an open volume: krbd refuses to unmap a\n"
+		"device that dm-crypt holds (device busy).\n\n");
+	{
+		struct json_object *o = NULL;
+
+		r = agent_call(&a, &cfg, "unmap", a.pos[0], 0, &o);
+		json_object_put(o);
+		if (r != 0)
+			return r > 0 ? EXIT_OK : errno_to_exit(r);
+	}
+	r = volume_unmap(&ctx, a.pos[0]);
+	pvenc_ctx_done(&ctx);
+	return report(&ctx, r);
+}
+
+static int cmd_resize(int argc, char **argv)
+{
+	uint64_t size = 0;
+
+	PREPARE("resize", "", 1, 1, "");
+	{
+		struct json_object *o = NULL;
+
+		r = agent_call(&a, &cfg, "resize", a.pos[0], 0, &o);
+		json_object_put(o);
+		if (r != 0)
+			return r > 0 ? EXIT_OK : errno_to_exit(r);
+	}
+	r = volume_resize(&ctx, a.pos[0], &size);
+	if (r == 0)
+		(void)printf("%s: decrypted device is %llu bytes\n", a.pos[0], (unsigned long long)size);
 	pvenc_ctx_done(&ctx);
 	return report(&ctx, r);
 }

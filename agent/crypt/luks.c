@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libcryptsetup.h>
+#include <keyutils.h>
+#include <libdevmapper.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -173,6 +175,8 @@ int luks_open(const char *dev, const char *name, const char *uuid, const uint8_t
 
 	cs_init_logging();
 	*already = 0;
+	if (luks_remove_stale(name) > 0)
+		log_notice("dm=%s event=stale-removed", name);
 	if (crypt_init_by_name(&cd, name) == 0 && crypt_status(cd, name) == CRYPT_ACTIVE) {
 		const char *under = crypt_get_device_name(cd);
 
@@ -230,6 +234,66 @@ int luks_open(const char *dev, const char *name, const char *uuid, const uint8_t
 			       dev, strerror(-r));
 		return r;
 	}
+	return 0;
+}
+
+void luks_forget_thread_keys(void)
+{
+	(void)keyctl_clear(KEY_SPEC_THREAD_KEYRING);
+}
+
+int luks_remove_stale(const char *name)
+{
+	struct dm_task *dmt;
+	struct dm_info info;
+	int r = 0;
+
+	dmt = dm_task_create(DM_DEVICE_INFO);
+	if (!dmt)
+		return -ENOMEM;
+	if (!dm_task_set_name(dmt, name) || !dm_task_run(dmt) || !dm_task_get_info(dmt, &info)) {
+		dm_task_destroy(dmt);
+		return -EIO;
+	}
+	dm_task_destroy(dmt);
+	if (!info.exists || info.live_table)
+		return 0;
+	dmt = dm_task_create(DM_DEVICE_REMOVE);
+	if (!dmt)
+		return -ENOMEM;
+	if (!dm_task_set_name(dmt, name) || !dm_task_run(dmt))
+		r = -EBUSY;
+	else
+		r = 1;
+	dm_task_destroy(dmt);
+	return r;
+}
+
+int luks_resize(const char *name, const uint8_t *dek, size_t deklen, uint64_t *new_size)
+{
+	_cleanup_cd_ struct crypt_device *cd = NULL;
+	struct crypt_active_device ad;
+	int r;
+
+	cs_init_logging();
+	r = crypt_init_by_name(&cd, name);
+	if (r < 0)
+		return r;
+	if (crypt_status(cd, name) != CRYPT_ACTIVE && crypt_status(cd, name) != CRYPT_BUSY)
+		return -ENOENT;
+	/* NULL name + KEYRING_KEY: verify the key and load the volume key into the
+	 * keyring for the new table; it is dropped again when this thread exits. */
+	r = crypt_activate_by_passphrase(cd, NULL, CRYPT_ANY_SLOT, (const char *)dek, deklen,
+					 CRYPT_ACTIVATE_KEYRING_KEY);
+	if (r < 0)
+		return r;
+	r = crypt_resize(cd, name, 0);
+	/* The reloaded volume key is no longer needed by the table. */
+	luks_forget_thread_keys();
+	if (r < 0)
+		return r;
+	if (new_size && crypt_get_active_device(cd, name, &ad) == 0)
+		*new_size = ad.size * 512;
 	return 0;
 }
 

@@ -49,6 +49,18 @@ int luks_open(const char *dev, const char *name, const char *uuid, const uint8_t
 /* Removes the mapping; -EBUSY when in use unless @deferred (then removal is scheduled). */
 int luks_close(const char *name, int deferred);
 
+/* Grows @name to the size of its (grown) device. The volume key is reloaded into the
+ * thread keyring by unlocking with @dek, as cryptsetup resize does. */
+int luks_resize(const char *name, const uint8_t *dek, size_t deklen, uint64_t *new_size);
+
+/* Unlinks every key from the calling thread's keyring, where libcryptsetup puts
+ * volume keys; long-lived threads call this after each operation. */
+void luks_forget_thread_keys(void);
+
+/* A mapping a killed process left half made (created, no live table): remove it.
+ * 1 if one was removed, 0 if none, <0 on error. */
+int luks_remove_stale(const char *name);
+
 struct luks_status {
 	int active;
 	char device[256];

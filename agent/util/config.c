@@ -2,6 +2,7 @@
 #include "util/config.h"
 
 #include <errno.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,11 @@ const struct config_key config_keys[] = {
 	{ "open", "discards", "pass discards through dm-crypt (yes|no, default yes)" },
 	{ "open", "no-read-workqueue", "decrypt reads inline (yes|no, default yes)" },
 	{ "open", "no-write-workqueue", "encrypt writes inline (yes|no, default yes)" },
+	{ "agent", "socket", "control socket of pvenc-agent (default /run/pvenc/control)" },
+	{ "agent", "jobs", "volume operations the agent runs at once (default 8)" },
+	{ "agent", "retry-max", "longest wait between retries of a failed open, seconds (default 300)" },
+	{ "agent", "retry-limit", "attempts before a failed open is given up, 0 = never (default 0)" },
+	{ "encrypt-by-default", "POOL/NAMESPACE-glob", "KMS id: empty images mapped there are formatted on first map" },
 };
 const size_t config_keys_count = ARRAY_SIZE(config_keys);
 
@@ -29,6 +35,34 @@ void config_defaults(struct pvenc_config *c)
 	c->discards = 1;
 	c->no_read_wq = 1;
 	c->no_write_wq = 1;
+	(void)snprintf(c->agent_socket, sizeof(c->agent_socket), "%s", PVENC_SOCKET_DEFAULT);
+	c->jobs = 8;
+	c->retry_max = 300;
+	c->retry_limit = 0;
+}
+
+const char *config_policy_kms(const struct pvenc_config *c, const char *pool, const char *ns)
+{
+	char key[600];
+
+	(void)snprintf(key, sizeof(key), "%s/%s", pool, ns);
+	for (int i = 0; i < c->npolicy; i++)
+		if (fnmatch(c->policy[i].glob, key, 0) == 0)
+			return c->policy[i].kms;
+	return NULL;
+}
+
+static int parse_int(const char *v, int min, int max, int *out)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno || end == v || *end || n < min || n > max)
+		return -EINVAL;
+	*out = (int)n;
+	return 0;
 }
 
 static char *trim(char *s)
@@ -80,6 +114,23 @@ static int apply(struct pvenc_config *c, const char *sec, const char *key, const
 		return parse_bool(v, &c->no_read_wq);
 	if (!strcmp(sec, "open") && !strcmp(key, "no-write-workqueue"))
 		return parse_bool(v, &c->no_write_wq);
+	if (!strcmp(sec, "agent") && !strcmp(key, "socket"))
+		return v[0] == '/' ? set_str(c->agent_socket, sizeof(c->agent_socket), v) : -EINVAL;
+	if (!strcmp(sec, "agent") && !strcmp(key, "jobs"))
+		return parse_int(v, 1, 256, &c->jobs);
+	if (!strcmp(sec, "agent") && !strcmp(key, "retry-max"))
+		return parse_int(v, 1, 86400, &c->retry_max);
+	if (!strcmp(sec, "agent") && !strcmp(key, "retry-limit"))
+		return parse_int(v, 0, 1000000, &c->retry_limit);
+	if (!strcmp(sec, "encrypt-by-default")) {
+		if (c->npolicy == (int)ARRAY_SIZE(c->policy) || !*key || !*v)
+			return -EINVAL;
+		if (set_str(c->policy[c->npolicy].glob, sizeof(c->policy[0].glob), key) < 0 ||
+		    set_str(c->policy[c->npolicy].kms, sizeof(c->policy[0].kms), v) < 0)
+			return -EINVAL;
+		c->npolicy++;
+		return 0;
+	}
 	return -ENOENT;
 }
 

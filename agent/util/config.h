@@ -7,6 +7,8 @@
  *   [kms]      config
  *   [ceph-csi] cluster-id
  *   [open]     discards, no-read-workqueue, no-write-workqueue
+ *   [agent]    socket, jobs, retry-max, retry-limit
+ *   [encrypt-by-default]  POOL/NAMESPACE-glob = KMS id   (any number, first match wins)
  */
 #ifndef PVENC_UTIL_CONFIG_H
 #define PVENC_UTIL_CONFIG_H
@@ -14,6 +16,7 @@
 #include <stddef.h>
 
 #define PVENC_CONFIG_DEFAULT "/etc/pvenc/pvenc.conf"
+#define PVENC_SOCKET_DEFAULT "/run/pvenc/control"
 
 struct pvenc_config {
 	char ceph_conf[256]; /* "" = CEPH_CONF / default search path */
@@ -23,7 +26,19 @@ struct pvenc_config {
 	int discards;
 	int no_read_wq;
 	int no_write_wq;
+	char agent_socket[108];
+	int jobs;	  /* concurrent volume operations in the agent */
+	int retry_max;	  /* longest backoff between retries, seconds */
+	int retry_limit;  /* attempts before giving up (0 = keep retrying) */
+	struct {
+		char glob[256];
+		char kms[128];
+	} policy[32];
+	int npolicy;
 };
+
+/* KMS id of the first encrypt-by-default entry matching POOL/NAMESPACE, or NULL. */
+const char *config_policy_kms(const struct pvenc_config *c, const char *pool, const char *ns);
 
 struct config_key {
 	const char *section;

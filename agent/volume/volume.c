@@ -5,7 +5,11 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include "crypt/luks.h"
 #include "crypt/probe.h"
@@ -37,11 +41,18 @@ void pvenc_ctx_init(struct pvenc_ctx *ctx, const struct pvenc_config *cfg)
 
 void pvenc_ctx_done(struct pvenc_ctx *ctx)
 {
-	rbd_conn_close(ctx->conn);
+	if (!ctx->shared_conn)
+		rbd_conn_close(ctx->conn);
 	ctx->conn = NULL;
 }
 
-static int ctx_connect(struct pvenc_ctx *ctx)
+void pvenc_ctx_share(struct pvenc_ctx *ctx, struct rbd_conn *conn)
+{
+	ctx->conn = conn;
+	ctx->shared_conn = 1;
+}
+
+int pvenc_ctx_connect(struct pvenc_ctx *ctx)
 {
 	struct ceph_opts o = {
 		.conf = ctx->cfg.ceph_conf[0] ? ctx->cfg.ceph_conf : NULL,
@@ -60,7 +71,7 @@ static int open_image(struct pvenc_ctx *ctx, const struct image_spec *spec, int 
 	struct image_spec head = *spec;
 	int r;
 
-	r = ctx_connect(ctx);
+	r = pvenc_ctx_connect(ctx);
 	if (r < 0)
 		return r;
 	head.snap[0] = '\0'; /* metadata lives on the image head */
@@ -349,7 +360,7 @@ int volume_create(struct pvenc_ctx *ctx, const char *specstr, uint64_t size,
 	r = open_kms(ctx, o->kms_id, &k);
 	if (r < 0)
 		return r;
-	r = ctx_connect(ctx);
+	r = pvenc_ctx_connect(ctx);
 	if (r < 0)
 		return r;
 	r = rbd_img_create(ctx->conn, &spec, size);
@@ -691,4 +702,132 @@ int volume_list(struct pvenc_ctx *ctx, struct json_object **out)
 	free(devs);
 	*out = arr;
 	return 0;
+}
+
+/* ---- resize, unmap, encrypt-by-default ---- */
+
+int volume_resize(struct pvenc_ctx *ctx, const char *target, uint64_t *new_size)
+{
+	_cleanup_rbd_img_ struct rbd_img *img = NULL;
+	_cleanup_secmem_ uint8_t *dek = NULL;
+	struct vol_meta m = { 0 };
+	struct open_opts none = { 0 };
+	struct rbd_dev d = { 0 };
+	char name[4 * (SPEC_NAME_MAX + 1)], dm[128], merr[256] = "";
+	size_t deklen = 0;
+	int r;
+
+	r = resolve(ctx, target, &d, 1);
+	if (r < 0)
+		return r;
+	(void)image_spec_format(&d.spec, name, sizeof(name));
+	r = rbd_dev_dm_name(d.image_id, d.spec.snap, dm, sizeof(dm));
+	if (r < 0)
+		return fail(ctx, r, "device-mapper name for %s is too long", name);
+	r = open_image(ctx, &d.spec, 1, &img);
+	if (r < 0)
+		return r;
+	r = vol_meta_read(rbd_img_meta_getter, img, &m, merr, sizeof(merr));
+	if (r < 0)
+		return fail(ctx, r, "image %s has invalid encryption metadata: %s", name, merr);
+	if (m.kind == VOL_PLAIN) {
+		r = fail(ctx, -ENOMSG, "%s is not an encrypted volume", name);
+		goto out;
+	}
+	r = fetch_dek(ctx, img, &m, &none, name, &dek, &deklen);
+	if (r < 0)
+		goto out;
+	r = luks_resize(dm, dek, deklen, new_size);
+	if (r == -ENOENT) {
+		r = fail(ctx, r, "%s is not open", name);
+		goto out;
+	}
+	if (r < 0) {
+		r = fail(ctx, r, "growing %s (%s) failed: %s", name, dm, strerror(-r));
+		goto out;
+	}
+	log_info("image=%s event=resized dm=%s size=%llu", name, dm,
+		 new_size ? (unsigned long long)*new_size : 0ULL);
+out:
+	vol_meta_clear(&m);
+	return r;
+}
+
+static int sysfs_write(const char *path, const char *s)
+{
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+	size_t n = strlen(s);
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, s, n) != (ssize_t)n)
+		return -errno;
+	return 0;
+}
+
+int volume_unmap(struct pvenc_ctx *ctx, const char *target)
+{
+	struct rbd_dev d = { 0 };
+	char name[4 * (SPEC_NAME_MAX + 1)], id[16];
+	int was_open, r;
+
+	r = resolve(ctx, target, &d, 1);
+	if (r < 0)
+		return r;
+	(void)image_spec_format(&d.spec, name, sizeof(name));
+	r = volume_close(ctx, d.path, 0, &was_open);
+	if (r < 0)
+		return r;
+	(void)snprintf(id, sizeof(id), "%d", d.id);
+	/* What `rbd unmap` does: krbd refuses with EBUSY while the device is held. */
+	r = sysfs_write("/sys/bus/rbd/remove_single_major", id);
+	if (r == -ENOENT)
+		r = sysfs_write("/sys/bus/rbd/remove", id);
+	if (r == -EBUSY)
+		return fail(ctx, r, "%s (%s) is still in use; it was closed but cannot be unmapped", name,
+			    d.path);
+	if (r < 0)
+		return fail(ctx, r, "unmapping %s (%s) failed: %s", name, d.path, strerror(-r));
+	log_info("image=%s event=unmapped device=%s", name, d.path);
+	return 0;
+}
+
+int volume_format_by_policy(struct pvenc_ctx *ctx, const char *target)
+{
+	_cleanup_rbd_img_ struct rbd_img *img = NULL;
+	struct format_opts fo = { 0 };
+	struct vol_meta m = { 0 };
+	struct rbd_dev d = { 0 };
+	char name[4 * (SPEC_NAME_MAX + 1)], merr[256] = "";
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	r = resolve(ctx, target, &d, 1);
+	if (r < 0)
+		return r;
+	if (d.spec.snap[0])
+		return 0;
+	fo.kms_id = config_policy_kms(&ctx->cfg, d.spec.pool, d.spec.ns);
+	if (!fo.kms_id)
+		return 0;
+	(void)image_spec_format(&d.spec, name, sizeof(name));
+	r = open_image(ctx, &d.spec, 1, &img);
+	if (r < 0)
+		return r;
+	r = vol_meta_read(rbd_img_meta_getter, img, &m, merr, sizeof(merr));
+	vol_meta_clear(&m);
+	rbd_img_close(TAKE_PTR(img));
+	if (r < 0)
+		return fail(ctx, r, "image %s has invalid encryption metadata: %s", name, merr);
+	if (m.kind != VOL_PLAIN)
+		return 0;
+	r = volume_format(ctx, name, &fo);
+	if (r < 0)
+		return r;
+	/* udev's probe may have cached the old first blocks of /dev/rbdN. */
+	fd = open(d.path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0)
+		(void)ioctl(fd, BLKFLSBUF, 0);
+	log_info("image=%s event=formatted-by-policy kms=%s", name, fo.kms_id);
+	return 1;
 }

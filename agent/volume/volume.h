@@ -18,11 +18,15 @@
 struct pvenc_ctx {
 	struct pvenc_config cfg;
 	struct rbd_conn *conn; /* connected on first use */
+	int shared_conn;       /* conn belongs to someone else (the agent) */
 	char err[1024];
 };
 
 void pvenc_ctx_init(struct pvenc_ctx *ctx, const struct pvenc_config *cfg);
 void pvenc_ctx_done(struct pvenc_ctx *ctx);
+int pvenc_ctx_connect(struct pvenc_ctx *ctx);
+/* @ctx uses @conn (thread-safe librados handle) and will not close it. */
+void pvenc_ctx_share(struct pvenc_ctx *ctx, struct rbd_conn *conn);
 
 struct format_opts {
 	const char *kms_id;
@@ -53,6 +57,14 @@ struct open_result {
 int volume_open(struct pvenc_ctx *ctx, const char *target, const struct open_opts *o,
 		struct open_result *res);
 int volume_close(struct pvenc_ctx *ctx, const char *target, int deferred, int *was_open);
+/* Grows the decrypted device to its rbd device's size (after rbd resize). */
+int volume_resize(struct pvenc_ctx *ctx, const char *target, uint64_t *new_size);
+/* Closes the volume, then unmaps the rbd device. */
+int volume_unmap(struct pvenc_ctx *ctx, const char *target);
+/* Encrypt-by-default: if @target is a plain, empty image under a policy, format it.
+ * 1 if formatted, 0 if no policy applies or it is not plain. */
+int volume_format_by_policy(struct pvenc_ctx *ctx, const char *target);
+
 /* JSON status of one volume (mapped or not). */
 int volume_status(struct pvenc_ctx *ctx, const char *target, struct json_object **out);
 /* JSON array: every mapped rbd device on this node with its pvenc state. */

@@ -1,0 +1,835 @@
+// SPDX-License-Identifier: MIT
+#include "daemon/agent.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "control/proto.h"
+#include "crypt/luks.h"
+#include "daemon/notify.h"
+#include "util/log.h"
+#include "util/macro.h"
+#include "volume/device.h"
+#include "volume/volume.h"
+
+#define MAX_CLIENTS 64
+#define CLIENT_TIMEOUT_S 30
+
+enum dev_state {
+	DEV_QUEUED,
+	DEV_OPEN,
+	DEV_RETRY,
+	DEV_FAILED,
+	DEV_IGNORED, /* not an encrypted volume */
+	DEV_CLOSED,
+};
+
+static const char *const dev_state_names[] = {
+	[DEV_QUEUED] = "queued", [DEV_OPEN] = "open",	     [DEV_RETRY] = "retrying",
+	[DEV_FAILED] = "failed", [DEV_IGNORED] = "ignored", [DEV_CLOSED] = "closed",
+};
+
+struct dev {
+	int id;
+	enum dev_state state;
+	int busy;	 /* a worker runs a job for it */
+	int attempts;	 /* failed opens in a row */
+	time_t next_try; /* DEV_RETRY: monotonic seconds */
+	char dm_name[128];
+	char last_error[1024];
+	struct dev *next;
+};
+
+struct job {
+	int devid;
+	enum ctl_op op; /* CTL_OPEN (add), CTL_RESIZE (change), CTL_CLOSE, CTL_UNMAP, CTL_EVENT (remove) */
+	int deferred;
+	int waited; /* a client waits for the result */
+	int done;
+	int result;
+	int already;
+	char dm_path[160];
+	char err[1024];
+	struct job *next;
+};
+
+struct agent {
+	struct pvenc_config cfg;
+	struct pvenc_ctx ctx0; /* owns the Ceph connection */
+	pthread_mutex_t lock;
+	pthread_cond_t work; /* jobs or retries may be ready */
+	pthread_cond_t done; /* a waited job finished */
+	struct job *jobs, *jobs_tail;
+	struct dev *devs;
+	pthread_t *workers;
+	int nworkers;
+	int stopping;
+	int listen_fd;
+	int clients;
+};
+
+static time_t mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+static struct dev *dev_get(struct agent *a, int id, int create)
+{
+	struct dev *d;
+
+	for (d = a->devs; d; d = d->next)
+		if (d->id == id)
+			return d;
+	if (!create)
+		return NULL;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return NULL;
+	d->id = id;
+	d->state = DEV_QUEUED;
+	d->next = a->devs;
+	a->devs = d;
+	return d;
+}
+
+static void dev_drop(struct agent *a, int id)
+{
+	for (struct dev **p = &a->devs; *p; p = &(*p)->next)
+		if ((*p)->id == id) {
+			struct dev *d = *p;
+
+			*p = d->next;
+			free(d);
+			return;
+		}
+}
+
+/* Queue a job; with the lock held. Coalesces an unwaited job already queued for the
+ * same device and operation. */
+static struct job *enqueue(struct agent *a, int devid, enum ctl_op op, int deferred, int waited)
+{
+	struct job *j;
+
+	if (!waited)
+		for (j = a->jobs; j; j = j->next)
+			if (j->devid == devid && j->op == op && !j->waited)
+				return j;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return NULL;
+	j->devid = devid;
+	j->op = op;
+	j->deferred = deferred;
+	j->waited = waited;
+	if (a->jobs_tail)
+		a->jobs_tail->next = j;
+	else
+		a->jobs = j;
+	a->jobs_tail = j;
+	pthread_cond_signal(&a->work);
+	return j;
+}
+
+/* Next job whose device is not busy; with the lock held. */
+static struct job *dequeue(struct agent *a)
+{
+	struct job *prev = NULL;
+
+	for (struct job *j = a->jobs; j; prev = j, j = j->next) {
+		struct dev *d = dev_get(a, j->devid, 0);
+
+		if (d && d->busy)
+			continue;
+		if (prev)
+			prev->next = j->next;
+		else
+			a->jobs = j->next;
+		if (a->jobs_tail == j)
+			a->jobs_tail = prev;
+		j->next = NULL;
+		return j;
+	}
+	return NULL;
+}
+
+/* Errors worth retrying: the KMS or the cluster may come back, a file may appear.
+ * Not retried: wrong keys, bad metadata, images that are not ours. */
+static int transient(int r)
+{
+	switch (r) {
+	case -ENOMSG:
+	case -EKEYREJECTED:
+	case -EBADMSG:
+	case -ESTALE:
+	case -EINVAL:
+	case -ENAMETOOLONG:
+	case -ENOTEMPTY:
+	case -EEXIST:
+	case -ENODEV:
+	case -EOPNOTSUPP:
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+static unsigned backoff(const struct agent *a, int attempts)
+{
+	unsigned base = 1u << (attempts > 16 ? 16 : attempts - 1);
+	uint32_t rnd = 0;
+
+	if (base > (unsigned)a->cfg.retry_max)
+		base = (unsigned)a->cfg.retry_max;
+	if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		rnd = (uint32_t)mono();
+	/* +-20 % jitter so a fleet does not retry in lockstep. */
+	return base * (80 + rnd % 41) / 100 + 1;
+}
+
+static void run_job(struct agent *a, struct pvenc_ctx *ctx, struct job *j)
+{
+	char dev[32];
+	struct open_result res;
+	struct open_opts none = { 0 };
+	int was_open = 0, r;
+
+	(void)snprintf(dev, sizeof(dev), "/dev/rbd%d", j->devid);
+	ctx->err[0] = '\0';
+	switch (j->op) {
+	case CTL_OPEN:
+		r = volume_format_by_policy(ctx, dev);
+		if (r >= 0)
+			r = volume_open(ctx, dev, &none, &res);
+		if (r == 0) {
+			j->already = res.already;
+			(void)snprintf(j->dm_path, sizeof(j->dm_path), "%s", res.dm_path);
+		}
+		break;
+	case CTL_RESIZE:
+		r = volume_resize(ctx, dev, NULL);
+		if (r == -ENOENT) /* not open (yet): a change may also be the first sight */
+			r = volume_open(ctx, dev, &none, &res);
+		break;
+	case CTL_CLOSE:
+		r = volume_close(ctx, dev, j->deferred, &was_open);
+		break;
+	case CTL_UNMAP:
+		r = volume_unmap(ctx, dev);
+		break;
+	default:
+		r = -EINVAL;
+		break;
+	}
+	/* Workers live long: never let a key outlive the job in the thread keyring. */
+	luks_forget_thread_keys();
+	j->result = r;
+	(void)snprintf(j->err, sizeof(j->err), "%s", r < 0 ? (ctx->err[0] ? ctx->err : strerror(-r)) : "");
+}
+
+/* Record a job's outcome in the device table; with the lock held. */
+static void account(struct agent *a, struct job *j)
+{
+	struct dev *d = dev_get(a, j->devid, 1);
+
+	if (!d)
+		return;
+	if (j->op == CTL_CLOSE || j->op == CTL_UNMAP) {
+		if (j->result == 0) {
+			d->state = DEV_CLOSED;
+			d->attempts = 0;
+			d->last_error[0] = '\0';
+		}
+		if (j->result == 0 && j->op == CTL_UNMAP)
+			dev_drop(a, j->devid);
+		return;
+	}
+	if (j->result == 0) {
+		if (d->state != DEV_OPEN)
+			log_info("device=rbd%d event=open dm=%s", j->devid, j->dm_path);
+		d->state = DEV_OPEN;
+		d->attempts = 0;
+		d->last_error[0] = '\0';
+		(void)snprintf(d->dm_name, sizeof(d->dm_name), "%s", j->dm_path + strlen("/dev/mapper/"));
+		return;
+	}
+	if (j->result == -ENOMSG) {
+		if (d->state != DEV_IGNORED)
+			log_debug("device=rbd%d event=ignored reason=not-encrypted", j->devid);
+		d->state = DEV_IGNORED;
+		return;
+	}
+	(void)snprintf(d->last_error, sizeof(d->last_error), "%s", j->err);
+	d->attempts++;
+	if (transient(j->result) &&
+	    (a->cfg.retry_limit == 0 || d->attempts < a->cfg.retry_limit)) {
+		unsigned wait = backoff(a, d->attempts);
+
+		d->state = DEV_RETRY;
+		d->next_try = mono() + wait;
+		log_warn("device=rbd%d event=retry attempt=%d in=%us error=\"%s\"", j->devid, d->attempts,
+			 wait, j->err);
+	} else {
+		d->state = DEV_FAILED;
+		log_error("device=rbd%d event=failed attempts=%d error=\"%s\"", j->devid, d->attempts,
+			  j->err);
+	}
+}
+
+/* Queue due retries and return how long to sleep until the next one; lock held. */
+static long due_retries(struct agent *a)
+{
+	time_t now = mono();
+	long next = -1;
+
+	for (struct dev *d = a->devs; d; d = d->next) {
+		if (d->state != DEV_RETRY)
+			continue;
+		if (d->next_try <= now) {
+			d->state = DEV_QUEUED;
+			(void)enqueue(a, d->id, CTL_OPEN, 0, 0);
+		} else if (next < 0 || d->next_try - now < next) {
+			next = d->next_try - now;
+		}
+	}
+	return next;
+}
+
+static void *worker(void *arg)
+{
+	struct agent *a = arg;
+	struct pvenc_ctx ctx;
+
+	pvenc_ctx_init(&ctx, &a->cfg);
+	pvenc_ctx_share(&ctx, a->ctx0.conn);
+	pthread_mutex_lock(&a->lock);
+	for (;;) {
+		struct job *j;
+		struct dev *d;
+		long wait;
+
+		wait = a->stopping ? -1 : due_retries(a);
+		j = dequeue(a);
+		if (!j) {
+			if (a->stopping)
+				break;
+			if (wait < 0) {
+				pthread_cond_wait(&a->work, &a->lock);
+			} else {
+				struct timespec ts;
+
+				clock_gettime(CLOCK_REALTIME, &ts);
+				ts.tv_sec += wait;
+				pthread_cond_timedwait(&a->work, &a->lock, &ts);
+			}
+			continue;
+		}
+		d = dev_get(a, j->devid, 1);
+		if (d)
+			d->busy = 1;
+		pthread_mutex_unlock(&a->lock);
+		run_job(a, &ctx, j);
+		pthread_mutex_lock(&a->lock);
+		d = dev_get(a, j->devid, 1);
+		if (d)
+			d->busy = 0;
+		account(a, j);
+		/* Another job for this device may be runnable now. */
+		pthread_cond_broadcast(&a->work);
+		if (j->waited) {
+			j->done = 1;
+			pthread_cond_broadcast(&a->done);
+		} else {
+			free(j);
+		}
+	}
+	pthread_mutex_unlock(&a->lock);
+	pvenc_ctx_done(&ctx);
+	return NULL;
+}
+
+/* udev "remove": the rbd device is gone; a mapping still over it can only be removed
+ * once its users go (deferred). */
+static void handle_remove(struct agent *a, int devid)
+{
+	char dm[128] = "";
+	struct dev *d;
+
+	pthread_mutex_lock(&a->lock);
+	d = dev_get(a, devid, 0);
+	if (d && d->state == DEV_OPEN)
+		(void)snprintf(dm, sizeof(dm), "%s", d->dm_name);
+	dev_drop(a, devid);
+	pthread_mutex_unlock(&a->lock);
+	if (dm[0] && luks_close(dm, 1) == 0)
+		log_notice("device=rbd%d event=removed-while-open dm=%s action=deferred-remove", devid, dm);
+}
+
+/* ---- control socket ---- */
+
+static struct json_object *answer_err(int r, const char *msg)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "ok", json_object_new_boolean(0));
+	json_object_object_add(o, "code", json_object_new_int(r));
+	json_object_object_add(o, "error", json_object_new_string(msg && *msg ? msg : strerror(-r)));
+	return o;
+}
+
+static struct json_object *answer_ok(struct json_object *result)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "ok", json_object_new_boolean(1));
+	json_object_object_add(o, "result", result);
+	return o;
+}
+
+/* Adds the agent's view (pending, retrying, last error) to a status object. */
+static void add_agent_state(struct agent *a, struct json_object *st)
+{
+	struct json_object *v;
+	const char *dev;
+	struct dev *d;
+
+	if (!json_object_object_get_ex(st, "device", &v) || !v)
+		return;
+	dev = json_object_get_string(v);
+	if (strncmp(dev, "/dev/rbd", 8) != 0)
+		return;
+	pthread_mutex_lock(&a->lock);
+	d = dev_get(a, atoi(dev + 8), 0);
+	if (d) {
+		struct json_object *ag = json_object_new_object();
+
+		json_object_object_add(ag, "state", json_object_new_string(dev_state_names[d->state]));
+		json_object_object_add(ag, "attempts", json_object_new_int(d->attempts));
+		if (d->last_error[0])
+			json_object_object_add(ag, "last_error", json_object_new_string(d->last_error));
+		if (d->state == DEV_RETRY)
+			json_object_object_add(ag, "next_retry_in_s",
+					       json_object_new_int64((int64_t)(d->next_try - mono())));
+		json_object_object_add(st, "agent", ag);
+	}
+	pthread_mutex_unlock(&a->lock);
+}
+
+/* Runs a volume operation through the queue and waits for it. */
+static struct json_object *queued_op(struct agent *a, struct ctl_request *req)
+{
+	struct rbd_dev d;
+	struct job *j;
+	struct json_object *res;
+	int r;
+
+	/* Resolve the target to its rbd device (the queue is per device). */
+	if (req->target[0] == '/') {
+		r = rbd_dev_from_path(req->target, &d);
+	} else {
+		struct image_spec spec;
+
+		r = image_spec_parse(req->target, &spec);
+		if (r == 0)
+			r = rbd_dev_find(&spec, &d);
+		if (r == -ENOENT) {
+			char msg[2 * CTL_TARGET_MAX + 64];
+
+			(void)snprintf(msg, sizeof(msg), "%s is not mapped on this node: run 'rbd map %s' first",
+				       req->target, req->target);
+			return answer_err(-ENODEV, msg);
+		}
+	}
+	if (r < 0) {
+		char msg[CTL_TARGET_MAX + 64];
+
+		(void)snprintf(msg, sizeof(msg), "%s is not a mapped rbd device or valid image", req->target);
+		return answer_err(r == -EINVAL ? -EINVAL : -ENODEV, msg);
+	}
+	pthread_mutex_lock(&a->lock);
+	if (req->op == CTL_OPEN) {
+		struct dev *dv = dev_get(a, d.id, 1);
+
+		if (dv && dv->state != DEV_OPEN)
+			dv->state = DEV_QUEUED;
+	}
+	j = enqueue(a, d.id, req->op, req->deferred, 1);
+	if (!j) {
+		pthread_mutex_unlock(&a->lock);
+		return answer_err(-ENOMEM, NULL);
+	}
+	while (!j->done)
+		pthread_cond_wait(&a->done, &a->lock);
+	pthread_mutex_unlock(&a->lock);
+	if (j->result < 0) {
+		res = answer_err(j->result, j->err);
+	} else {
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "device", json_object_new_string(d.path));
+		if (j->dm_path[0])
+			json_object_object_add(o, "dm_path", json_object_new_string(j->dm_path));
+		json_object_object_add(o, "already", json_object_new_boolean(j->already));
+		res = answer_ok(o);
+	}
+	free(j);
+	return res;
+}
+
+static struct json_object *handle(struct agent *a, struct ctl_request *req)
+{
+	struct pvenc_ctx ctx;
+	struct json_object *o = NULL;
+	int r;
+
+	switch (req->op) {
+	case CTL_PING:
+		o = json_object_new_object();
+		json_object_object_add(o, "version", json_object_new_string(PVENC_VERSION));
+		return answer_ok(o);
+	case CTL_EVENT:
+		if (req->action == CTL_REMOVE) {
+			handle_remove(a, req->devid);
+		} else {
+			pthread_mutex_lock(&a->lock);
+			struct dev *d = dev_get(a, req->devid, 1);
+
+			if (d && req->action == CTL_ADD && d->state != DEV_OPEN) {
+				d->state = DEV_QUEUED;
+				d->attempts = 0;
+			}
+			(void)enqueue(a, req->devid, req->action == CTL_ADD ? CTL_OPEN : CTL_RESIZE, 0, 0);
+			pthread_mutex_unlock(&a->lock);
+		}
+		return answer_ok(json_object_new_string("queued"));
+	case CTL_OPEN:
+	case CTL_CLOSE:
+	case CTL_UNMAP:
+	case CTL_RESIZE:
+		return queued_op(a, req);
+	case CTL_STATUS:
+	case CTL_LIST:
+		pvenc_ctx_init(&ctx, &a->cfg);
+		pvenc_ctx_share(&ctx, a->ctx0.conn);
+		if (req->op == CTL_STATUS) {
+			r = volume_status(&ctx, req->target, &o);
+			if (r == 0)
+				add_agent_state(a, o);
+		} else {
+			r = volume_list(&ctx, &o);
+			if (r == 0)
+				for (size_t i = 0; i < json_object_array_length(o); i++)
+					add_agent_state(a, json_object_array_get_idx(o, i));
+		}
+		pvenc_ctx_done(&ctx);
+		return r < 0 ? answer_err(r, ctx.err) : answer_ok(o);
+	}
+	return answer_err(-EINVAL, "unknown op");
+}
+
+struct client {
+	struct agent *a;
+	int fd;
+};
+
+static int write_all(int fd, const char *s, size_t n)
+{
+	while (n) {
+		ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -errno;
+		s += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static void *client_thread(void *arg)
+{
+	struct client *c = arg;
+	struct agent *a = c->a;
+	char *buf = malloc(CTL_MAX_LINE + 1);
+	size_t len = 0;
+
+	while (buf) {
+		ssize_t n = recv(c->fd, buf + len, CTL_MAX_LINE + 1 - len, 0);
+		char *nl;
+
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		while ((nl = memchr(buf, '\n', len))) {
+			struct ctl_request req;
+			struct json_object *ans;
+			char err[256];
+			size_t linelen = (size_t)(nl - buf);
+			const char *text;
+
+			if (ctl_parse_request(buf, linelen, &req, err, sizeof(err)) < 0)
+				ans = answer_err(-EINVAL, err);
+			else
+				ans = handle(a, &req);
+			text = json_object_to_json_string_ext(ans, JSON_C_TO_STRING_PLAIN);
+			if (write_all(c->fd, text, strlen(text)) < 0 || write_all(c->fd, "\n", 1) < 0)
+				len = 0, n = -1;
+			json_object_put(ans);
+			if (n < 0)
+				goto out;
+			memmove(buf, nl + 1, len - linelen - 1);
+			len -= linelen + 1;
+		}
+		if (len > CTL_MAX_LINE) { /* no newline within the cap */
+			struct json_object *ans = answer_err(-EMSGSIZE, "request too long");
+			const char *text = json_object_to_json_string_ext(ans, JSON_C_TO_STRING_PLAIN);
+
+			(void)write_all(c->fd, text, strlen(text));
+			(void)write_all(c->fd, "\n", 1);
+			json_object_put(ans);
+			break;
+		}
+	}
+out:
+	free(buf);
+	(void)close(c->fd);
+	pthread_mutex_lock(&a->lock);
+	a->clients--;
+	pthread_mutex_unlock(&a->lock);
+	free(c);
+	return NULL;
+}
+
+static void accept_client(struct agent *a)
+{
+	struct timeval tv = { .tv_sec = CLIENT_TIMEOUT_S };
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	struct client *c;
+	pthread_attr_t attr;
+	pthread_t t;
+	int fd;
+
+	fd = accept4(a->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	/* Root only: the socket is 0600, and the peer is checked again here. */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 ||
+	    (cred.uid != 0 && cred.uid != geteuid())) {
+		log_warn("event=control-refused uid=%d pid=%d", (int)cred.uid, (int)cred.pid);
+		(void)close(fd);
+		return;
+	}
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	pthread_mutex_lock(&a->lock);
+	if (a->clients >= MAX_CLIENTS) {
+		pthread_mutex_unlock(&a->lock);
+		(void)close(fd);
+		return;
+	}
+	a->clients++;
+	pthread_mutex_unlock(&a->lock);
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		goto fail;
+	c->a = a;
+	c->fd = fd;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, client_thread, c) != 0) {
+		pthread_attr_destroy(&attr);
+		free(c);
+		goto fail;
+	}
+	pthread_attr_destroy(&attr);
+	return;
+fail:
+	(void)close(fd);
+	pthread_mutex_lock(&a->lock);
+	a->clients--;
+	pthread_mutex_unlock(&a->lock);
+}
+
+static int bind_socket(struct agent *a)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *path = a->cfg.agent_socket;
+	char dir[sizeof(sa.sun_path)];
+	struct json_object *ping, *ans = NULL;
+	char *slash;
+	mode_t old;
+	int fd, r;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return log_err(-ENAMETOOLONG, "socket path %s is too long", path);
+	(void)snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+			return log_err(-errno, "cannot create %s: %m", dir);
+	}
+	/* Another agent already serving? Then this one must not steal its socket. */
+	ping = json_object_new_object();
+	json_object_object_add(ping, "op", json_object_new_string("ping"));
+	r = ctl_call(path, ping, 1000, &ans);
+	json_object_put(ping);
+	json_object_put(ans);
+	if (r == 0)
+		return log_err(-EADDRINUSE, "another pvenc-agent is serving %s", path);
+	(void)unlink(path);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	old = umask(0177);
+	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (r < 0 || listen(fd, 64) < 0) {
+		r = -errno;
+		(void)close(fd);
+		return log_err(r, "cannot listen on %s: %s", path, strerror(-r));
+	}
+	a->listen_fd = fd;
+	return 0;
+}
+
+int agent_new(const struct pvenc_config *cfg, struct agent **ret)
+{
+	struct agent *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return -ENOMEM;
+	a->cfg = *cfg;
+	a->listen_fd = -1;
+	pthread_mutex_init(&a->lock, NULL);
+	pthread_cond_init(&a->work, NULL);
+	pthread_cond_init(&a->done, NULL);
+	pvenc_ctx_init(&a->ctx0, cfg);
+	*ret = a;
+	return 0;
+}
+
+int agent_start(struct agent *a)
+{
+	struct rbd_dev *devs;
+	size_t n;
+	int r;
+
+	r = bind_socket(a);
+	if (r < 0)
+		return r;
+	r = pvenc_ctx_connect(&a->ctx0);
+	if (r < 0)
+		return log_err(r, "%s", a->ctx0.err);
+	a->workers = calloc((size_t)a->cfg.jobs, sizeof(*a->workers));
+	if (!a->workers)
+		return -ENOMEM;
+	for (int i = 0; i < a->cfg.jobs; i++) {
+		if (pthread_create(&a->workers[i], NULL, worker, a) != 0)
+			return log_err(-EAGAIN, "cannot start worker threads");
+		a->nworkers++;
+	}
+	/* Everything already mapped: after boot (rbdmap) or an agent restart. */
+	r = rbd_dev_list(&devs, &n);
+	if (r == 0) {
+		pthread_mutex_lock(&a->lock);
+		for (size_t i = 0; i < n; i++) {
+			(void)dev_get(a, devs[i].id, 1);
+			(void)enqueue(a, devs[i].id, CTL_OPEN, 0, 0);
+		}
+		pthread_mutex_unlock(&a->lock);
+		free(devs);
+	}
+	log_info("event=started socket=%s jobs=%d mapped=%zu", a->cfg.agent_socket, a->cfg.jobs,
+		 r == 0 ? n : 0);
+	return 0;
+}
+
+int agent_run(struct agent *a)
+{
+	sigset_t mask;
+	int sfd;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (sfd < 0)
+		return -errno;
+	notify("READY=1\nSTATUS=serving");
+	for (;;) {
+		struct pollfd p[2] = { { .fd = a->listen_fd, .events = POLLIN },
+				       { .fd = sfd, .events = POLLIN } };
+
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si) && si.ssi_signo == SIGHUP) {
+				log_info("event=sighup action=none");
+				continue;
+			}
+			break;
+		}
+		if (p[0].revents & POLLIN)
+			accept_client(a);
+	}
+	notify("STOPPING=1");
+	log_info("event=stopping open-volumes=kept");
+	(void)close(sfd);
+	return 0;
+}
+
+void agent_free(struct agent *a)
+{
+	if (!a)
+		return;
+	pthread_mutex_lock(&a->lock);
+	a->stopping = 1;
+	pthread_cond_broadcast(&a->work);
+	pthread_mutex_unlock(&a->lock);
+	for (int i = 0; i < a->nworkers; i++)
+		pthread_join(a->workers[i], NULL);
+	free(a->workers);
+	if (a->listen_fd >= 0) {
+		(void)close(a->listen_fd);
+		(void)unlink(a->cfg.agent_socket);
+	}
+	while (a->jobs) {
+		struct job *j = a->jobs;
+
+		a->jobs = j->next;
+		free(j);
+	}
+	while (a->devs) {
+		struct dev *d = a->devs;
+
+		a->devs = d->next;
+		free(d);
+	}
+	pvenc_ctx_done(&a->ctx0);
+	free(a);
+}

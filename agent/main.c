@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: MIT
+/*
+ * pvenc-agent: opens encrypted RBD volumes when they are mapped (udev hands it the
+ * events), serves pvencctl over /run/pvenc/control, and retries opens while the KMS
+ * or the cluster is away. Runs in the foreground; systemd Type=notify.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
+#include "daemon/agent.h"
+#include "util/config.h"
+#include "util/log.h"
+
+static void usage(FILE *f)
+{
+	(void)fprintf(f,
+		      "Usage: pvenc-agent [OPTIONS]\n\n"
+		      "Open encrypted RBD volumes when they are mapped, and serve pvencctl.\n\n"
+		      "Options:\n"
+		      "  -c, --config FILE   pvenc.conf (default " PVENC_CONFIG_DEFAULT ")\n"
+		      "  -s, --socket PATH   control socket (default: [agent] socket, " PVENC_SOCKET_DEFAULT ")\n"
+		      "  -j, --jobs N        volume operations at once (default: [agent] jobs, 8)\n"
+		      "  -v, --verbose       debug logging\n"
+		      "  -h, --help          show this help\n"
+		      "      --version       print the version\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' }, { "socket", required_argument, NULL, 's' },
+		{ "jobs", required_argument, NULL, 'j' },   { "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },	    { "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct rlimit no_core = { 0, 0 };
+	const char *config = NULL, *sock = NULL;
+	struct pvenc_config cfg;
+	struct agent *a = NULL;
+	char err[512];
+	int c, jobs = 0, r;
+
+	/* Keys pass through this process: no core dumps, no ptrace by other users. */
+	(void)setrlimit(RLIMIT_CORE, &no_core);
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	log_set_ident("pvenc-agent");
+	while ((c = getopt_long(argc, argv, "c:s:j:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config = optarg;
+			break;
+		case 's':
+			sock = optarg;
+			break;
+		case 'j':
+			jobs = atoi(optarg);
+			if (jobs < 1 || jobs > 256) {
+				log_error("--jobs must be 1..256");
+				return 1;
+			}
+			break;
+		case 'v':
+			log_set_max_level(LOG_DEBUG);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			(void)printf("pvenc-agent %s\n", PVENC_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 1;
+	}
+	r = config_load(config ? config : PVENC_CONFIG_DEFAULT, config != NULL, &cfg, err, sizeof(err));
+	if (r < 0) {
+		log_error("%s", err);
+		return 1;
+	}
+	if (sock) {
+		if (sock[0] != '/' || strlen(sock) >= sizeof(cfg.agent_socket)) {
+			log_error("--socket must be an absolute path shorter than %zu bytes",
+				  sizeof(cfg.agent_socket));
+			return 1;
+		}
+		(void)snprintf(cfg.agent_socket, sizeof(cfg.agent_socket), "%s", sock);
+	}
+	if (jobs)
+		cfg.jobs = jobs;
+	r = agent_new(&cfg, &a);
+	if (r == 0)
+		r = agent_start(a);
+	if (r == 0)
+		r = agent_run(a);
+	agent_free(a);
+	return r < 0 ? 1 : 0;
+}
