@@ -23,7 +23,8 @@ static void usage(FILE *f)
 		      "Open encrypted RBD volumes when they are mapped, and serve pvencctl.\n\n"
 		      "Options:\n"
 		      "  -c, --config FILE   pvenc.conf (default " PVENC_CONFIG_DEFAULT ")\n"
-		      "  -s, --socket PATH   control socket (default: [agent] socket, " PVENC_SOCKET_DEFAULT ")\n"
+		      "  -s, --socket PATH   control socket (default: [agent] "
+		      "socket, " PVENC_SOCKET_DEFAULT ")\n"
 		      "  -j, --jobs N        volume operations at once (default: [agent] jobs, 8)\n"
 		      "  -v, --verbose       debug logging\n"
 		      "  -h, --help          show this help\n"
@@ -33,9 +34,12 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' }, { "socket", required_argument, NULL, 's' },
-		{ "jobs", required_argument, NULL, 'j' },   { "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },	    { "version", no_argument, NULL, 'V' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct rlimit no_core = { 0, 0 };
@@ -44,6 +48,7 @@ int main(int argc, char **argv)
 	struct agent *a = NULL;
 	char err[512];
 	int c, jobs = 0, r;
+	char *end;
 
 	/* Keys pass through this process: no core dumps, no ptrace by other users. */
 	(void)setrlimit(RLIMIT_CORE, &no_core);
@@ -58,8 +63,9 @@ int main(int argc, char **argv)
 			sock = optarg;
 			break;
 		case 'j':
-			jobs = atoi(optarg);
-			if (jobs < 1 || jobs > 256) {
+			errno = 0;
+			jobs = (int)strtol(optarg, &end, 10);
+			if (errno || *end || jobs < 1 || jobs > 256) {
 				log_error("--jobs must be 1..256");
 				return 1;
 			}
@@ -82,7 +88,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
-	r = config_load(config ? config : PVENC_CONFIG_DEFAULT, config != NULL, &cfg, err, sizeof(err));
+	r = config_load(config ? config : PVENC_CONFIG_DEFAULT, config != NULL, &cfg, err,
+			sizeof(err));
 	if (r < 0) {
 		log_error("%s", err);
 		return 1;

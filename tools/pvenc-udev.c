@@ -57,7 +57,7 @@ static int name(const char *dm)
 	if (!dir)
 		return 1;
 	while ((de = readdir(dir)))
-		if (!strncmp(de->d_name, "rbd", 3) && sscanf(de->d_name + 3, "%d", &id) == 1)
+		if ((id = ctl_rbd_index(de->d_name)) >= 0)
 			break;
 	closedir(dir);
 	if (id < 0 || rbd_dev_from_id(id, &d) < 0)
@@ -73,8 +73,8 @@ int main(int argc, char **argv)
 	log_set_ident("pvenc-udev");
 	if (argc == 3 && !strcmp(argv[1], "name"))
 		return name(argv[2]);
-	if (argc == 3 && (!strcmp(argv[1], "add") || !strcmp(argv[1], "change") ||
-			  !strcmp(argv[1], "remove")) &&
+	if (argc == 3 &&
+	    (!strcmp(argv[1], "add") || !strcmp(argv[1], "change") || !strcmp(argv[1], "remove")) &&
 	    !strncmp(argv[2], "rbd", 3))
 		return event(argv[1], argv[2]);
 	(void)fprintf(stderr, "Usage: pvenc-udev add|change|remove rbdN\n"

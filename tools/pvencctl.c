@@ -346,7 +346,8 @@ static int agent_call(const struct args *a, const struct pvenc_config *cfg, cons
 		return 0;
 	}
 	if (r < 0)
-		return log_err(r, "pvenc-agent on %s did not answer: %s", cfg->agent_socket, strerror(-r));
+		return log_err(r, "pvenc-agent on %s did not answer: %s", cfg->agent_socket,
+			       strerror(-r));
 	if (json_object_object_get_ex(ans, "ok", &v) && json_object_get_boolean(v)) {
 		*result = json_object_get(json_object_object_get_ex(ans, "result", &v) ? v : NULL);
 		json_object_put(ans);
@@ -356,7 +357,7 @@ static int agent_call(const struct args *a, const struct pvenc_config *cfg, cons
 	if (r >= 0)
 		r = -EIO;
 	log_error("%s", json_object_object_get_ex(ans, "error", &v) ? json_object_get_string(v)
-								     : "pvenc-agent failed");
+								    : "pvenc-agent failed");
 	json_object_put(ans);
 	return r;
 }
@@ -471,7 +472,8 @@ static int cmd_open(int argc, char **argv)
 
 		r = agent_call(&a, &cfg, "open", a.pos[0], 0, &o);
 		if (r > 0) {
-			(void)printf("%s%s\n", jstr(o, "dm_path"), bool_field(o, "already") ? " (already open)" : "");
+			(void)printf("%s%s\n", jstr(o, "dm_path"),
+				     bool_field(o, "already") ? " (already open)" : "");
 			json_object_put(o);
 			return EXIT_OK;
 		}
@@ -607,7 +609,8 @@ static int cmd_resize(int argc, char **argv)
 	}
 	r = volume_resize(&ctx, a.pos[0], &size);
 	if (r == 0)
-		(void)printf("%s: decrypted device is %llu bytes\n", a.pos[0], (unsigned long long)size);
+		(void)printf("%s: decrypted device is %llu bytes\n", a.pos[0],
+			     (unsigned long long)size);
 	pvenc_ctx_done(&ctx);
 	return report(&ctx, r);
 }

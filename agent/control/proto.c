@@ -15,14 +15,28 @@
 #include "util/macro.h"
 
 static const char *const op_names[] = {
-	[CTL_PING] = "ping",	 [CTL_EVENT] = "event",	  [CTL_OPEN] = "open",
-	[CTL_CLOSE] = "close",	 [CTL_UNMAP] = "unmap",	  [CTL_RESIZE] = "resize",
+	[CTL_PING] = "ping",	 [CTL_EVENT] = "event", [CTL_OPEN] = "open",
+	[CTL_CLOSE] = "close",	 [CTL_UNMAP] = "unmap", [CTL_RESIZE] = "resize",
 	[CTL_STATUS] = "status", [CTL_LIST] = "list",
 };
 
 const char *ctl_op_name(enum ctl_op op)
 {
 	return (unsigned)op < ARRAY_SIZE(op_names) ? op_names[op] : "?";
+}
+
+int ctl_rbd_index(const char *s)
+{
+	long n;
+	char *end;
+
+	if (strncmp(s, "rbd", 3) != 0 || s[3] < '0' || s[3] > '9')
+		return -EINVAL;
+	errno = 0;
+	n = strtol(s + 3, &end, 10);
+	if (errno || *end || n < 0 || n > (1L << 20))
+		return -EINVAL;
+	return (int)n;
 }
 
 static int bad(char *err, size_t len, const char *msg)
@@ -81,18 +95,20 @@ int ctl_parse_request(const char *line, size_t len, struct ctl_request *req, cha
 	switch (req->op) {
 	case CTL_EVENT:
 		s = str_field(o, "action");
-		if (!s || (strcmp(s, "add") && strcmp(s, "change") && strcmp(s, "remove"))) {
+		if (!s || (strcmp(s, "add") != 0 && strcmp(s, "change") != 0 &&
+			   strcmp(s, "remove") != 0)) {
 			r = bad(err, errlen, "event needs \"action\": add, change or remove");
 			goto out;
 		}
-		req->action = !strcmp(s, "add") ? CTL_ADD : !strcmp(s, "change") ? CTL_CHANGE : CTL_REMOVE;
+		req->action = !strcmp(s, "add")	     ? CTL_ADD
+			      : !strcmp(s, "change") ? CTL_CHANGE
+						     : CTL_REMOVE;
 		s = str_field(o, "device");
-		if (!s || strncmp(s, "rbd", 3) != 0 || !s[3] || strlen(s) > 10 ||
-		    strspn(s + 3, "0123456789") != strlen(s + 3)) {
+		req->devid = s ? ctl_rbd_index(s) : -EINVAL;
+		if (req->devid < 0) {
 			r = bad(err, errlen, "event needs \"device\": rbdN");
 			goto out;
 		}
-		req->devid = atoi(s + 3);
 		break;
 	case CTL_OPEN:
 	case CTL_CLOSE:
@@ -101,7 +117,8 @@ int ctl_parse_request(const char *line, size_t len, struct ctl_request *req, cha
 	case CTL_STATUS:
 		s = str_field(o, "target");
 		if (!s || !*s || strlen(s) >= sizeof(req->target)) {
-			r = bad(err, errlen, "request needs \"target\": POOL/[NS/]IMAGE[@SNAP] or /dev/rbdN");
+			r = bad(err, errlen,
+				"request needs \"target\": POOL/[NS/]IMAGE[@SNAP] or /dev/rbdN");
 			goto out;
 		}
 		memcpy(req->target, s, strlen(s) + 1);
@@ -150,7 +167,7 @@ int ctl_call(const char *socket_path, struct json_object *req, int timeout_ms,
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	_cleanup_close_ int fd = -1;
-	_cleanup_free_ char *buf = NULL;
+	char buf[CTL_MAX_LINE + 1];
 	struct timespec deadline;
 	const char *text;
 	size_t len = 0, tlen;
@@ -180,9 +197,6 @@ int ctl_call(const char *socket_path, struct json_object *req, int timeout_ms,
 	tlen = strlen(text);
 	if (tlen >= CTL_MAX_LINE)
 		return -EMSGSIZE;
-	buf = malloc(CTL_MAX_LINE + 1);
-	if (!buf)
-		return -ENOMEM;
 	memcpy(buf, text, tlen);
 	buf[tlen++] = '\n';
 	for (size_t off = 0; off < tlen;) {

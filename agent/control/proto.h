@@ -15,7 +15,7 @@
 #include <json-c/json.h>
 #include <stddef.h>
 
-#define CTL_MAX_LINE (64 * 1024)
+#define CTL_MAX_LINE   ((size_t)64 * 1024)
 #define CTL_TARGET_MAX 1100
 
 enum ctl_op {
@@ -38,7 +38,7 @@ enum ctl_action {
 struct ctl_request {
 	enum ctl_op op;
 	enum ctl_action action; /* CTL_EVENT */
-	int devid;		/* CTL_EVENT: N of rbdN */
+	int devid; /* CTL_EVENT: N of rbdN */
 	char target[CTL_TARGET_MAX];
 	int deferred;
 };
@@ -47,6 +47,8 @@ struct ctl_request {
 int ctl_parse_request(const char *line, size_t len, struct ctl_request *req, char *err,
 		      size_t errlen);
 const char *ctl_op_name(enum ctl_op op);
+/* N of "rbdN" (digits only, N <= 2^20): -EINVAL otherwise. */
+int ctl_rbd_index(const char *s);
 
 /* Client side: one request, one answer. The connect and the whole exchange time out
  * after @timeout_ms. Returns 0 with *answer (json), -ECONNREFUSED/-ENOENT when no

@@ -25,7 +25,7 @@
 #include "volume/device.h"
 #include "volume/volume.h"
 
-#define MAX_CLIENTS 64
+#define MAX_CLIENTS	 64
 #define CLIENT_TIMEOUT_S 30
 
 enum dev_state {
@@ -38,15 +38,15 @@ enum dev_state {
 };
 
 static const char *const dev_state_names[] = {
-	[DEV_QUEUED] = "queued", [DEV_OPEN] = "open",	     [DEV_RETRY] = "retrying",
+	[DEV_QUEUED] = "queued", [DEV_OPEN] = "open",	    [DEV_RETRY] = "retrying",
 	[DEV_FAILED] = "failed", [DEV_IGNORED] = "ignored", [DEV_CLOSED] = "closed",
 };
 
 struct dev {
 	int id;
 	enum dev_state state;
-	int busy;	 /* a worker runs a job for it */
-	int attempts;	 /* failed opens in a row */
+	int busy; /* a worker runs a job for it */
+	int attempts; /* failed opens in a row */
 	time_t next_try; /* DEV_RETRY: monotonic seconds */
 	char dm_name[128];
 	char last_error[1024];
@@ -55,7 +55,8 @@ struct dev {
 
 struct job {
 	int devid;
-	enum ctl_op op; /* CTL_OPEN (add), CTL_RESIZE (change), CTL_CLOSE, CTL_UNMAP, CTL_EVENT (remove) */
+	enum ctl_op
+		op; /* CTL_OPEN (add), CTL_RESIZE (change), CTL_CLOSE, CTL_UNMAP, CTL_EVENT (remove) */
 	int deferred;
 	int waited; /* a client waits for the result */
 	int done;
@@ -239,7 +240,8 @@ static void run_job(struct agent *a, struct pvenc_ctx *ctx, struct job *j)
 	/* Workers live long: never let a key outlive the job in the thread keyring. */
 	luks_forget_thread_keys();
 	j->result = r;
-	(void)snprintf(j->err, sizeof(j->err), "%s", r < 0 ? (ctx->err[0] ? ctx->err : strerror(-r)) : "");
+	(void)snprintf(j->err, sizeof(j->err), "%s",
+		       r < 0 ? (ctx->err[0] ? ctx->err : strerror(-r)) : "");
 }
 
 /* Record a job's outcome in the device table; with the lock held. */
@@ -265,7 +267,8 @@ static void account(struct agent *a, struct job *j)
 		d->state = DEV_OPEN;
 		d->attempts = 0;
 		d->last_error[0] = '\0';
-		(void)snprintf(d->dm_name, sizeof(d->dm_name), "%s", j->dm_path + strlen("/dev/mapper/"));
+		(void)snprintf(d->dm_name, sizeof(d->dm_name), "%s",
+			       j->dm_path + strlen("/dev/mapper/"));
 		return;
 	}
 	if (j->result == -ENOMSG) {
@@ -276,18 +279,17 @@ static void account(struct agent *a, struct job *j)
 	}
 	(void)snprintf(d->last_error, sizeof(d->last_error), "%s", j->err);
 	d->attempts++;
-	if (transient(j->result) &&
-	    (a->cfg.retry_limit == 0 || d->attempts < a->cfg.retry_limit)) {
+	if (transient(j->result) && (a->cfg.retry_limit == 0 || d->attempts < a->cfg.retry_limit)) {
 		unsigned wait = backoff(a, d->attempts);
 
 		d->state = DEV_RETRY;
 		d->next_try = mono() + wait;
-		log_warn("device=rbd%d event=retry attempt=%d in=%us error=\"%s\"", j->devid, d->attempts,
-			 wait, j->err);
+		log_warn("device=rbd%d event=retry attempt=%d in=%us error=\"%s\"", j->devid,
+			 d->attempts, wait, j->err);
 	} else {
 		d->state = DEV_FAILED;
-		log_error("device=rbd%d event=failed attempts=%d error=\"%s\"", j->devid, d->attempts,
-			  j->err);
+		log_error("device=rbd%d event=failed attempts=%d error=\"%s\"", j->devid,
+			  d->attempts, j->err);
 	}
 }
 
@@ -377,7 +379,8 @@ static void handle_remove(struct agent *a, int devid)
 	dev_drop(a, devid);
 	pthread_mutex_unlock(&a->lock);
 	if (dm[0] && luks_close(dm, 1) == 0)
-		log_notice("device=rbd%d event=removed-while-open dm=%s action=deferred-remove", devid, dm);
+		log_notice("device=rbd%d event=removed-while-open dm=%s action=deferred-remove",
+			   devid, dm);
 }
 
 /* ---- control socket ---- */
@@ -388,7 +391,8 @@ static struct json_object *answer_err(int r, const char *msg)
 
 	json_object_object_add(o, "ok", json_object_new_boolean(0));
 	json_object_object_add(o, "code", json_object_new_int(r));
-	json_object_object_add(o, "error", json_object_new_string(msg && *msg ? msg : strerror(-r)));
+	json_object_object_add(o, "error",
+			       json_object_new_string(msg && *msg ? msg : strerror(-r)));
 	return o;
 }
 
@@ -414,17 +418,20 @@ static void add_agent_state(struct agent *a, struct json_object *st)
 	if (strncmp(dev, "/dev/rbd", 8) != 0)
 		return;
 	pthread_mutex_lock(&a->lock);
-	d = dev_get(a, atoi(dev + 8), 0);
+	d = dev_get(a, ctl_rbd_index(dev + 5), 0);
 	if (d) {
 		struct json_object *ag = json_object_new_object();
 
-		json_object_object_add(ag, "state", json_object_new_string(dev_state_names[d->state]));
+		json_object_object_add(ag, "state",
+				       json_object_new_string(dev_state_names[d->state]));
 		json_object_object_add(ag, "attempts", json_object_new_int(d->attempts));
 		if (d->last_error[0])
-			json_object_object_add(ag, "last_error", json_object_new_string(d->last_error));
+			json_object_object_add(ag, "last_error",
+					       json_object_new_string(d->last_error));
 		if (d->state == DEV_RETRY)
-			json_object_object_add(ag, "next_retry_in_s",
-					       json_object_new_int64((int64_t)(d->next_try - mono())));
+			json_object_object_add(
+				ag, "next_retry_in_s",
+				json_object_new_int64((int64_t)(d->next_try - mono())));
 		json_object_object_add(st, "agent", ag);
 	}
 	pthread_mutex_unlock(&a->lock);
@@ -433,7 +440,7 @@ static void add_agent_state(struct agent *a, struct json_object *st)
 /* Runs a volume operation through the queue and waits for it. */
 static struct json_object *queued_op(struct agent *a, struct ctl_request *req)
 {
-	struct rbd_dev d;
+	struct rbd_dev d = { 0 };
 	struct job *j;
 	struct json_object *res;
 	int r;
@@ -450,7 +457,8 @@ static struct json_object *queued_op(struct agent *a, struct ctl_request *req)
 		if (r == -ENOENT) {
 			char msg[2 * CTL_TARGET_MAX + 64];
 
-			(void)snprintf(msg, sizeof(msg), "%s is not mapped on this node: run 'rbd map %s' first",
+			(void)snprintf(msg, sizeof(msg),
+				       "%s is not mapped on this node: run 'rbd map %s' first",
 				       req->target, req->target);
 			return answer_err(-ENODEV, msg);
 		}
@@ -458,7 +466,8 @@ static struct json_object *queued_op(struct agent *a, struct ctl_request *req)
 	if (r < 0) {
 		char msg[CTL_TARGET_MAX + 64];
 
-		(void)snprintf(msg, sizeof(msg), "%s is not a mapped rbd device or valid image", req->target);
+		(void)snprintf(msg, sizeof(msg), "%s is not a mapped rbd device or valid image",
+			       req->target);
 		return answer_err(r == -EINVAL ? -EINVAL : -ENODEV, msg);
 	}
 	pthread_mutex_lock(&a->lock);
@@ -513,7 +522,8 @@ static struct json_object *handle(struct agent *a, struct ctl_request *req)
 				d->state = DEV_QUEUED;
 				d->attempts = 0;
 			}
-			(void)enqueue(a, req->devid, req->action == CTL_ADD ? CTL_OPEN : CTL_RESIZE, 0, 0);
+			(void)enqueue(a, req->devid, req->action == CTL_ADD ? CTL_OPEN : CTL_RESIZE,
+				      0, 0);
 			pthread_mutex_unlock(&a->lock);
 		}
 		return answer_ok(json_object_new_string("queued"));
@@ -588,7 +598,8 @@ static void *client_thread(void *arg)
 			else
 				ans = handle(a, &req);
 			text = json_object_to_json_string_ext(ans, JSON_C_TO_STRING_PLAIN);
-			if (write_all(c->fd, text, strlen(text)) < 0 || write_all(c->fd, "\n", 1) < 0)
+			if (write_all(c->fd, text, strlen(text)) < 0 ||
+			    write_all(c->fd, "\n", 1) < 0)
 				len = 0, n = -1;
 			json_object_put(ans);
 			if (n < 0)
@@ -598,7 +609,8 @@ static void *client_thread(void *arg)
 		}
 		if (len > CTL_MAX_LINE) { /* no newline within the cap */
 			struct json_object *ans = answer_err(-EMSGSIZE, "request too long");
-			const char *text = json_object_to_json_string_ext(ans, JSON_C_TO_STRING_PLAIN);
+			const char *text =
+				json_object_to_json_string_ext(ans, JSON_C_TO_STRING_PLAIN);
 
 			(void)write_all(c->fd, text, strlen(text));
 			(void)write_all(c->fd, "\n", 1);
@@ -788,7 +800,8 @@ int agent_run(struct agent *a)
 		if (p[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
-			if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si) && si.ssi_signo == SIGHUP) {
+			if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si) &&
+			    si.ssi_signo == SIGHUP) {
 				log_info("event=sighup action=none");
 				continue;
 			}

@@ -22,9 +22,12 @@ const struct config_key config_keys[] = {
 	{ "open", "no-write-workqueue", "encrypt writes inline (yes|no, default yes)" },
 	{ "agent", "socket", "control socket of pvenc-agent (default /run/pvenc/control)" },
 	{ "agent", "jobs", "volume operations the agent runs at once (default 8)" },
-	{ "agent", "retry-max", "longest wait between retries of a failed open, seconds (default 300)" },
-	{ "agent", "retry-limit", "attempts before a failed open is given up, 0 = never (default 0)" },
-	{ "encrypt-by-default", "POOL/NAMESPACE-glob", "KMS id: empty images mapped there are formatted on first map" },
+	{ "agent", "retry-max",
+	  "longest wait between retries of a failed open, seconds (default 300)" },
+	{ "agent", "retry-limit",
+	  "attempts before a failed open is given up, 0 = never (default 0)" },
+	{ "encrypt-by-default", "POOL/NAMESPACE-glob",
+	  "KMS id: empty images mapped there are formatted on first map" },
 };
 const size_t config_keys_count = ARRAY_SIZE(config_keys);
 

@@ -27,9 +27,9 @@ struct pvenc_config {
 	int no_read_wq;
 	int no_write_wq;
 	char agent_socket[108];
-	int jobs;	  /* concurrent volume operations in the agent */
-	int retry_max;	  /* longest backoff between retries, seconds */
-	int retry_limit;  /* attempts before giving up (0 = keep retrying) */
+	int jobs; /* concurrent volume operations in the agent */
+	int retry_max; /* longest backoff between retries, seconds */
+	int retry_limit; /* attempts before giving up (0 = keep retrying) */
 	struct {
 		char glob[256];
 		char kms[128];

@@ -784,8 +784,8 @@ int volume_unmap(struct pvenc_ctx *ctx, const char *target)
 	if (r == -ENOENT)
 		r = sysfs_write("/sys/bus/rbd/remove", id);
 	if (r == -EBUSY)
-		return fail(ctx, r, "%s (%s) is still in use; it was closed but cannot be unmapped", name,
-			    d.path);
+		return fail(ctx, r, "%s (%s) is still in use; it was closed but cannot be unmapped",
+			    name, d.path);
 	if (r < 0)
 		return fail(ctx, r, "unmapping %s (%s) failed: %s", name, d.path, strerror(-r));
 	log_info("image=%s event=unmapped device=%s", name, d.path);

@@ -18,7 +18,7 @@
 struct pvenc_ctx {
 	struct pvenc_config cfg;
 	struct rbd_conn *conn; /* connected on first use */
-	int shared_conn;       /* conn belongs to someone else (the agent) */
+	int shared_conn; /* conn belongs to someone else (the agent) */
 	char err[1024];
 };
 

@@ -11,13 +11,15 @@ pv="$PVENC_TOP/build/rel/pvencctl"
 say "pvenc demo (a Debian kernel under QEMU; nothing here touches the host)"
 cat <<'TXT'
 Shown: pvencctl creates an encrypted RBD volume (envelope encryption: a random DEK,
-wrapped by a KEK), rbd map, pvencctl open, data through the decrypted device, and
-ciphertext on the raw image. Not yet shown: the automatic open on `rbd map` by
-pvenc-agent and udev, which is still being built.
+wrapped by a KEK); `rbd map` alone opens it (udev hands the event to pvenc-agent) as
+/dev/pvenc/rbd/demo; data goes through the decrypted device and only ciphertext
+reaches the raw image.
 TXT
 
 say "A throwaway Ceph cluster (1 mon, 1 memstore osd, cephx) inside the guest"
 guest_modprobe dm-crypt rbd
+mkdir -p /etc/udev/rules.d
+sed "s|/usr/sbin/pvenc-udev|$PVENC_TOP/build/rel/pvenc-udev|g" "$PVENC_TOP/udev/60-pvenc.rules" >/etc/udev/rules.d/60-pvenc.rules
 guest_start_udev
 guest_start_ceph
 echo "cluster ready: $CEPH_CONF"
@@ -29,20 +31,28 @@ head -c 32 /dev/urandom >/etc/pvenc/keys/demo.kek
 echo '{"demo": {"encryptionKMSType": "keyfile", "keyFile": "/etc/pvenc/keys/demo.kek"}}' >/etc/pvenc/kms.json
 cat /etc/pvenc/kms.json
 
+say "Start pvenc-agent (systemd would: pvenc-agent.service)"
+"$PVENC_TOP/build/rel/pvenc-agent" 2>/run/agent.log &
+agent=$!
+on_exit "kill $agent"
+wait_for 20 test -S /run/pvenc/control
+echo "pvenc-agent listening on /run/pvenc/control"
+
 say "Create an encrypted volume"
 echo "\$ pvencctl create rbd/demo --size 256M --kms demo"
 "$pv" create rbd/demo --size 256M --kms demo
 run rbd image-meta list rbd/demo
 
-say "Map it and open it"
-dev=$(rbd map rbd/demo)
+say "rbd map, and nothing else"
 echo "\$ rbd map rbd/demo"
+dev=$(rbd map rbd/demo)
 echo "$dev"
-echo "\$ pvencctl open rbd/demo"
-dm=$("$pv" open rbd/demo)
-echo "$dm"
+wait_for 60 test -b /dev/pvenc/rbd/demo
+dm=/dev/pvenc/rbd/demo
+run ls -l /dev/pvenc/rbd/demo
 echo "\$ pvencctl status rbd/demo"
 "$pv" status rbd/demo
+grep -E 'event=' /run/agent.log | sed 's/^/agent log: /'
 
 say "A filesystem and a file on the decrypted device"
 mkfs.ext4 -q "$dm"
@@ -64,15 +74,13 @@ echo "searched all 256 MiB of $dev for the sentence: not found (ciphertext)"
 echo "first bytes of the data area:"
 dd if="$dev" bs=64 skip=$((16 << 20 >> 6)) count=1 status=none | xxd
 
-say "Close, unmap, map again, open again: the file is still there"
-echo "\$ pvencctl close rbd/demo"
-"$pv" close rbd/demo
-rbd unmap "$dev"
+say "pvencctl unmap, rbd map again: the device comes back with the file"
+echo "\$ pvencctl unmap rbd/demo"
+"$pv" unmap rbd/demo
 dev=$(rbd map rbd/demo)
-"$pv" open rbd/demo >/dev/null
+wait_for 60 test -b /dev/pvenc/rbd/demo
 mount -o ro "$dm" /mnt/demo
 run cat /mnt/demo/hello.txt
 umount /mnt/demo
-"$pv" close rbd/demo
-rbd unmap "$dev"
+"$pv" unmap rbd/demo
 say "Done: the guest and everything in it are discarded now"
