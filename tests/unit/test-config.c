@@ -100,8 +100,13 @@ static void test_key_table_complete(void **state)
 		struct pvenc_config c;
 		char err[256];
 
-		(void)snprintf(text, sizeof(text), "[%s]\n%s = yes\n", config_keys[i].section,
-			       config_keys[i].key);
+		const char *k = config_keys[i].key;
+		/* A valid sample value for each kind of key. */
+		const char *v = !strcmp(k, "socket")				  ? "/run/x.sock"
+				: (!strcmp(k, "jobs") || !strncmp(k, "retry", 5)) ? "3"
+										  : "yes";
+
+		(void)snprintf(text, sizeof(text), "[%s]\n%s = %s\n", config_keys[i].section, k, v);
 		config_defaults(&c);
 		if (config_parse(text, "t", &c, err, sizeof(err)) != 0)
 			fail_msg("%s.%s: %s", config_keys[i].section, config_keys[i].key, err);

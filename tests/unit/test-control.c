@@ -26,13 +26,16 @@ static void test_valid(void **state)
 
 	assert_int_equal(parse("{\"op\":\"ping\"}", &r), 0);
 	assert_int_equal(r.op, CTL_PING);
-	assert_int_equal(parse("{\"op\":\"event\",\"action\":\"add\",\"device\":\"rbd12\"}", &r), 0);
+	assert_int_equal(parse("{\"op\":\"event\",\"action\":\"add\",\"device\":\"rbd12\"}", &r),
+			 0);
 	assert_int_equal(r.op, CTL_EVENT);
 	assert_int_equal(r.action, CTL_ADD);
 	assert_int_equal(r.devid, 12);
-	assert_int_equal(parse("{\"op\":\"event\",\"action\":\"change\",\"device\":\"rbd0\"}", &r), 0);
+	assert_int_equal(parse("{\"op\":\"event\",\"action\":\"change\",\"device\":\"rbd0\"}", &r),
+			 0);
 	assert_int_equal(r.action, CTL_CHANGE);
-	assert_int_equal(parse("{\"op\":\"close\",\"target\":\"rbd/ns/img@s\",\"deferred\":true}", &r), 0);
+	assert_int_equal(
+		parse("{\"op\":\"close\",\"target\":\"rbd/ns/img@s\",\"deferred\":true}", &r), 0);
 	assert_int_equal(r.op, CTL_CLOSE);
 	assert_string_equal(r.target, "rbd/ns/img@s");
 	assert_true(r.deferred);
@@ -61,13 +64,17 @@ static void test_invalid(void **state)
 		"{\"op\":\"event\",\"action\":\"add\",\"device\":\"rbd-1\"}",
 		"{\"op\":\"event\",\"action\":\"add\",\"device\":\"rbd99999999999\"}",
 		"{\"op\":\"event\",\"action\":\"bind\",\"device\":\"rbd1\"}",
-		"{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{\"g\":{\"h\":{\"i\":1}}}}}}}},\"op\":\"ping\"}",
 	};
 	struct ctl_request r;
+
+	static const char deep[] =
+		"{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{\"g\":{\"h\":{}}}}}}}}}";
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (parse(bad[i], &r) != -EINVAL)
 			fail_msg("accepted: %s", bad[i]);
+	/* nested deeper than the parser allows */
+	assert_int_equal(parse(deep, &r), -EINVAL);
 }
 
 static void test_oversize(void **state)
@@ -92,7 +99,7 @@ static void test_target_too_long(void **state)
 	int n = snprintf(s, sizeof(s), "{\"op\":\"open\",\"target\":\"");
 
 	memset(s + n, 'a', CTL_TARGET_MAX);
-	strcpy(s + n + CTL_TARGET_MAX, "\"}");
+	memcpy(s + n + CTL_TARGET_MAX, "\"}", 3);
 	assert_int_equal(parse(s, &r), -EINVAL);
 }
 
@@ -108,8 +115,8 @@ static void test_rbd_index(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_valid),	       cmocka_unit_test(test_invalid),
-		cmocka_unit_test(test_oversize),       cmocka_unit_test(test_target_too_long),
+		cmocka_unit_test(test_valid),	  cmocka_unit_test(test_invalid),
+		cmocka_unit_test(test_oversize),  cmocka_unit_test(test_target_too_long),
 		cmocka_unit_test(test_rbd_index),
 	};
 
