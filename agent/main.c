@@ -5,6 +5,8 @@
  * or the cluster is away. Runs in the foreground; systemd Type=notify.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 #include <sys/resource.h>
 
 #include "daemon/agent.h"
+#include "kms/kms.h"
 #include "util/config.h"
 #include "util/log.h"
 
@@ -46,6 +49,7 @@ int main(int argc, char **argv)
 	const char *config = NULL, *sock = NULL;
 	struct pvenc_config cfg;
 	struct agent *a = NULL;
+	sigset_t mask;
 	char err[512];
 	int c, jobs = 0, r;
 	char *end;
@@ -104,11 +108,21 @@ int main(int argc, char **argv)
 	}
 	if (jobs)
 		cfg.jobs = jobs;
+	/* Block the signals agent_run reads from a signalfd before any thread exists, so
+	 * that every thread inherits the mask and none dies of SIGTERM mid-job. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	/* Renew Vault tokens read from files between opens. */
+	kms_agent_mode();
 	r = agent_new(&cfg, &a);
 	if (r == 0)
 		r = agent_start(a);
 	if (r == 0)
 		r = agent_run(a);
 	agent_free(a);
+	kms_cleanup();
 	return r < 0 ? 1 : 0;
 }

@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 
 #include "control/proto.h"
+#include "kms/kms.h"
 #include "util/config.h"
 #include "util/log.h"
 #include "util/macro.h"
@@ -45,6 +46,7 @@ static int cmd_list(int argc, char **argv);
 static int cmd_unmap(int argc, char **argv);
 static int cmd_resize(int argc, char **argv);
 static int cmd_spec(int argc, char **argv);
+static int cmd_kms(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
@@ -65,6 +67,8 @@ static const struct command commands[] = {
 	{ "resize", cmd_resize, "POOL/[NS/]IMAGE | /dev/rbdN",
 	  "grow the decrypted device after rbd resize (the agent does it by itself)" },
 	{ "spec", cmd_spec, "POOL/[NS/]IMAGE[@SNAP]", "check an image spec and print its parts" },
+	{ "kms", cmd_kms, "check ID [--tenant POOL[/NS]]",
+	  "check a KMS entry: connect, authenticate, wrap and unwrap a probe key" },
 	{ "version", cmd_version, "", "print the version" },
 	{ "help", cmd_help, "", "show this help" },
 };
@@ -91,6 +95,8 @@ static int errno_to_exit(int r)
 	case -EPERM:
 	case -EACCES:
 	case -EKEYREJECTED:
+	case -EKEYEXPIRED:
+	case -ENOKEY:
 		return EXIT_PERM;
 	case -ENOMEM:
 		return EXIT_NOMEM;
@@ -146,6 +152,7 @@ enum {
 	OPT_JSON,
 	OPT_CSI_VOLUME_ID,
 	OPT_NO_AGENT,
+	OPT_TENANT,
 };
 
 static const struct option long_opts[] = {
@@ -162,12 +169,13 @@ static const struct option long_opts[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "csi-volume-id", required_argument, NULL, OPT_CSI_VOLUME_ID },
 	{ "no-agent", no_argument, NULL, OPT_NO_AGENT },
+	{ "tenant", required_argument, NULL, OPT_TENANT },
 	{ NULL, 0, NULL, 0 },
 };
 
 struct args {
 	const char *config, *ceph_conf, *id, *kms_config;
-	const char *size, *kms, *force, *csi_volume_id;
+	const char *size, *kms, *force, *csi_volume_id, *tenant;
 	int deferred, json, help, no_agent;
 	const char *pos[2];
 	int npos;
@@ -229,6 +237,10 @@ static int parse_args(const char *cmd, int argc, char **argv, struct args *a)
 		case OPT_CSI_VOLUME_ID:
 			name = "csi-volume-id";
 			a->csi_volume_id = optarg;
+			break;
+		case OPT_TENANT:
+			name = "tenant";
+			a->tenant = optarg;
 			break;
 		default:
 			(void)fprintf(stderr, "pvencctl %s: unknown or incomplete option '%s'\n",
@@ -668,6 +680,49 @@ static int cmd_spec(int argc, char **argv)
 	return EXIT_OK;
 }
 
+static const char kms_help[] =
+	"Connects to the KMS of entry ID, authenticates, and wraps and unwraps (or stores,\n"
+	"fetches and removes) a random probe key, printing one line per step:\n"
+	"  ok    the step works\n  FAIL  the step fails, with the reason\n"
+	"  --    information\n\n"
+	"Options:\n"
+	"      --tenant POOL[/NS] apply the entry's tenant override for that pool/namespace\n\n";
+
+static void check_line(void *u, int ok, const char *text)
+{
+	(void)u;
+	(void)printf("%-5s %s\n", ok > 0 ? "ok" : ok == 0 ? "FAIL" : "--", text);
+}
+
+static int cmd_kms(int argc, char **argv)
+{
+	_cleanup_kms_ struct kms *k = NULL;
+	const struct kms_check_ops c = { .line = check_line };
+	char pool[256] = "", *ns = NULL;
+
+	PREPARE("kms", "tenant", 2, 2, kms_help);
+	(void)ctx;
+	if (strcmp(a.pos[0], "check") != 0) {
+		cmd_usage(stderr, "kms", kms_help);
+		return EXIT_USAGE;
+	}
+	if (a.tenant) {
+		(void)snprintf(pool, sizeof(pool), "%s", a.tenant);
+		ns = strchr(pool, '/');
+		if (ns)
+			*ns++ = '\0';
+	}
+	r = kms_open(cfg.kms_config, a.pos[1], a.tenant ? pool : NULL, ns, &k, ctx.err,
+		     sizeof(ctx.err));
+	if (r < 0) {
+		check_line(NULL, 0, ctx.err);
+		return errno_to_exit(r);
+	}
+	r = kms_check(k, &c);
+	(void)printf("%s\n", r < 0 ? "KMS check failed" : "KMS check passed");
+	return errno_to_exit(r);
+}
+
 int main(int argc, char **argv)
 {
 	const struct command *c;
@@ -706,7 +761,12 @@ int main(int argc, char **argv)
 			argv[j] = argv[j - 1];
 			argv[j - 1] = t;
 		}
-		return c->fn(argc - 1, argv + 1);
+		{
+			int rc = c->fn(argc - 1, argv + 1);
+
+			kms_cleanup();
+			return rc;
+		}
 	}
 	(void)fprintf(stderr, "pvencctl: no known command in the arguments\n\n");
 	usage(stderr);

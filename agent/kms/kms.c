@@ -5,9 +5,14 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 
+#include "kms/vault.h"
+#include "net/http.h"
 #include "util/fileio.h"
 #include "util/secmem.h"
+
+void vault_transit_cleanup(void);
 
 /* Type names: pvenc's, plus ceph-csi's encryptionKMSType values that mean the same. */
 static const struct {
@@ -17,6 +22,12 @@ static const struct {
 	{ "keyfile", &kms_keyfile_ops },
 	{ "passphrase-metadata", &kms_passphrase_ops },
 	{ "metadata", &kms_passphrase_ops },
+	{ "vault-transit", &kms_vault_transit_ops },
+	{ "vault-kv", &kms_vault_kv_ops },
+	/* ceph-csi's Vault types keep the DEK in KV: the same provider. */
+	{ "vault", &kms_vault_kv_ops },
+	{ "vaulttokens", &kms_vault_kv_ops },
+	{ "vaulttenantsa", &kms_vault_kv_ops },
 };
 
 int kms_fail(struct kms *k, int r, const char *fmt, ...)
@@ -52,10 +63,49 @@ static int set_err(char *err, size_t len, int r, const char *fmt, ...)
 	return r;
 }
 
-int kms_open(const char *config_path, const char *id, struct kms **ret, char *err, size_t errlen)
+/* Merges the "tenants" override for @pool[/@ns] over a copy of @entry. */
+static int apply_tenant(struct json_object *entry, const char *pool, const char *ns,
+			struct json_object **out)
 {
+	struct json_object *tenants, *o, *copy = NULL;
+	char key[300];
+
+	*out = NULL;
+	if (!json_object_object_get_ex(entry, "tenants", &tenants))
+		return 0;
+	if (!json_object_is_type(tenants, json_type_object))
+		return -EINVAL;
+	if (json_object_deep_copy(entry, &copy, NULL) < 0)
+		return -ENOMEM;
+	json_object_object_del(copy, "tenants");
+	for (int pass = 0; pool && pass < 2; pass++) {
+		if (pass == 0)
+			(void)snprintf(key, sizeof(key), "%s", pool);
+		else if (ns && ns[0])
+			(void)snprintf(key, sizeof(key), "%s/%s", pool, ns);
+		else
+			break;
+		if (!json_object_object_get_ex(tenants, key, &o))
+			continue;
+		if (!json_object_is_type(o, json_type_object)) {
+			json_object_put(copy);
+			return -EINVAL;
+		}
+		json_object_object_foreach(o, k, v)
+		{
+			json_object_object_add(copy, k, json_object_get(v));
+		}
+	}
+	*out = copy;
+	return 0;
+}
+
+int kms_open(const char *config_path, const char *id, const char *pool, const char *ns,
+	     struct kms **ret, char *err, size_t errlen)
+{
+	struct json_object *merged = NULL;
 	_cleanup_free_ char *text = NULL;
-	struct json_object *root = NULL, *entry, *tv;
+	struct json_object *root = NULL, *entry;
 	const struct kms_ops *ops = NULL;
 	struct json_tokener *tok = NULL;
 	struct kms *k = NULL;
@@ -84,6 +134,16 @@ int kms_open(const char *config_path, const char *id, struct kms **ret, char *er
 		r = set_err(err, errlen, -ENOENT, "KMS id '%s' is not in %s", id, config_path);
 		goto out;
 	}
+	r = apply_tenant(entry, pool, ns, &merged);
+	if (r < 0) {
+		r = set_err(err, errlen, r,
+			    "KMS '%s' in %s: \"tenants\" must map POOL or POOL/NS "
+			    "to objects",
+			    id, config_path);
+		goto out;
+	}
+	if (merged)
+		entry = merged;
 	/* ceph-csi names the type encryptionKMSType (or KMS_PROVIDER). */
 	type = kms_cfg_str(entry, "encryptionKMSType");
 	if (!type)
@@ -99,11 +159,11 @@ int kms_open(const char *config_path, const char *id, struct kms **ret, char *er
 	if (!ops) {
 		r = set_err(err, errlen, -EOPNOTSUPP,
 			    "KMS '%s': type '%s' is not supported (supported: keyfile, "
-			    "passphrase-metadata or metadata)",
+			    "passphrase-metadata, vault-transit, vault-kv, and ceph-csi's "
+			    "metadata, vault, vaulttokens, vaulttenantsa)",
 			    id, type);
 		goto out;
 	}
-	(void)tv;
 	k = calloc(1, sizeof(*k));
 	if (!k || !(k->id = strdup(id))) {
 		r = -ENOMEM;
@@ -120,6 +180,7 @@ int kms_open(const char *config_path, const char *id, struct kms **ret, char *er
 	r = 0;
 out:
 	kms_free(k);
+	json_object_put(merged);
 	json_object_put(root);
 	json_tokener_free(tok);
 	return r;
@@ -157,4 +218,123 @@ int kms_unwrap(struct kms *k, const struct kms_binding *b, const char *wrapped, 
 	if (!k->ops->unwrap)
 		return kms_fail(k, -EOPNOTSUPP, "KMS type %s does not unwrap keys", k->ops->type);
 	return k->ops->unwrap(k, b, wrapped, dek, len);
+}
+
+int kms_store(struct kms *k, const struct kms_binding *b, const uint8_t *dek, size_t len)
+{
+	k->error[0] = '\0';
+	if (!k->ops->store)
+		return kms_fail(k, -EOPNOTSUPP, "KMS type %s does not keep keys", k->ops->type);
+	return k->ops->store(k, b, dek, len);
+}
+
+int kms_fetch(struct kms *k, const struct kms_binding *b, uint8_t **dek, size_t *len)
+{
+	k->error[0] = '\0';
+	if (!k->ops->fetch)
+		return kms_fail(k, -EOPNOTSUPP, "KMS type %s does not keep keys", k->ops->type);
+	return k->ops->fetch(k, b, dek, len);
+}
+
+int kms_remove(struct kms *k, const struct kms_binding *b)
+{
+	k->error[0] = '\0';
+	if (!k->ops->remove)
+		return 0; /* envelope KEKs are never deleted with a volume */
+	return k->ops->remove(k, b);
+}
+
+void kms_report(const struct kms_check_ops *c, int ok, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	c->line(c->u, ok, buf);
+}
+
+/* Round trip of a random probe key, under a throwaway volume id. */
+static int check_probe(struct kms *k, const struct kms_check_ops *c)
+{
+	_cleanup_secmem_ uint8_t *probe = secmem_alloc(32), *back = NULL;
+	_cleanup_free_ char *wrapped = NULL;
+	uint8_t rnd[8];
+	char id[64], other[80];
+	struct kms_binding b = { .volume_id = id }, ob = { .volume_id = other };
+	size_t len = 0;
+	int r;
+
+	if (!probe)
+		return -ENOMEM;
+	if (getrandom(probe, 32, 0) != 32 || getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+		return -EIO;
+	(void)snprintf(id, sizeof(id), "pvenc-check-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0],
+		       rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+	(void)snprintf(other, sizeof(other), "%s-other", id);
+	if (kms_is_envelope(k)) {
+		r = kms_wrap(k, &b, probe, 32, &wrapped);
+		kms_report(c, r == 0, "wrap a random 256-bit probe key%s%s", r ? ": " : "",
+			   r ? k->error : "");
+		if (r < 0)
+			return r;
+		r = kms_unwrap(k, &b, wrapped, &back, &len);
+		if (r == 0 && (len != 32 || memcmp(back, probe, 32) != 0))
+			r = kms_fail(k, -EBADMSG, "the unwrapped probe differs from the original");
+		kms_report(c, r == 0, "unwrap it again%s%s", r ? ": " : "", r ? k->error : "");
+		if (r < 0)
+			return r;
+		secmem_free(back);
+		back = NULL;
+		r = kms_unwrap(k, &ob, wrapped, &back, &len);
+		kms_report(c, r < 0,
+			   r < 0 ? "a wrapped key does not unwrap for another volume"
+				 : "a wrapped key UNWRAPS for another volume: binding is not "
+				   "enforced");
+		return r < 0 ? 0 : -EKEYREJECTED;
+	}
+	r = kms_store(k, &b, probe, 32);
+	kms_report(c, r == 0, "store a random 256-bit probe key as %s%s%s", id, r ? ": " : "",
+		   r ? k->error : "");
+	if (r < 0)
+		return r;
+	r = kms_fetch(k, &b, &back, &len);
+	if (r == 0 && (len != 32 || memcmp(back, probe, 32) != 0))
+		r = kms_fail(k, -EBADMSG, "the fetched probe differs from the original");
+	kms_report(c, r == 0, "fetch it again%s%s", r ? ": " : "", r ? k->error : "");
+	{
+		int rr = kms_remove(k, &b);
+
+		kms_report(c, rr == 0, "remove it%s%s", rr ? ": " : "", rr ? k->error : "");
+		if (r == 0)
+			r = rr;
+	}
+	return r;
+}
+
+int kms_check(struct kms *k, const struct kms_check_ops *c)
+{
+	int r;
+
+	kms_report(c, -1, "KMS '%s': type %s, endpoint %s", k->id, k->ops->type,
+		   k->endpoint ? k->endpoint : "-");
+	if (k->ops->check) {
+		r = k->ops->check(k, c);
+		if (r < 0)
+			return r;
+	}
+	return check_probe(k, c);
+}
+
+void kms_agent_mode(void)
+{
+	vault_start_renewer();
+}
+
+void kms_cleanup(void)
+{
+	vault_cleanup();
+	vault_transit_cleanup();
+	http_cleanup();
 }

@@ -18,9 +18,20 @@
  * wrapped DEK copied onto another volume does not unwrap there. */
 struct kms_binding {
 	const char *volume_id; /* pvenc: the LUKS2 UUID; ceph-csi: the CSI volume handle */
+	/* KMS-held secrets: 1 = ceph-csi's passphrase text (used as it is), 0 = pvenc's
+	 * binary DEK (stored base64-encoded). */
+	int text;
 };
 
 struct kms;
+
+/* `pvencctl kms check` output: one line per finding. ok: 1 works, 0 fails, -1 info. */
+struct kms_check_ops {
+	void (*line)(void *u, int ok, const char *text);
+	void *u;
+};
+void kms_report(const struct kms_check_ops *c, int ok, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 struct kms_ops {
 	const char *type;
@@ -38,6 +49,9 @@ struct kms_ops {
 	int (*store)(struct kms *k, const struct kms_binding *b, const uint8_t *dek, size_t len);
 	int (*fetch)(struct kms *k, const struct kms_binding *b, uint8_t **dek, size_t *len);
 	int (*remove)(struct kms *k, const struct kms_binding *b);
+
+	/* Optional: connection/auth findings for `kms check` before the key probe. */
+	int (*check)(struct kms *k, const struct kms_check_ops *c);
 };
 
 struct kms {
@@ -51,8 +65,11 @@ struct kms {
 
 /* Loads entry @id from the KMS config file (JSON object of id -> entry, the format of
  * ceph-csi's config.json). -ENOENT: no such id; -EINVAL: bad entry (k->error says why
- * when @err is given). */
-int kms_open(const char *config_path, const char *id, struct kms **ret, char *err, size_t errlen);
+ * when @err is given).
+ * Per-tenant overrides: an entry may hold "tenants": {"POOL/NS": {...}, "POOL": {...}};
+ * the most specific one matching @pool/@ns is merged over the entry (NULL: none). */
+int kms_open(const char *config_path, const char *id, const char *pool, const char *ns,
+	     struct kms **ret, char *err, size_t errlen);
 void kms_free(struct kms *k);
 static inline void kms_freep(struct kms **k)
 {
@@ -68,6 +85,20 @@ int kms_wrap(struct kms *k, const struct kms_binding *b, const uint8_t *dek, siz
 int kms_unwrap(struct kms *k, const struct kms_binding *b, const char *wrapped, uint8_t **dek,
 	       size_t *len);
 
+/* KMS-held DEKs (vault-kv): store, fetch, remove (remove destroys when so configured). */
+int kms_store(struct kms *k, const struct kms_binding *b, const uint8_t *dek, size_t len);
+int kms_fetch(struct kms *k, const struct kms_binding *b, uint8_t **dek, size_t *len);
+int kms_remove(struct kms *k, const struct kms_binding *b);
+
+/* `pvencctl kms check`: connection findings, then a round trip of a random probe key.
+ * Returns 0 when everything works, else the first error. */
+int kms_check(struct kms *k, const struct kms_check_ops *c);
+
+/* The agent keeps renewable tokens alive between opens. */
+void kms_agent_mode(void);
+/* Releases process-wide KMS state (token cache, HTTP connections) at exit. */
+void kms_cleanup(void);
+
 /* Sets k->error (printf-style) and returns @r. */
 int kms_fail(struct kms *k, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
@@ -76,6 +107,8 @@ const char *kms_cfg_str(struct json_object *cfg, const char *key);
 
 extern const struct kms_ops kms_keyfile_ops;
 extern const struct kms_ops kms_passphrase_ops;
+extern const struct kms_ops kms_vault_transit_ops;
+extern const struct kms_ops kms_vault_kv_ops;
 
 #include "util/kms_path.h"
 #define PVENC_KMS_CONFIG_DEFAULT PVENC_KMS_CONFIG_PATH

@@ -87,9 +87,12 @@ static int open_image(struct pvenc_ctx *ctx, const struct image_spec *spec, int 
 	return 0;
 }
 
-static int open_kms(struct pvenc_ctx *ctx, const char *id, struct kms **k)
+/* The KMS entry @id with the tenant override for the image's pool/namespace. */
+static int open_kms(struct pvenc_ctx *ctx, const struct image_spec *spec, const char *id,
+		    struct kms **k)
 {
-	return kms_open(ctx->cfg.kms_config, id, k, ctx->err, sizeof(ctx->err));
+	return kms_open(ctx->cfg.kms_config, id, spec ? spec->pool : NULL, spec ? spec->ns : NULL,
+			k, ctx->err, sizeof(ctx->err));
 }
 
 static void random_uuid(char out[META_UUID_LEN + 1])
@@ -245,16 +248,19 @@ int volume_format(struct pvenc_ctx *ctx, const char *specstr, const struct forma
 				 name, m.kms, kms_id);
 			goto out;
 		}
-		r = open_kms(ctx, m.kms, &k);
+		r = open_kms(ctx, &spec, m.kms, &k);
 		if (r < 0)
 			goto out;
-		if (!m.dek) {
+		b = (struct kms_binding){ .volume_id = m.uuid };
+		if (m.dek)
+			r = kms_unwrap(k, &b, m.dek, &dek, &deklen);
+		else if (!kms_is_envelope(k))
+			r = kms_fetch(k, &b, &dek, &deklen);
+		else {
 			r = fail(ctx, -EBADMSG, "image %s is prepared but has no wrapped DEK",
 				 name);
 			goto out;
 		}
-		b.volume_id = m.uuid;
-		r = kms_unwrap(k, &b, m.dek, &dek, &deklen);
 		if (r < 0) {
 			r = fail(ctx, r, "cannot unwrap the DEK of %s with KMS '%s': %s", name,
 				 m.kms, k->error);
@@ -282,13 +288,9 @@ int volume_format(struct pvenc_ctx *ctx, const char *specstr, const struct forma
 			if (r < 0)
 				goto out;
 		}
-		r = open_kms(ctx, kms_id, &k);
+		r = open_kms(ctx, &spec, kms_id, &k);
 		if (r < 0)
 			goto out;
-		if (!kms_is_envelope(k)) {
-			r = fail(ctx, -EOPNOTSUPP, "KMS '%s' does not wrap keys", kms_id);
-			goto out;
-		}
 		dek = secmem_alloc(DEK_LEN);
 		if (!dek) {
 			r = -ENOMEM;
@@ -299,11 +301,15 @@ int volume_format(struct pvenc_ctx *ctx, const char *specstr, const struct forma
 			goto out;
 		}
 		random_uuid(uuid);
-		b.volume_id = uuid;
-		r = kms_wrap(k, &b, dek, DEK_LEN, &wrapped);
+		b = (struct kms_binding){ .volume_id = uuid };
+		/* Envelope KMSes wrap the DEK for image metadata; others keep it (vault-kv). */
+		if (kms_is_envelope(k))
+			r = kms_wrap(k, &b, dek, DEK_LEN, &wrapped);
+		else
+			r = kms_store(k, &b, dek, DEK_LEN);
 		if (r < 0) {
-			r = fail(ctx, r, "KMS '%s' could not wrap the new DEK: %s", kms_id,
-				 k->error);
+			r = fail(ctx, r, "KMS '%s' could not %s the new DEK: %s", kms_id,
+				 kms_is_envelope(k) ? "wrap" : "store", k->error);
 			goto out;
 		}
 		/* Phase 1: everything needed to open, then state=prepared as the commit. */
@@ -311,7 +317,7 @@ int volume_format(struct pvenc_ctx *ctx, const char *specstr, const struct forma
 		    (r = set_meta(ctx, img, META_KMS, kms_id)) < 0 ||
 		    (r = set_meta(ctx, img, META_ENDPOINT, k->endpoint ? k->endpoint : "")) < 0 ||
 		    (r = set_meta(ctx, img, META_UUID, uuid)) < 0 ||
-		    (r = set_meta(ctx, img, META_DEK, wrapped)) < 0)
+		    (wrapped && (r = set_meta(ctx, img, META_DEK, wrapped)) < 0))
 			goto out;
 		crashpoint("format:before-prepared");
 		r = set_meta(ctx, img, META_STATE, "prepared");
@@ -357,7 +363,7 @@ int volume_create(struct pvenc_ctx *ctx, const char *specstr, uint64_t size,
 			    "--size must be at least %llu MiB (16 MiB go to the LUKS2 header)",
 			    (unsigned long long)(LUKS_MIN_IMAGE_SIZE >> 20));
 	/* Check the KMS entry before creating anything. */
-	r = open_kms(ctx, o->kms_id, &k);
+	r = open_kms(ctx, &spec, o->kms_id, &k);
 	if (r < 0)
 		return r;
 	r = pvenc_ctx_connect(ctx);
@@ -454,7 +460,7 @@ static int fetch_dek(struct pvenc_ctx *ctx, struct rbd_img *img, const struct vo
 		if (o->kms_id && strcmp(o->kms_id, m->kms) != 0)
 			return fail(ctx, -EINVAL, "%s belongs to KMS '%s', not '%s'", name, m->kms,
 				    o->kms_id);
-		b.volume_id = m->uuid;
+		b = (struct kms_binding){ .volume_id = m->uuid };
 	} else {
 		kms_id = o->kms_id;
 		if (!kms_id) {
@@ -477,9 +483,10 @@ static int fetch_dek(struct pvenc_ctx *ctx, struct rbd_img *img, const struct vo
 		r = csi_volume_id(ctx, img, o, volid, sizeof(volid));
 		if (r < 0)
 			return r;
-		b.volume_id = volid;
+		/* ceph-csi's KMS-held secret is the LUKS passphrase text itself. */
+		b = (struct kms_binding){ .volume_id = volid, .text = 1 };
 	}
-	r = open_kms(ctx, kms_id, &k);
+	r = open_kms(ctx, &img->spec, kms_id, &k);
 	if (r < 0)
 		return r;
 	/* The endpoint is fixed per volume: never send credentials elsewhere. */
@@ -488,12 +495,23 @@ static int fetch_dek(struct pvenc_ctx *ctx, struct rbd_img *img, const struct vo
 			    "%s was created with KMS '%s' at endpoint '%s', but that KMS id is now "
 			    "configured with endpoint '%s'; refusing to use it",
 			    name, kms_id, m->endpoint, k->endpoint ? k->endpoint : "");
-	if (!m->dek)
-		return fail(
-			ctx, -EOPNOTSUPP,
-			"%s keeps its DEK in the KMS, not in image metadata; KMS '%s' (%s) cannot "
-			"fetch it",
-			name, kms_id, k->ops->type);
+	if (!m->dek) {
+		if (kms_is_envelope(k))
+			return fail(ctx, -EOPNOTSUPP,
+				    "%s keeps its DEK in the KMS, not in image metadata; KMS '%s' "
+				    "(%s) only unwraps keys",
+				    name, kms_id, k->ops->type);
+		r = kms_fetch(k, &b, dek, deklen);
+		if (r < 0)
+			return fail(ctx, r, "cannot fetch the DEK of %s from KMS '%s': %s", name,
+				    kms_id, k->error);
+		return 0;
+	}
+	if (!kms_is_envelope(k))
+		return fail(ctx, -EINVAL,
+			    "%s has a wrapped DEK in its metadata, but KMS '%s' (%s) keeps keys "
+			    "instead of wrapping them",
+			    name, kms_id, k->ops->type);
 	r = kms_unwrap(k, &b, m->dek, dek, deklen);
 	if (r < 0)
 		return fail(ctx, r, "cannot unwrap the DEK of %s with KMS '%s': %s", name, kms_id,

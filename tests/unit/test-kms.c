@@ -106,7 +106,7 @@ static void test_keyfile_roundtrip(void **state)
 	struct kms *k = NULL;
 	char err[256];
 
-	assert_int_equal(kms_open(f->conf, "a", &k, err, sizeof(err)), 0);
+	assert_int_equal(kms_open(f->conf, "a", NULL, NULL, &k, err, sizeof(err)), 0);
 	assert_true(kms_is_envelope(k));
 	assert_non_null(strstr(k->endpoint, "a.kek"));
 	roundtrip(k, "d9dfbaf3-eac8-4094-9b0e-64cafa5d92c8");
@@ -122,8 +122,8 @@ static void test_keyfile_hex_is_same_kek(void **state)
 	char *wrapped = NULL, err[256];
 	size_t len;
 
-	assert_int_equal(kms_open(f->conf, "a", &a, err, sizeof(err)), 0);
-	assert_int_equal(kms_open(f->conf, "hex", &h, err, sizeof(err)), 0);
+	assert_int_equal(kms_open(f->conf, "a", NULL, NULL, &a, err, sizeof(err)), 0);
+	assert_int_equal(kms_open(f->conf, "hex", NULL, NULL, &h, err, sizeof(err)), 0);
 	assert_int_equal(kms_wrap(a, &b, dek, 32, &wrapped), 0);
 	assert_int_equal(kms_unwrap(h, &b, wrapped, &out, &len), 0);
 	assert_memory_equal(out, dek, 32);
@@ -142,7 +142,7 @@ static void test_keyfile_binding(void **state)
 	char *wrapped = NULL, err[256];
 	size_t len;
 
-	assert_int_equal(kms_open(f->conf, "a", &k, err, sizeof(err)), 0);
+	assert_int_equal(kms_open(f->conf, "a", NULL, NULL, &k, err, sizeof(err)), 0);
 	assert_int_equal(kms_wrap(k, &b1, dek, 32, &wrapped), 0);
 	/* A wrapped DEK copied onto another volume does not unwrap there. */
 	assert_int_equal(kms_unwrap(k, &b2, wrapped, &out, &len), -EKEYREJECTED);
@@ -164,7 +164,7 @@ static void test_keyfile_wrong_kek_named(void **state)
 			    "\"iv\":\"AAAAAAAAAAAAAAAA\",\"ct\":"
 			    "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}";
 
-	assert_int_equal(kms_open(f->conf, "a", &k, err, sizeof(err)), 0);
+	assert_int_equal(kms_open(f->conf, "a", NULL, NULL, &k, err, sizeof(err)), 0);
 	assert_int_equal(kms_unwrap(k, &b, other, &out, &len), -EKEYREJECTED);
 	assert_non_null(strstr(k->error, "wrong KEK"));
 	assert_non_null(strstr(k->error, "0123456789abcdef"));
@@ -189,7 +189,7 @@ static void test_keyfile_malformed_wrapped(void **state)
 	char err[256];
 	size_t len;
 
-	assert_int_equal(kms_open(f->conf, "a", &k, err, sizeof(err)), 0);
+	assert_int_equal(kms_open(f->conf, "a", NULL, NULL, &k, err, sizeof(err)), 0);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int r = kms_unwrap(k, &b, bad[i], &out, &len);
 
@@ -207,7 +207,7 @@ static void test_keyfile_permissions(void **state)
 	char err[512];
 
 	assert_int_equal(chmod(f->kek, 0644), 0);
-	assert_int_equal(kms_open(f->conf, "a", &k, err, sizeof(err)), -EPERM);
+	assert_int_equal(kms_open(f->conf, "a", NULL, NULL, &k, err, sizeof(err)), -EPERM);
 	assert_non_null(strstr(err, "chmod 0600"));
 	assert_int_equal(chmod(f->kek, 0600), 0);
 }
@@ -218,15 +218,16 @@ static void test_config_errors(void **state)
 	struct kms *k = NULL;
 	char err[512];
 
-	assert_int_equal(kms_open(f->conf, "nope", &k, err, sizeof(err)), -ENOENT);
+	assert_int_equal(kms_open(f->conf, "nope", NULL, NULL, &k, err, sizeof(err)), -ENOENT);
 	assert_non_null(strstr(err, "'nope' is not in"));
-	assert_int_equal(kms_open(f->conf, "vault", &k, err, sizeof(err)), -EOPNOTSUPP);
+	assert_int_equal(kms_open(f->conf, "vault", NULL, NULL, &k, err, sizeof(err)), -EOPNOTSUPP);
 	assert_non_null(strstr(err, "no-such-type"));
-	assert_int_equal(kms_open(f->conf, "notype", &k, err, sizeof(err)), -EINVAL);
+	assert_int_equal(kms_open(f->conf, "notype", NULL, NULL, &k, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "encryptionKMSType"));
-	assert_int_equal(kms_open(f->conf, "relative", &k, err, sizeof(err)), -EINVAL);
+	assert_int_equal(kms_open(f->conf, "relative", NULL, NULL, &k, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "absolute path"));
-	assert_int_equal(kms_open("/nonexistent/kms.json", "a", &k, err, sizeof(err)), -ENOENT);
+	assert_int_equal(kms_open("/nonexistent/kms.json", "a", NULL, NULL, &k, err, sizeof(err)),
+			 -ENOENT);
 	assert_non_null(strstr(err, "cannot read KMS config"));
 	assert_null(k);
 }
@@ -237,7 +238,7 @@ static void test_passphrase_roundtrip(void **state)
 	struct kms *k = NULL;
 	char err[256];
 
-	assert_int_equal(kms_open(f->conf, "pp", &k, err, sizeof(err)), 0);
+	assert_int_equal(kms_open(f->conf, "pp", NULL, NULL, &k, err, sizeof(err)), 0);
 	roundtrip(k, "0001-0009-rook-ceph-0000000000000002-1b2c3d4e-0000-4000-8000-0123456789ab");
 	kms_free(k);
 }
@@ -260,7 +261,7 @@ static void test_passphrase_ceph_csi_vector(void **state)
 	char err[256];
 	size_t len;
 
-	assert_int_equal(kms_open(f->conf, "csi", &k, err, sizeof(err)), 0);
+	assert_int_equal(kms_open(f->conf, "csi", NULL, NULL, &k, err, sizeof(err)), 0);
 	assert_int_equal(kms_unwrap(k, &b, wrapped, &out, &len), 0);
 	assert_int_equal(len, 28);
 	assert_memory_equal(out, "AAECAwQFBgcICQoLDA0ODxAREhM=", 28);
