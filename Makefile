@@ -15,7 +15,7 @@ PKG_CONFIG = pkg-config
 ifneq ($(shell $(PKG_CONFIG) --exists librbd librados && echo yes),yes)
 PKG_CONFIG := PKG_CONFIG_PATH=$(if $(PKG_CONFIG_PATH),$(PKG_CONFIG_PATH):)$(CURDIR)/ci/pkgconfig $(PKG_CONFIG)
 endif
-PKGS := libcryptsetup devmapper libkeyutils librbd librados libnl-genl-3.0 libcurl openssl json-c blkid
+PKGS := libcryptsetup devmapper libkeyutils librbd librados libnl-genl-3.0 libcurl openssl json-c blkid p11-kit-1
 
 ifeq ($(SANITIZE),1)
 BUILDDIR ?= build/san

@@ -47,6 +47,7 @@ static int cmd_unmap(int argc, char **argv);
 static int cmd_resize(int argc, char **argv);
 static int cmd_spec(int argc, char **argv);
 static int cmd_kms(int argc, char **argv);
+static int cmd_delete(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
@@ -66,9 +67,11 @@ static const struct command commands[] = {
 	  "close the volume, then unmap its rbd device" },
 	{ "resize", cmd_resize, "POOL/[NS/]IMAGE | /dev/rbdN",
 	  "grow the decrypted device after rbd resize (the agent does it by itself)" },
+	{ "delete", cmd_delete, "POOL/[NS/]IMAGE --force POOL/[NS/]IMAGE",
+	  "remove an unused image and its KMS-held key (never a shared KEK)" },
 	{ "spec", cmd_spec, "POOL/[NS/]IMAGE[@SNAP]", "check an image spec and print its parts" },
-	{ "kms", cmd_kms, "check ID [--tenant POOL[/NS]]",
-	  "check a KMS entry: connect, authenticate, wrap and unwrap a probe key" },
+	{ "kms", cmd_kms, "check|create-key ID [--tenant POOL[/NS]]",
+	  "check a KMS entry (connect, authenticate, round-trip a probe key), or create its KEK" },
 	{ "version", cmd_version, "", "print the version" },
 	{ "help", cmd_help, "", "show this help" },
 };
@@ -680,11 +683,36 @@ static int cmd_spec(int argc, char **argv)
 	return EXIT_OK;
 }
 
+static const char delete_help[] =
+	"Removes the image (it must be unmapped everywhere and have no snapshots), then\n"
+	"destroys its DEK where the KMS keeps it (vault-kv and ceph-csi's Vault types, as\n"
+	"vaultDestroyKeys says). Envelope KEKs (keyfile, Transit keys) are never deleted.\n\n"
+	"Options:\n"
+	"      --force IMAGE      required: repeat the image name to confirm\n"
+	"      --kms ID           ceph-csi volumes: KMS id (default: from ceph-csi's journal)\n"
+	"      --csi-volume-id ID ceph-csi volumes: CSI volume handle (default: derived)\n\n";
+
+static int cmd_delete(int argc, char **argv)
+{
+	struct open_opts oo = { 0 };
+
+	PREPARE("delete", "force kms csi-volume-id", 1, 1, delete_help);
+	oo.kms_id = a.kms;
+	oo.csi_volume_id = a.csi_volume_id;
+	r = volume_delete(&ctx, a.pos[0], &oo, a.force);
+	if (r == 0)
+		(void)printf("deleted %s\n", a.pos[0]);
+	pvenc_ctx_done(&ctx);
+	return report(&ctx, r);
+}
+
 static const char kms_help[] =
-	"Connects to the KMS of entry ID, authenticates, and wraps and unwraps (or stores,\n"
-	"fetches and removes) a random probe key, printing one line per step:\n"
+	"check: connects to the KMS of entry ID, authenticates, and wraps and unwraps (or\n"
+	"stores, fetches and removes) a random probe key, printing one line per step:\n"
 	"  ok    the step works\n  FAIL  the step fails, with the reason\n"
-	"  --    information\n\n"
+	"  --    information\n"
+	"create-key: creates the KEK the entry names (pkcs11: a non-extractable, sensitive\n"
+	"AES-256 key on the token; vault-transit: the Transit key); refuses if it exists.\n\n"
 	"Options:\n"
 	"      --tenant POOL[/NS] apply the entry's tenant override for that pool/namespace\n\n";
 
@@ -702,7 +730,7 @@ static int cmd_kms(int argc, char **argv)
 
 	PREPARE("kms", "tenant", 2, 2, kms_help);
 	(void)ctx;
-	if (strcmp(a.pos[0], "check") != 0) {
+	if (strcmp(a.pos[0], "check") != 0 && strcmp(a.pos[0], "create-key") != 0) {
 		cmd_usage(stderr, "kms", kms_help);
 		return EXIT_USAGE;
 	}
@@ -716,6 +744,14 @@ static int cmd_kms(int argc, char **argv)
 		     sizeof(ctx.err));
 	if (r < 0) {
 		check_line(NULL, 0, ctx.err);
+		return errno_to_exit(r);
+	}
+	if (!strcmp(a.pos[0], "create-key")) {
+		r = kms_create_key(k);
+		if (r < 0)
+			log_error("%s", k->error[0] ? k->error : strerror(-r));
+		else
+			(void)printf("created the key of KMS '%s'\n", a.pos[1]);
 		return errno_to_exit(r);
 	}
 	r = kms_check(k, &c);

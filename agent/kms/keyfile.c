@@ -17,6 +17,7 @@
 #include <sys/random.h>
 
 #include "kms/kms.h"
+#include "kms/wrapfmt.h"
 #include "util/aesgcm.h"
 #include "util/b64.h"
 #include "util/fileio.h"
@@ -24,7 +25,6 @@
 
 #define KEK_LEN 32
 #define KID_HEX 16
-#define DEK_MAX 256
 
 struct keyfile {
 	uint8_t *kek; /* secmem, KEK_LEN */
@@ -132,115 +132,61 @@ static void keyfile_free(struct kms *k)
 	k->priv = NULL;
 }
 
-static int aad_for(const struct kms_binding *b, char *buf, size_t len)
-{
-	int n;
-
-	if (!b || !b->volume_id || !b->volume_id[0])
-		return -EINVAL;
-	n = snprintf(buf, len, "pvenc:dek:v1:%s", b->volume_id);
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : n;
-}
-
 static int keyfile_wrap(struct kms *k, const struct kms_binding *b, const uint8_t *dek, size_t len,
 			char **wrapped)
 {
 	struct keyfile *kf = k->priv;
-	uint8_t iv[AESGCM_IV_LEN], ct[DEK_MAX + AESGCM_TAG_LEN];
-	char aad[320], iv64[32], ct64[b64_encoded_size(sizeof(ct))];
-	struct json_object *o;
+	uint8_t iv[WRAP_IV_LEN], ct[WRAP_DEK_MAX + WRAP_TAG_LEN];
+	char aad[320];
 	int aadlen, r;
 
-	if (len == 0 || len > DEK_MAX)
+	if (len == 0 || len > WRAP_DEK_MAX)
 		return kms_fail(k, -EINVAL, "DEK length %zu out of range", len);
-	aadlen = aad_for(b, aad, sizeof(aad));
+	aadlen = wrapfmt_aad(b, aad, sizeof(aad));
 	if (aadlen < 0)
 		return kms_fail(k, aadlen, "no volume id to bind the DEK to");
 	if (getrandom(iv, sizeof(iv), 0) != (ssize_t)sizeof(iv))
 		return kms_fail(k, -EIO, "getrandom failed");
 	r = aesgcm_seal(kf->kek, iv, (uint8_t *)aad, (size_t)aadlen, dek, len, ct);
-	if (r < 0)
-		return kms_fail(k, r, "AES-GCM encryption failed");
-	b64_encode(iv, sizeof(iv), iv64);
-	b64_encode(ct, len + AESGCM_TAG_LEN, ct64);
-	o = json_object_new_object();
-	if (!o)
-		return -ENOMEM;
-	json_object_object_add(o, "v", json_object_new_int(1));
-	json_object_object_add(o, "alg", json_object_new_string("A256GCM"));
-	json_object_object_add(o, "kid", json_object_new_string(kf->kid));
-	json_object_object_add(o, "iv", json_object_new_string(iv64));
-	json_object_object_add(o, "ct", json_object_new_string(ct64));
-	*wrapped = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-	json_object_put(o);
-	return *wrapped ? 0 : -ENOMEM;
+	if (r == 0)
+		r = wrapfmt_encode(kf->kid, iv, ct, len + AESGCM_TAG_LEN, wrapped);
+	explicit_bzero(ct, sizeof(ct));
+	return r < 0 ? kms_fail(k, r, "AES-GCM encryption failed") : 0;
 }
 
 static int keyfile_unwrap(struct kms *k, const struct kms_binding *b, const char *wrapped,
 			  uint8_t **ret, size_t *retlen)
 {
 	struct keyfile *kf = k->priv;
-	struct json_object *o = NULL, *v;
-	uint8_t iv[AESGCM_IV_LEN + 4], ct[DEK_MAX + AESGCM_TAG_LEN];
-	const char *kid, *iv64, *ct64;
+	uint8_t iv[WRAP_IV_LEN], ct[WRAP_DEK_MAX + WRAP_TAG_LEN];
 	_cleanup_secmem_ uint8_t *dek = NULL;
-	char aad[320];
-	int aadlen, ivlen, ctlen, r;
+	char aad[320], kid[WRAP_KID_MAX + 1];
+	size_t ctlen;
+	int aadlen, r;
 
-	aadlen = aad_for(b, aad, sizeof(aad));
+	aadlen = wrapfmt_aad(b, aad, sizeof(aad));
 	if (aadlen < 0)
 		return kms_fail(k, aadlen, "no volume id to bind the DEK to");
-	o = json_tokener_parse(wrapped);
-	if (!o || !json_object_is_type(o, json_type_object)) {
-		r = kms_fail(k, -EBADMSG, "wrapped DEK is not a JSON object");
-		goto out;
-	}
-	if (!json_object_object_get_ex(o, "v", &v) || !json_object_is_type(v, json_type_int) ||
-	    json_object_get_int(v) != 1) {
-		r = kms_fail(k, -EBADMSG, "wrapped DEK has an unknown version");
-		goto out;
-	}
-	kid = kms_cfg_str(o, "kid");
-	iv64 = kms_cfg_str(o, "iv");
-	ct64 = kms_cfg_str(o, "ct");
-	if (!kid || !iv64 || !ct64 || !kms_cfg_str(o, "alg") ||
-	    strcmp(kms_cfg_str(o, "alg"), "A256GCM") != 0) {
-		r = kms_fail(k, -EBADMSG, "wrapped DEK lacks kid, iv, ct or alg A256GCM");
-		goto out;
-	}
-	if (strcmp(kid, kf->kid) != 0) {
-		r = kms_fail(
+	r = wrapfmt_decode(k, wrapped, kid, iv, ct, sizeof(ct), &ctlen);
+	if (r < 0)
+		return r;
+	if (strcmp(kid, kf->kid) != 0)
+		return kms_fail(
 			k, -EKEYREJECTED,
 			"wrong KEK: the DEK was wrapped by KEK %.16s, but keyFile %s holds KEK %s",
 			kid, kf->path, kf->kid);
-		goto out;
-	}
-	ivlen = b64_decode(iv64, strlen(iv64), iv, sizeof(iv));
-	ctlen = b64_decode(ct64, strlen(ct64), ct, sizeof(ct));
-	if (ivlen != AESGCM_IV_LEN || ctlen <= AESGCM_TAG_LEN) {
-		r = kms_fail(k, -EBADMSG, "wrapped DEK has a malformed iv or ct");
-		goto out;
-	}
-	dek = secmem_alloc((size_t)ctlen - AESGCM_TAG_LEN);
-	if (!dek) {
-		r = -ENOMEM;
-		goto out;
-	}
-	r = aesgcm_open(kf->kek, iv, (uint8_t *)aad, (size_t)aadlen, ct, (size_t)ctlen, dek);
-	if (r < 0) {
-		r = kms_fail(k, -EKEYREJECTED,
-			     "wrapped DEK does not authenticate under KEK %s: it was tampered "
-			     "with or belongs to another volume",
-			     kf->kid);
-		goto out;
-	}
-	*retlen = (size_t)ctlen - AESGCM_TAG_LEN;
+	dek = secmem_alloc(ctlen - AESGCM_TAG_LEN);
+	if (!dek)
+		return -ENOMEM;
+	r = aesgcm_open(kf->kek, iv, (uint8_t *)aad, (size_t)aadlen, ct, ctlen, dek);
+	if (r < 0)
+		return kms_fail(k, -EKEYREJECTED,
+				"wrapped DEK does not authenticate under KEK %s: it was tampered "
+				"with or belongs to another volume",
+				kf->kid);
+	*retlen = ctlen - AESGCM_TAG_LEN;
 	*ret = TAKE_PTR(dek);
-	r = 0;
-out:
-	explicit_bzero(ct, sizeof(ct));
-	json_object_put(o);
-	return r;
+	return 0;
 }
 
 const struct kms_ops kms_keyfile_ops = {

@@ -24,6 +24,8 @@ static const struct {
 	{ "metadata", &kms_passphrase_ops },
 	{ "vault-transit", &kms_vault_transit_ops },
 	{ "vault-kv", &kms_vault_kv_ops },
+	{ "pkcs11", &kms_pkcs11_ops },
+	{ "kmip", &kms_kmip_ops },
 	/* ceph-csi's Vault types keep the DEK in KV: the same provider. */
 	{ "vault", &kms_vault_kv_ops },
 	{ "vaulttokens", &kms_vault_kv_ops },
@@ -159,7 +161,7 @@ int kms_open(const char *config_path, const char *id, const char *pool, const ch
 	if (!ops) {
 		r = set_err(err, errlen, -EOPNOTSUPP,
 			    "KMS '%s': type '%s' is not supported (supported: keyfile, "
-			    "passphrase-metadata, vault-transit, vault-kv, and ceph-csi's "
+			    "passphrase-metadata, vault-transit, vault-kv, pkcs11, kmip, and ceph-csi's "
 			    "metadata, vault, vaulttokens, vaulttenantsa)",
 			    id, type);
 		goto out;
@@ -337,4 +339,13 @@ void kms_cleanup(void)
 	vault_cleanup();
 	vault_transit_cleanup();
 	http_cleanup();
+}
+
+int kms_create_key(struct kms *k)
+{
+	k->error[0] = '\0';
+	if (!k->ops->create_key)
+		return kms_fail(k, -EOPNOTSUPP, "KMS type %s cannot create its key here",
+				k->ops->type);
+	return k->ops->create_key(k);
 }

@@ -52,6 +52,8 @@ struct kms_ops {
 
 	/* Optional: connection/auth findings for `kms check` before the key probe. */
 	int (*check)(struct kms *k, const struct kms_check_ops *c);
+	/* Optional: create the KEK the entry names (`pvencctl kms create-key`). */
+	int (*create_key)(struct kms *k);
 };
 
 struct kms {
@@ -109,6 +111,12 @@ extern const struct kms_ops kms_keyfile_ops;
 extern const struct kms_ops kms_passphrase_ops;
 extern const struct kms_ops kms_vault_transit_ops;
 extern const struct kms_ops kms_vault_kv_ops;
+extern const struct kms_ops kms_pkcs11_ops;
+extern const struct kms_ops kms_kmip_ops;
+
+/* Creates the KEK an entry names (pkcs11: non-extractable AES-256 key; vault-transit:
+ * the Transit key). -EEXIST if it exists, -EOPNOTSUPP for other types. */
+int kms_create_key(struct kms *k);
 
 #include "util/kms_path.h"
 #define PVENC_KMS_CONFIG_DEFAULT PVENC_KMS_CONFIG_PATH

@@ -438,6 +438,29 @@ static int transit_check(struct kms *k, const struct kms_check_ops *c)
 	return r;
 }
 
+/* `pvencctl kms create-key`: the Transit key (needs create/update on transit/keys/<key>). */
+static int transit_create_key(struct kms *k)
+{
+	struct transit *t = k->priv;
+	_cleanup_json_wipe_ struct json_object *body = json_object_new_object(), *resp = NULL;
+	char path[600];
+	int r;
+
+	if (!body)
+		return -ENOMEM;
+	(void)snprintf(path, sizeof(path), "%s/keys/%s", t->mount, t->key);
+	json_object_object_add(body, "type", json_object_new_string("aes256-gcm96"));
+	json_object_object_add(body, "exportable", json_object_new_boolean(0));
+	r = vault_request(k, &t->v, "GET", path, NULL, &resp, NULL);
+	if (r == 0)
+		return kms_fail(k, -EEXIST, "Vault at %s already has Transit key %s", t->v.c.addr,
+				path);
+	json_put_wipe(resp);
+	resp = NULL;
+	/* Current Vault answers 200 with the key, older Vault 204. */
+	return vault_request(k, &t->v, "POST", path, body, &resp, NULL);
+}
+
 const struct kms_ops kms_vault_transit_ops = {
 	.type = "vault-transit",
 	.init = transit_init,
@@ -445,4 +468,5 @@ const struct kms_ops kms_vault_transit_ops = {
 	.wrap = transit_wrap,
 	.unwrap = transit_unwrap,
 	.check = transit_check,
+	.create_key = transit_create_key,
 };

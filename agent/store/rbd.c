@@ -79,6 +79,45 @@ int rbd_img_create(struct rbd_conn *c, const struct image_spec *spec, uint64_t s
 	return r;
 }
 
+int rbd_img_remove(struct rbd_conn *c, const struct image_spec *spec)
+{
+	rados_ioctx_t io;
+	int r;
+
+	r = open_ioctx(c, spec, &io);
+	if (r < 0)
+		return r;
+	r = rbd_remove(io, spec->image);
+	rados_ioctx_destroy(io);
+	return r;
+}
+
+int rbd_img_users(struct rbd_img *i, size_t *watchers, int *snaps)
+{
+	rbd_image_watcher_t w[64];
+	rbd_snap_info_t sn[64];
+	size_t nw = ARRAY_SIZE(w);
+	int max = (int)ARRAY_SIZE(sn), n, r;
+
+	r = rbd_watchers_list(i->image, w, &nw);
+	if (r == -ERANGE)
+		nw = ARRAY_SIZE(w) + 1; /* more than we can list: in use all the same */
+	else if (r < 0)
+		return r;
+	else
+		rbd_watchers_list_cleanup(w, nw);
+	n = rbd_snap_list(i->image, sn, &max);
+	if (n == -ERANGE)
+		n = max;
+	else if (n < 0)
+		return n;
+	else
+		rbd_snap_list_end(sn);
+	*watchers = nw;
+	*snaps = n;
+	return 0;
+}
+
 int rbd_img_open(struct rbd_conn *c, const struct image_spec *spec, int read_only,
 		 struct rbd_img **ret)
 {

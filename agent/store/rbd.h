@@ -39,6 +39,11 @@ static inline void rbd_conn_closep(struct rbd_conn **c)
 
 /* Creates IMAGE of @size bytes with the default features (-EEXIST if it exists). */
 int rbd_img_create(struct rbd_conn *c, const struct image_spec *spec, uint64_t size);
+/* Removes the image (rbd rm); -ENOTEMPTY with snapshots, -EBUSY while watched. */
+int rbd_img_remove(struct rbd_conn *c, const struct image_spec *spec);
+/* Who uses the image: watchers (mappings and open handles; a read-only open adds
+ * none) and snapshot count. */
+int rbd_img_users(struct rbd_img *i, size_t *watchers, int *snaps);
 /* Opens the image head (snapshots share the head's metadata). */
 int rbd_img_open(struct rbd_conn *c, const struct image_spec *spec, int read_only,
 		 struct rbd_img **ret);

@@ -445,6 +445,24 @@ static int csi_volume_id(struct pvenc_ctx *ctx, struct rbd_img *img, const struc
 	return 0;
 }
 
+/* ceph-csi keeps a volume's KMS id in its journal: omap of csi.volume.<uuid>. */
+static int csi_kms_id(struct pvenc_ctx *ctx, struct rbd_img *img, const char *name, char **out)
+{
+	char oid[300];
+	int r;
+
+	(void)snprintf(oid, sizeof(oid), "csi.volume.%s",
+		       strncmp(img->spec.image, "csi-vol-", 8) ? img->spec.image
+							    : img->spec.image + 8);
+	r = rbd_img_omap_get(img, oid, "csi.volume.encryptKMS", out);
+	if (r < 0 || !meta_valid_kms_id(*out))
+		return fail(ctx, -EINVAL,
+			    "%s is a ceph-csi volume whose KMS id is not in ceph-csi's journal "
+			    "(%s): pass --kms ID",
+			    name, r < 0 ? strerror(-r) : "malformed");
+	return 0;
+}
+
 static int fetch_dek(struct pvenc_ctx *ctx, struct rbd_img *img, const struct vol_meta *m,
 		     const struct open_opts *o, const char *name, uint8_t **dek, size_t *deklen)
 {
@@ -464,20 +482,9 @@ static int fetch_dek(struct pvenc_ctx *ctx, struct rbd_img *img, const struct vo
 	} else {
 		kms_id = o->kms_id;
 		if (!kms_id) {
-			/* ceph-csi keeps the KMS id in its journal: csi.volume.<uuid> omap. */
-			char oid[300];
-
-			(void)snprintf(oid, sizeof(oid), "csi.volume.%s",
-				       strncmp(img->spec.image, "csi-vol-", 8)
-					       ? img->spec.image
-					       : img->spec.image + 8);
-			r = rbd_img_omap_get(img, oid, "csi.volume.encryptKMS", &csi_kms);
-			if (r < 0 || !meta_valid_kms_id(csi_kms))
-				return fail(
-					ctx, -EINVAL,
-					"%s is a ceph-csi volume whose KMS id is not in ceph-csi's "
-					"journal (%s): pass --kms ID",
-					name, r < 0 ? strerror(-r) : "malformed");
+			r = csi_kms_id(ctx, img, name, &csi_kms);
+			if (r < 0)
+				return r;
 			kms_id = csi_kms;
 		}
 		r = csi_volume_id(ctx, img, o, volid, sizeof(volid));
@@ -848,4 +855,95 @@ int volume_format_by_policy(struct pvenc_ctx *ctx, const char *target)
 		(void)ioctl(fd, BLKFLSBUF, 0);
 	log_info("image=%s event=formatted-by-policy kms=%s", name, fo.kms_id);
 	return 1;
+}
+
+/* ---- delete ---- */
+
+int volume_delete(struct pvenc_ctx *ctx, const char *specstr, const struct open_opts *o,
+		  const char *confirm)
+{
+	_cleanup_rbd_img_ struct rbd_img *img = NULL;
+	_cleanup_kms_ struct kms *k = NULL;
+	_cleanup_free_ char *csi_kms = NULL;
+	struct vol_meta m = { 0 };
+	struct kms_binding b = { 0 };
+	struct image_spec spec;
+	char name[4 * (SPEC_NAME_MAX + 1)], merr[256] = "", volid[256];
+	const char *kms_id = NULL;
+	size_t watchers;
+	int r, snaps;
+
+	r = image_spec_parse(specstr, &spec);
+	if (r < 0 || spec.snap[0])
+		return fail(ctx, -EINVAL, "invalid image '%s': expected POOL/[NAMESPACE/]IMAGE",
+			    specstr);
+	(void)image_spec_format(&spec, name, sizeof(name));
+	if (!confirm || strcmp(confirm, name) != 0)
+		return fail(ctx, -EINVAL,
+			    "deleting destroys %s and its data: confirm with --force %s", name,
+			    name);
+	r = open_image(ctx, &spec, 1, &img);
+	if (r < 0)
+		return r;
+	r = rbd_img_users(img, &watchers, &snaps);
+	if (r < 0)
+		return fail(ctx, r, "cannot list the users of %s: %s", name, strerror(-r));
+	if (watchers)
+		return fail(ctx, -EBUSY,
+			    "%s is in use (%zu watchers: mapped or open on some node); close and "
+			    "unmap it everywhere first",
+			    name, watchers);
+	if (snaps)
+		return fail(ctx, -ENOTEMPTY, "%s has %d snapshots; remove them first (rbd snap purge)",
+			    name, snaps);
+	r = vol_meta_read(rbd_img_meta_getter, img, &m, merr, sizeof(merr));
+	if (r < 0)
+		return fail(ctx, r, "image %s has invalid encryption metadata: %s", name, merr);
+	/* Only KMS-held DEKs are destroyed; envelope KEKs are shared and never deleted. */
+	if (m.kind == VOL_PVENC && !m.dek && m.kms[0]) {
+		kms_id = m.kms;
+		b.volume_id = m.uuid;
+	} else if (m.kind == VOL_CEPHCSI && !m.dek) {
+		kms_id = o->kms_id;
+		if (!kms_id && csi_kms_id(ctx, img, name, &csi_kms) == 0)
+			kms_id = csi_kms;
+		if (!kms_id) {
+			r = -EINVAL;
+			goto out;
+		}
+		r = csi_volume_id(ctx, img, o, volid, sizeof(volid));
+		if (r < 0)
+			goto out;
+		b = (struct kms_binding){ .volume_id = volid, .text = 1 };
+	}
+	if (kms_id) {
+		r = open_kms(ctx, &spec, kms_id, &k);
+		if (r < 0)
+			goto out;
+	}
+	rbd_img_close(img);
+	img = NULL;
+	/* The image goes first: a key is never destroyed while its data still exists. */
+	r = rbd_img_remove(ctx->conn, &spec);
+	if (r < 0) {
+		r = fail(ctx, r, "cannot remove image %s: %s", name, strerror(-r));
+		goto out;
+	}
+	crashpoint("delete:image-removed");
+	log_info("image=%s event=deleted", name);
+	if (k) {
+		r = kms_remove(k, &b);
+		if (r < 0) {
+			r = fail(ctx, r,
+				 "image %s is removed, but its DEK in KMS '%s' was not: %s; "
+				 "remove it there by hand (volume id %s)",
+				 name, kms_id, k->error, b.volume_id);
+			goto out;
+		}
+		log_info("image=%s event=dek-removed kms=%s", name, kms_id);
+	}
+	r = 0;
+out:
+	vol_meta_clear(&m);
+	return r;
 }

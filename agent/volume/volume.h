@@ -61,6 +61,11 @@ int volume_close(struct pvenc_ctx *ctx, const char *target, int deferred, int *w
 int volume_resize(struct pvenc_ctx *ctx, const char *target, uint64_t *new_size);
 /* Closes the volume, then unmaps the rbd device. */
 int volume_unmap(struct pvenc_ctx *ctx, const char *target);
+/* Removes an unused image without snapshots, then its KMS-held DEK (vault-kv: destroyed
+ * or soft-deleted as the entry's vaultDestroyKeys says). @confirm must repeat the
+ * image name. Envelope KEKs are never touched. */
+int volume_delete(struct pvenc_ctx *ctx, const char *spec, const struct open_opts *o,
+		  const char *confirm);
 /* Encrypt-by-default: if @target is a plain, empty image under a policy, format it.
  * 1 if formatted, 0 if no policy applies or it is not plain. */
 int volume_format_by_policy(struct pvenc_ctx *ctx, const char *target);
