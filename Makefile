@@ -114,6 +114,8 @@ check: all unit-tests modules
 	@$(MAKE) --no-print-directory SANITIZE=1 unit-tests all
 	@$(TESTRUN) san $(subst build/rel,build/san,$(UNIT_BINS))
 	@$(TESTRUN) valgrind $(UNIT_BINS)
+	@$(MAKE) --no-print-directory fuzzers
+	@$(TESTRUN) fuzz tests/fuzz/check-fuzzers
 	@$(TESTRUN) host $(sort $(wildcard tests/host/*.test))
 	@$(TESTRUN) guest $(sort $(wildcard tests/guest/*.test))
 	@$(TESTRUN) --summary
@@ -143,6 +145,31 @@ check-guest: all modules
 	@$(TESTRUN) --reset
 	@$(TESTRUN) guest $(sort $(wildcard tests/guest/*.test))
 	@$(TESTRUN) --summary
+
+.SECONDEXPANSION:
+# ---- fuzzers (libFuzzer, clang) ----
+# Each fuzzer lists the sources it links; they are built instrumented, apart from libpvenc.
+FUZZ_CC ?= clang
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=all -Iagent $(PKG_CFLAGS)
+fuzz-ttlv_SRCS := agent/kms/ttlv.c agent/util/secmem.c
+FUZZERS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz-*.c))
+
+build/fuzz/%: tests/fuzz/%.c $$(%_SRCS)
+	@mkdir -p $(dir $@)
+	$(call say,FUZZ,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
+
+fuzzers: $(FUZZERS)
+
+# make check runs each fuzzer briefly; make fuzz runs them for FUZZ_TIME (default 600 s).
+check-fuzz: fuzzers
+	@$(TESTRUN) --reset
+	@$(TESTRUN) fuzz tests/fuzz/check-fuzzers
+	@$(TESTRUN) --summary
+
+fuzz: fuzzers
+	FUZZ_TIME=$${FUZZ_TIME:-600} tests/fuzz/check-fuzzers
 
 # ---- lint and format ----
 C_SRCS := $(shell git ls-files '*.c' '*.h' 2>/dev/null | grep -v '^kmod/')
@@ -176,7 +203,7 @@ clean: modules-clean
 	rm -rf build
 
 .PHONY: all modules modules-clean check check-unit check-san check-valgrind check-host \
-	check-guest lint format format-check install clean unit-tests
+	check-guest check-fuzz fuzz fuzzers lint format format-check install clean unit-tests
 .DELETE_ON_ERROR:
 # Keep objects of test programs (otherwise make deletes them as intermediates).
 .SECONDARY:

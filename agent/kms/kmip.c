@@ -97,17 +97,17 @@ enum {
 	OP_DECRYPT = 0x20,
 };
 
-#define ALG_AES		3
-#define MODE_CBC	1
-#define MODE_GCM	9
-#define PAD_NONE	1
-#define PAD_PKCS5	3
-#define OBJ_SYMMETRIC	2
-#define FMT_RAW		1
-#define USAGE_ENC_DEC	(0x4 | 0x8)
-#define NAME_TEXT	1
+#define ALG_AES		 3
+#define MODE_CBC	 1
+#define MODE_GCM	 9
+#define PAD_NONE	 1
+#define PAD_PKCS5	 3
+#define OBJ_SYMMETRIC	 2
+#define FMT_RAW		 1
+#define USAGE_ENC_DEC	 (0x4 | 0x8)
+#define NAME_TEXT	 1
 #define REASON_CESSATION 6
-#define UID_MAX		128
+#define UID_MAX		 128
 
 extern const struct kms_ops kms_kmip_register_ops;
 
@@ -122,17 +122,28 @@ struct kmip {
 static const char *op_name(int op)
 {
 	switch (op) {
-	case OP_CREATE: return "Create";
-	case OP_REGISTER: return "Register";
-	case OP_LOCATE: return "Locate";
-	case OP_GET: return "Get";
-	case OP_ACTIVATE: return "Activate";
-	case OP_REVOKE: return "Revoke";
-	case OP_DESTROY: return "Destroy";
-	case OP_QUERY: return "Query";
-	case OP_ENCRYPT: return "Encrypt";
-	case OP_DECRYPT: return "Decrypt";
-	default: return "?";
+	case OP_CREATE:
+		return "Create";
+	case OP_REGISTER:
+		return "Register";
+	case OP_LOCATE:
+		return "Locate";
+	case OP_GET:
+		return "Get";
+	case OP_ACTIVATE:
+		return "Activate";
+	case OP_REVOKE:
+		return "Revoke";
+	case OP_DESTROY:
+		return "Destroy";
+	case OP_QUERY:
+		return "Query";
+	case OP_ENCRYPT:
+		return "Encrypt";
+	case OP_DECRYPT:
+		return "Decrypt";
+	default:
+		return "?";
 	}
 }
 
@@ -171,16 +182,31 @@ static long seconds_ms(struct json_object *cfg, const char *key, long def)
 	if (!json_object_object_get_ex(cfg, key, &o))
 		return def;
 	if (json_object_is_type(o, json_type_string))
-		return atol(json_object_get_string(o)) * 1000;
+		return strtol(json_object_get_string(o), NULL, 10) * 1000;
 	return (long)(json_object_get_double(o) * 1000);
 }
 
+static int kmip_init_paths(struct kms *k, struct json_object *cfg, char **secretdir_out,
+			   char **uidfile_out);
+
 static int kmip_init(struct kms *k, struct json_object *cfg)
+{
+	char *secretdir = NULL, *uidfile = NULL;
+	int r = kmip_init_paths(k, cfg, &secretdir, &uidfile);
+
+	free(secretdir);
+	free(uidfile);
+	return r;
+}
+
+/* The real init; the two paths it allocates are freed by the caller. */
+static int kmip_init_paths(struct kms *k, struct json_object *cfg, char **secretdir_out,
+			   char **uidfile_out)
 {
 	struct kmip *m = calloc(1, sizeof(*m));
 	const char *ep = kms_cfg_str(cfg, "KMIP_ENDPOINT"), *colon, *s;
 	const char *dir = kms_cfg_str(cfg, "secretsDir") ?: "/etc/pvenc/secrets";
-	_cleanup_free_ char *secretdir = NULL, *uidfile = NULL;
+	char *secretdir, *uidfile = NULL;
 	int r;
 
 	if (!m)
@@ -199,6 +225,7 @@ static int kmip_init(struct kms *k, struct json_object *cfg)
 		secretdir = strdup(s);
 	else if (asprintf(&secretdir, "%s/%s", dir, s) < 0)
 		secretdir = NULL;
+	*secretdir_out = secretdir;
 	if (!m->host || !m->port || !secretdir)
 		return -ENOMEM;
 	m->ca = cred_path(cfg, "kmipCAFile", secretdir, "CA_CERT");
@@ -222,12 +249,14 @@ static int kmip_init(struct kms *k, struct json_object *cfg)
 		(void)snprintf(m->uid, sizeof(m->uid), "%s", s);
 	else if (!m->register_mode) {
 		uidfile = cred_path(cfg, "kmipKeyUIDFile", secretdir, "UNIQUE_IDENTIFIER");
+		*uidfile_out = uidfile;
 		r = uidfile ? read_small(uidfile, m->uid, sizeof(m->uid)) : -ENOMEM;
 		if (r < 0)
-			return kms_fail(k, -EINVAL,
-					"the KEK's unique identifier is required for kmipKeyStorage "
-					"wrap: kmipKeyUID, or the file %s (%s)",
-					uidfile ? uidfile : "?", strerror(-r));
+			return kms_fail(
+				k, -EINVAL,
+				"the KEK's unique identifier is required for kmipKeyStorage "
+				"wrap: kmipKeyUID, or the file %s (%s)",
+				uidfile ? uidfile : "?", strerror(-r));
 	}
 	if (m->register_mode)
 		k->ops = &kms_kmip_register_ops;
@@ -301,13 +330,13 @@ static int tcp_connect(struct kms *k, struct kmip *m, int *fd)
 	}
 	freeaddrinfo(res);
 	if (s < 0)
-		return kms_fail(k, -err, "cannot connect to KMIP server %s:%s: %s", m->host, m->port,
-				strerror(err));
+		return kms_fail(k, -err, "cannot connect to KMIP server %s:%s: %s", m->host,
+				m->port, strerror(err));
 	/* Blocking from here, with timeouts as ceph-csi's READ/WRITE_TIMEOUT. */
 	{
 		int fl = fcntl(s, F_GETFL);
-		struct timeval rt = { m->read_ms / 1000, (m->read_ms % 1000) * 1000 };
-		struct timeval wt = { m->write_ms / 1000, (m->write_ms % 1000) * 1000 };
+		struct timeval rt = { m->read_ms / 1000, (long)(m->read_ms % 1000) * 1000 };
+		struct timeval wt = { m->write_ms / 1000, (long)(m->write_ms % 1000) * 1000 };
 
 		if (fl >= 0)
 			(void)fcntl(s, F_SETFL, fl & ~O_NONBLOCK);
@@ -384,10 +413,11 @@ static int conn_open(struct kms *k, struct kmip *m, struct conn *c)
 				     m->host, m->port, m->ca, m->server_name,
 				     X509_verify_cert_error_string(v));
 		else if (strstr(e, "alert"))
-			r = kms_fail(k, -EPROTO,
-				     "KMIP server %s:%s rejected the client certificate %s during the "
-				     "TLS handshake (%s)",
-				     m->host, m->port, m->cert, e);
+			r = kms_fail(
+				k, -EPROTO,
+				"KMIP server %s:%s rejected the client certificate %s during the "
+				"TLS handshake (%s)",
+				m->host, m->port, m->cert, e);
 		else
 			r = kms_fail(k, -EPROTO, "TLS handshake with KMIP server %s:%s failed: %s",
 				     m->host, m->port, e);
@@ -399,8 +429,7 @@ fail:
 	return r;
 }
 
-static int io_all(struct kms *k, struct kmip *m, struct conn *c, uint8_t *buf, size_t len,
-		  int wr)
+static int io_all(struct kms *k, struct kmip *m, struct conn *c, uint8_t *buf, size_t len, int wr)
 {
 	size_t done = 0;
 
@@ -424,7 +453,8 @@ static int io_all(struct kms *k, struct kmip *m, struct conn *c, uint8_t *buf, s
 			return kms_fail(k, -ECONNRESET,
 					"KMIP server %s:%s closed the connection during the %s%s%s",
 					m->host, m->port, wr ? "request" : "response",
-					e == SSL_ERROR_SSL ? ": " : "", e == SSL_ERROR_SSL ? t : "");
+					e == SSL_ERROR_SSL ? ": " : "",
+					e == SSL_ERROR_SSL ? t : "");
 		}
 		done += (size_t)n;
 	}
@@ -498,8 +528,9 @@ static int call(struct kms *k, struct kmip *m, int op, struct ttlv_enc *payload,
 	if (r == 0) {
 		len = (size_t)hdr[4] << 24 | (size_t)hdr[5] << 16 | (size_t)hdr[6] << 8 | hdr[7];
 		if (hdr[3] != TTLV_STRUCT || len > TTLV_MAX_MSG - 8 || len % 8)
-			r = kms_fail(k, -EPROTO, "KMIP server %s:%s sent a malformed response header",
-				     m->host, m->port);
+			r = kms_fail(k, -EPROTO,
+				     "KMIP server %s:%s sent a malformed response header", m->host,
+				     m->port);
 	}
 	if (r == 0) {
 		*raw = secmem_alloc(len + 8);
@@ -535,10 +566,11 @@ static int call(struct kms *k, struct kmip *m, int op, struct ttlv_enc *payload,
 			return kms_fail(k, -EACCES, "KMIP %s on %s:%s: permission denied (%s)",
 					op_name(op), m->host, m->port, msg);
 		case 10: /* cryptographic failure */
-			return kms_fail(k, -EKEYREJECTED,
-					"KMIP %s on %s:%s failed cryptographically (%s): the wrapped "
-					"DEK was tampered with or belongs to another volume",
-					op_name(op), m->host, m->port, msg);
+			return kms_fail(
+				k, -EKEYREJECTED,
+				"KMIP %s on %s:%s failed cryptographically (%s): the wrapped "
+				"DEK was tampered with or belongs to another volume",
+				op_name(op), m->host, m->port, msg);
 		default:
 			return kms_fail(k, -EIO, "KMIP %s on %s:%s failed (reason %lld: %s)",
 					op_name(op), m->host, m->port, (long long)reason, msg);
@@ -659,7 +691,8 @@ static int unwrap_cephcsi(struct kms *k, struct kmip *m, const char *wrapped, ui
 			  size_t *retlen)
 {
 	struct json_object *o = json_tokener_parse(wrapped);
-	const char *d64 = o ? kms_cfg_str(o, "dek") : NULL, *n64 = o ? kms_cfg_str(o, "nonce") : NULL;
+	const char *d64 = o ? kms_cfg_str(o, "dek") : NULL,
+		   *n64 = o ? kms_cfg_str(o, "nonce") : NULL;
 	uint8_t iv[20], ct[WRAP_DEK_MAX + 16];
 	struct ttlv_enc e = { 0 };
 	struct resp rs;
@@ -671,7 +704,8 @@ static int unwrap_cephcsi(struct kms *k, struct kmip *m, const char *wrapped, ui
 	ctlen = d64 ? b64_decode(d64, strlen(d64), ct, sizeof(ct)) : -1;
 	json_object_put(o);
 	if (ivlen != 16 || ctlen <= 0 || ctlen % 16)
-		return kms_fail(k, -EBADMSG, "wrapped DEK is neither pvenc's nor ceph-csi's KMIP form");
+		return kms_fail(k, -EBADMSG,
+				"wrapped DEK is neither pvenc's nor ceph-csi's KMIP form");
 	ttlv_text(&e, T_UNIQUE_IDENTIFIER, m->uid);
 	crypto_params(&e, 0);
 	ttlv_bytes(&e, T_DATA, ct, (size_t)ctlen);
@@ -893,8 +927,8 @@ static int kmip_check(struct kms *k, const struct kms_check_ops *c)
 	char vendor[128] = "";
 	int r, enc = 0, dec = 0, reg = 0, get = 0;
 
-	kms_report(c, -1, "server %s:%s, TLS server name %s, CA %s, client certificate %s",
-		   m->host, m->port, m->server_name, m->ca, m->cert);
+	kms_report(c, -1, "server %s:%s, TLS server name %s, CA %s, client certificate %s", m->host,
+		   m->port, m->server_name, m->ca, m->cert);
 	kms_report(c, -1, "key storage: %s%s%s",
 		   m->register_mode ? "register (DEKs kept on the server)"
 				    : "wrap (AES-GCM with key ",

@@ -161,7 +161,8 @@ int kms_open(const char *config_path, const char *id, const char *pool, const ch
 	if (!ops) {
 		r = set_err(err, errlen, -EOPNOTSUPP,
 			    "KMS '%s': type '%s' is not supported (supported: keyfile, "
-			    "passphrase-metadata, vault-transit, vault-kv, pkcs11, kmip, and ceph-csi's "
+			    "passphrase-metadata, vault-transit, vault-kv, pkcs11, kmip, and "
+			    "ceph-csi's "
 			    "metadata, vault, vaulttokens, vaulttenantsa)",
 			    id, type);
 		goto out;

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include "kms/kms.h"
 #include "kms/wrapfmt.h"
@@ -39,7 +40,8 @@ struct p11 {
 	int initialized;
 };
 
-/* One module load per process: C_Initialize is process-wide state. */
+/* Modules are loaded "managed" by p11-kit, which reference-counts C_Initialize and
+ * C_Finalize per user: the agent's workers each hold their own KMS instance. */
 static pthread_mutex_t modules_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *rv_text(CK_RV rv)
@@ -87,9 +89,10 @@ static int p11_init(struct kms *k, struct json_object *cfg)
 			pinf = src;
 	}
 	if (p11_kit_uri_get_pin_value(p->uri))
-		return kms_fail(k, -EINVAL,
-				"pkcs11URI must not carry pin-value: put the PIN in a root-only file "
-				"(pin-source=file:... or pkcs11PinFile)");
+		return kms_fail(
+			k, -EINVAL,
+			"pkcs11URI must not carry pin-value: put the PIN in a root-only file "
+			"(pin-source=file:... or pkcs11PinFile)");
 	if (!pinf || pinf[0] != '/')
 		return kms_fail(k, -EINVAL,
 				"the token PIN file is required: pkcs11PinFile or "
@@ -152,33 +155,42 @@ static int p11_open(struct kms *k, CK_SESSION_HANDLE *ses)
 
 	if (!p->m) {
 		pthread_mutex_lock(&modules_lock);
-		p->m = p11_kit_module_load(p->module_path, P11_KIT_MODULE_UNMANAGED);
+		p->m = p11_kit_module_load(p->module_path, 0);
 		if (p->m) {
 			rv = p11_kit_module_initialize(p->m);
 			p->initialized = rv == CKR_OK;
 		}
 		pthread_mutex_unlock(&modules_lock);
 		if (!p->m)
-			return kms_fail(k, -ENOENT, "cannot load PKCS#11 module %s: %s", p->module_path,
+			return kms_fail(k, -ENOENT, "cannot load PKCS#11 module %s: %s",
+					p->module_path,
 					p11_kit_message() ? p11_kit_message() : "not found");
 		if (!p->initialized)
 			return kms_fail(k, -EIO, "PKCS#11 module %s failed to initialise",
 					p->module_path);
 	}
-	rv = p->m->C_GetSlotList(CK_TRUE, slots, &nslots);
-	if (rv != CKR_OK)
-		return kms_fail(k, -EIO, "C_GetSlotList: %s", rv_text(rv));
-	for (CK_ULONG i = 0; i < nslots && !have; i++) {
-		CK_TOKEN_INFO ti;
+	/* File-backed tokens (SoftHSM2) can look absent for a moment while another process
+	 * rewrites them: look a few times before giving up. */
+	for (int attempt = 0; !have && attempt < 5; attempt++) {
+		if (attempt)
+			(void)usleep(100 * 1000);
+		nslots = ARRAY_SIZE(slots);
+		rv = p->m->C_GetSlotList(CK_TRUE, slots, &nslots);
+		if (rv != CKR_OK)
+			return kms_fail(k, -EIO, "C_GetSlotList: %s", rv_text(rv));
+		for (CK_ULONG i = 0; i < nslots && !have; i++) {
+			CK_TOKEN_INFO ti;
 
-		if (p->m->C_GetTokenInfo(slots[i], &ti) == CKR_OK &&
-		    p11_kit_uri_match_token_info(p->uri, &ti)) {
-			slot = slots[i];
-			have = 1;
+			if (p->m->C_GetTokenInfo(slots[i], &ti) == CKR_OK &&
+			    p11_kit_uri_match_token_info(p->uri, &ti)) {
+				slot = slots[i];
+				have = 1;
+			}
 		}
 	}
+	/* -ENXIO: the agent retries (an HSM may come back). */
 	if (!have)
-		return kms_fail(k, -ENODEV, "no token matching %s in module %s (%lu tokens present)",
+		return kms_fail(k, -ENXIO, "no token matching %s in module %s (%lu tokens present)",
 				p->uri_text, p->module_path, (unsigned long)nslots);
 	rv = p->m->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, ses);
 	if (rv != CKR_OK)
@@ -188,7 +200,8 @@ static int p11_open(struct kms *k, CK_SESSION_HANDLE *ses)
 		(void)p->m->C_CloseSession(*ses);
 		return kms_fail(k, r == -EPERM ? -EKEYREJECTED : r,
 				"cannot read the token PIN file %s: %s", p->pin_file,
-				r == -EPERM ? "it must be owned by root with mode 0600" : strerror(-r));
+				r == -EPERM ? "it must be owned by root with mode 0600"
+					    : strerror(-r));
 	}
 	while (pinlen && (pin[pinlen - 1] == '\n' || pin[pinlen - 1] == '\r'))
 		pinlen--;
@@ -196,11 +209,12 @@ static int p11_open(struct kms *k, CK_SESSION_HANDLE *ses)
 	if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
 		(void)p->m->C_CloseSession(*ses);
 		/* Not retried (EKEYREJECTED): repeated wrong PINs lock the token. */
-		return kms_fail(k, rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED ? -EKEYREJECTED
-										   : -EACCES,
-				"token %s refused the PIN from %s (%s)%s", p->uri_text, p->pin_file,
-				rv_text(rv),
-				rv == CKR_PIN_INCORRECT ? "; pvenc does not retry a wrong PIN" : "");
+		return kms_fail(
+			k,
+			rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED ? -EKEYREJECTED : -EACCES,
+			"token %s refused the PIN from %s (%s)%s", p->uri_text, p->pin_file,
+			rv_text(rv),
+			rv == CKR_PIN_INCORRECT ? "; pvenc does not retry a wrong PIN" : "");
 	}
 	return 0;
 }
@@ -222,7 +236,8 @@ static int p11_find_key(struct kms *k, CK_SESSION_HANDLE ses, CK_OBJECT_HANDLE *
 	}
 	if (rv != CKR_OK || found != 1)
 		return kms_fail(k, -ENOKEY, "no secret key labelled '%s' on token %s%s%s", p->label,
-				p->uri_text, rv != CKR_OK ? ": " : "", rv != CKR_OK ? rv_text(rv) : "");
+				p->uri_text, rv != CKR_OK ? ": " : "",
+				rv != CKR_OK ? rv_text(rv) : "");
 	return 0;
 }
 
@@ -244,8 +259,8 @@ static int gcm(struct kms *k, int encrypt, const struct kms_binding *b, const ui
 	       const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen)
 {
 	struct p11 *p = k->priv;
-	CK_SESSION_HANDLE ses;
-	CK_OBJECT_HANDLE key;
+	CK_SESSION_HANDLE ses = CK_INVALID_HANDLE;
+	CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
 	char aad[320];
 	int aadlen, r;
 	CK_GCM_PARAMS gp;
@@ -258,10 +273,10 @@ static int gcm(struct kms *k, int encrypt, const struct kms_binding *b, const ui
 		return kms_fail(k, aadlen, "no volume id to bind the DEK to");
 	gp = (CK_GCM_PARAMS){ .iv_ptr = (unsigned char *)iv,
 			      .iv_len = WRAP_IV_LEN,
-			      .iv_bits = WRAP_IV_LEN * 8,
+			      .iv_bits = (unsigned long)WRAP_IV_LEN * 8,
 			      .aad_ptr = (unsigned char *)aad,
 			      .aad_len = (unsigned long)aadlen,
-			      .tag_bits = WRAP_TAG_LEN * 8 };
+			      .tag_bits = (unsigned long)WRAP_TAG_LEN * 8 };
 	r = p11_session(k, &ses, &key);
 	if (r < 0)
 		return r;
@@ -343,8 +358,8 @@ static int p11_unwrap(struct kms *k, const struct kms_binding *b, const char *wr
 static int p11_check(struct kms *k, const struct kms_check_ops *c)
 {
 	struct p11 *p = k->priv;
-	CK_SESSION_HANDLE ses;
-	CK_OBJECT_HANDLE key;
+	CK_SESSION_HANDLE ses = CK_INVALID_HANDLE;
+	CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
 	CK_BBOOL ext = CK_TRUE, sens = CK_FALSE, never = CK_FALSE;
 	CK_ULONG klen = 0;
 	CK_ATTRIBUTE at[] = { { CKA_EXTRACTABLE, &ext, sizeof(ext) },
@@ -364,8 +379,7 @@ static int p11_check(struct kms *k, const struct kms_check_ops *c)
 	(void)p->m->C_CloseSession(ses);
 	kms_report(c, !ext && sens, "key '%s' (AES-%lu) is %s and %s%s", p->label,
 		   (unsigned long)klen * 8, ext ? "EXTRACTABLE" : "non-extractable",
-		   sens ? "sensitive" : "NOT sensitive",
-		   never ? ", never was extractable" : "");
+		   sens ? "sensitive" : "NOT sensitive", never ? ", never was extractable" : "");
 	return 0;
 }
 
@@ -373,21 +387,21 @@ static int p11_check(struct kms *k, const struct kms_check_ops *c)
 static int p11_create_key(struct kms *k)
 {
 	struct p11 *p = k->priv;
-	CK_SESSION_HANDLE ses;
-	CK_OBJECT_HANDLE key;
+	CK_SESSION_HANDLE ses = CK_INVALID_HANDLE;
+	CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
 	CK_BBOOL t = CK_TRUE, f = CK_FALSE;
 	CK_ULONG len = 32;
 	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
 	CK_KEY_TYPE kt = CKK_AES;
 	CK_MECHANISM mech = { CKM_AES_KEY_GEN, NULL, 0 };
 	CK_ATTRIBUTE tmpl[] = {
-		{ CKA_CLASS, &cls, sizeof(cls) },	  { CKA_KEY_TYPE, &kt, sizeof(kt) },
-		{ CKA_TOKEN, &t, sizeof(t) },		  { CKA_PRIVATE, &t, sizeof(t) },
-		{ CKA_SENSITIVE, &t, sizeof(t) },	  { CKA_EXTRACTABLE, &f, sizeof(f) },
-		{ CKA_ENCRYPT, &t, sizeof(t) },		  { CKA_DECRYPT, &t, sizeof(t) },
-		{ CKA_WRAP, &f, sizeof(f) },		  { CKA_UNWRAP, &f, sizeof(f) },
-		{ CKA_SIGN, &f, sizeof(f) },		  { CKA_VERIFY, &f, sizeof(f) },
-		{ CKA_VALUE_LEN, &len, sizeof(len) },	  { CKA_LABEL, p->label, strlen(p->label) },
+		{ CKA_CLASS, &cls, sizeof(cls) },     { CKA_KEY_TYPE, &kt, sizeof(kt) },
+		{ CKA_TOKEN, &t, sizeof(t) },	      { CKA_PRIVATE, &t, sizeof(t) },
+		{ CKA_SENSITIVE, &t, sizeof(t) },     { CKA_EXTRACTABLE, &f, sizeof(f) },
+		{ CKA_ENCRYPT, &t, sizeof(t) },	      { CKA_DECRYPT, &t, sizeof(t) },
+		{ CKA_WRAP, &f, sizeof(f) },	      { CKA_UNWRAP, &f, sizeof(f) },
+		{ CKA_SIGN, &f, sizeof(f) },	      { CKA_VERIFY, &f, sizeof(f) },
+		{ CKA_VALUE_LEN, &len, sizeof(len) }, { CKA_LABEL, p->label, strlen(p->label) },
 	};
 	CK_RV rv;
 	int r;

@@ -38,8 +38,7 @@ static int bad(struct dec *d, size_t off, const char *what)
 }
 
 /* Decodes the item at @off (within [off, end)); *used = its padded size. */
-static int item(struct dec *d, size_t off, size_t end, int depth, struct ttlv **ret,
-		size_t *used)
+static int item(struct dec *d, size_t off, size_t end, int depth, struct ttlv **ret, size_t *used)
 {
 	const uint8_t *p = d->buf + off;
 	struct ttlv *t;
@@ -211,9 +210,9 @@ int ttlv_get_text(const struct ttlv *s, uint32_t tag, char *buf, size_t len)
 		return -EBADMSG;
 	if (t->len >= len)
 		return -ENAMETOOLONG;
-	memcpy(buf, t->data, t->len);
-	buf[t->len] = '\0';
-	return 0;
+	(void)snprintf(buf, len, "%.*s", (int)t->len, (const char *)t->data);
+	/* An embedded NUL would silently shorten the text: refuse it. */
+	return strlen(buf) == t->len ? 0 : -EBADMSG;
 }
 
 /* ---- encoder ---- */
@@ -332,8 +331,9 @@ void ttlv_text(struct ttlv_enc *e, uint32_t tag, const char *s)
 	size_t n = strlen(s);
 	uint8_t *p = header(e, tag, TTLV_TEXT, n);
 
+	/* TTLV text carries no NUL. */
 	if (p)
-		memcpy(p, s, n);
+		memcpy(p, s, n); // NOLINT(bugprone-not-null-terminated-result)
 }
 
 void ttlv_bytes(struct ttlv_enc *e, uint32_t tag, const uint8_t *d, size_t len)

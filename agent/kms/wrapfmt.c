@@ -8,8 +8,7 @@
 
 #include "util/b64.h"
 
-int wrapfmt_encode(const char *kid, const uint8_t *iv, const uint8_t *ct, size_t ctlen,
-		   char **out)
+int wrapfmt_encode(const char *kid, const uint8_t *iv, const uint8_t *ct, size_t ctlen, char **out)
 {
 	char iv64[32], ct64[b64_encoded_size(WRAP_DEK_MAX + WRAP_TAG_LEN)];
 	struct json_object *o;

@@ -17,8 +17,7 @@
 #define WRAP_DEK_MAX 256
 #define WRAP_KID_MAX 128
 
-int wrapfmt_encode(const char *kid, const uint8_t *iv, const uint8_t *ct, size_t ctlen,
-		   char **out);
+int wrapfmt_encode(const char *kid, const uint8_t *iv, const uint8_t *ct, size_t ctlen, char **out);
 /* Parses @wrapped; errors set k->error (-EBADMSG). *ctlen includes the tag. */
 int wrapfmt_decode(struct kms *k, const char *wrapped, char kid[WRAP_KID_MAX + 1],
 		   uint8_t iv[WRAP_IV_LEN], uint8_t *ct, size_t ctcap, size_t *ctlen);

@@ -453,7 +453,7 @@ static int csi_kms_id(struct pvenc_ctx *ctx, struct rbd_img *img, const char *na
 
 	(void)snprintf(oid, sizeof(oid), "csi.volume.%s",
 		       strncmp(img->spec.image, "csi-vol-", 8) ? img->spec.image
-							    : img->spec.image + 8);
+							       : img->spec.image + 8);
 	r = rbd_img_omap_get(img, oid, "csi.volume.encryptKMS", out);
 	if (r < 0 || !meta_valid_kms_id(*out))
 		return fail(ctx, -EINVAL,
@@ -894,8 +894,8 @@ int volume_delete(struct pvenc_ctx *ctx, const char *specstr, const struct open_
 			    "unmap it everywhere first",
 			    name, watchers);
 	if (snaps)
-		return fail(ctx, -ENOTEMPTY, "%s has %d snapshots; remove them first (rbd snap purge)",
-			    name, snaps);
+		return fail(ctx, -ENOTEMPTY,
+			    "%s has %d snapshots; remove them first (rbd snap purge)", name, snaps);
 	r = vol_meta_read(rbd_img_meta_getter, img, &m, merr, sizeof(merr));
 	if (r < 0)
 		return fail(ctx, r, "image %s has invalid encryption metadata: %s", name, merr);
