@@ -113,11 +113,7 @@ static int keyfile_init(struct kms *k, struct json_object *cfg)
 				"keyFile %s: want 32 raw bytes or 64 hex digits, found %zu bytes",
 				path, len);
 	kek_id(kf->kek, kf->kid);
-	if (asprintf(&k->endpoint, "file:%s", path) < 0) {
-		k->endpoint = NULL;
-		return -ENOMEM;
-	}
-	return 0;
+	return kms_set_endpoint(k, "file:%s", path);
 }
 
 static void keyfile_free(struct kms *k)

@@ -260,11 +260,7 @@ static int kmip_init_paths(struct kms *k, struct json_object *cfg, char **secret
 	}
 	if (m->register_mode)
 		k->ops = &kms_kmip_register_ops;
-	if (asprintf(&k->endpoint, "kmip://%s:%s", m->host, m->port) < 0) {
-		k->endpoint = NULL;
-		return -ENOMEM;
-	}
-	return 0;
+	return kms_set_endpoint(k, "kmip://%s:%s", m->host, m->port);
 }
 
 static void kmip_free(struct kms *k)
@@ -686,34 +682,20 @@ static int kmip_wrap(struct kms *k, const struct kms_binding *b, const uint8_t *
 	return r;
 }
 
-/* ceph-csi's KMIP form: {"dek": b64(AES-CBC-PKCS5 ciphertext), "nonce": b64(16-byte IV)}. */
-static int unwrap_cephcsi(struct kms *k, struct kmip *m, const char *wrapped, uint8_t **ret,
-			  size_t *retlen)
+/* Runs a Decrypt request and takes its data (exactly @want bytes if @want) as the DEK. */
+static int decrypt(struct kms *k, struct kmip *m, struct ttlv_enc *e, size_t want, uint8_t **ret,
+		   size_t *retlen)
 {
-	struct json_object *o = json_tokener_parse(wrapped);
-	const char *d64 = o ? kms_cfg_str(o, "dek") : NULL,
-		   *n64 = o ? kms_cfg_str(o, "nonce") : NULL;
-	uint8_t iv[20], ct[WRAP_DEK_MAX + 16];
-	struct ttlv_enc e = { 0 };
 	struct resp rs;
 	const uint8_t *d;
 	size_t dlen;
-	int ivlen, ctlen, r;
+	int r;
 
-	ivlen = n64 ? b64_decode(n64, strlen(n64), iv, sizeof(iv)) : -1;
-	ctlen = d64 ? b64_decode(d64, strlen(d64), ct, sizeof(ct)) : -1;
-	json_object_put(o);
-	if (ivlen != 16 || ctlen <= 0 || ctlen % 16)
-		return kms_fail(k, -EBADMSG,
-				"wrapped DEK is neither pvenc's nor ceph-csi's KMIP form");
-	ttlv_text(&e, T_UNIQUE_IDENTIFIER, m->uid);
-	crypto_params(&e, 0);
-	ttlv_bytes(&e, T_DATA, ct, (size_t)ctlen);
-	ttlv_bytes(&e, T_IV_COUNTER_NONCE, iv, 16);
-	r = run(k, m, OP_DECRYPT, &e, &rs);
+	r = run(k, m, OP_DECRYPT, e, &rs);
 	if (r < 0)
 		return r;
-	if (ttlv_get_bytes(rs.p, T_DATA, &d, &dlen) < 0 || !dlen || dlen > WRAP_DEK_MAX) {
+	if (ttlv_get_bytes(rs.p, T_DATA, &d, &dlen) < 0 || !dlen || dlen > WRAP_DEK_MAX ||
+	    (want && dlen != want)) {
 		resp_free(&rs);
 		return kms_fail(k, -EPROTO, "KMIP Decrypt answer lacks the data");
 	}
@@ -726,16 +708,38 @@ static int unwrap_cephcsi(struct kms *k, struct kmip *m, const char *wrapped, ui
 	return *ret ? 0 : -ENOMEM;
 }
 
+/* ceph-csi's KMIP form: {"dek": b64(AES-CBC-PKCS5 ciphertext), "nonce": b64(16-byte IV)}. */
+static int unwrap_cephcsi(struct kms *k, struct kmip *m, const char *wrapped, uint8_t **ret,
+			  size_t *retlen)
+{
+	struct json_object *o = json_tokener_parse(wrapped);
+	const char *d64 = o ? kms_cfg_str(o, "dek") : NULL,
+		   *n64 = o ? kms_cfg_str(o, "nonce") : NULL;
+	uint8_t iv[20], ct[WRAP_DEK_MAX + 16];
+	struct ttlv_enc e = { 0 };
+	int ivlen, ctlen;
+
+	ivlen = n64 ? b64_decode(n64, strlen(n64), iv, sizeof(iv)) : -1;
+	ctlen = d64 ? b64_decode(d64, strlen(d64), ct, sizeof(ct)) : -1;
+	json_object_put(o);
+	if (ivlen != 16 || ctlen <= 0 || ctlen % 16)
+		return kms_fail(k, -EBADMSG,
+				"wrapped DEK is neither pvenc's nor ceph-csi's KMIP form");
+	ttlv_text(&e, T_UNIQUE_IDENTIFIER, m->uid);
+	crypto_params(&e, 0);
+	ttlv_bytes(&e, T_DATA, ct, (size_t)ctlen);
+	ttlv_bytes(&e, T_IV_COUNTER_NONCE, iv, 16);
+	return decrypt(k, m, &e, 0, ret, retlen);
+}
+
 static int kmip_unwrap(struct kms *k, const struct kms_binding *b, const char *wrapped,
 		       uint8_t **ret, size_t *retlen)
 {
 	struct kmip *m = k->priv;
 	struct ttlv_enc e = { 0 };
-	struct resp rs;
 	uint8_t iv[WRAP_IV_LEN], ct[WRAP_DEK_MAX + WRAP_TAG_LEN];
 	char aad[320], kid[WRAP_KID_MAX + 1];
-	const uint8_t *d;
-	size_t ctlen, dlen;
+	size_t ctlen;
 	int aadlen, r;
 
 	if (strstr(wrapped, "\"nonce\"") && !strstr(wrapped, "\"kid\""))
@@ -756,20 +760,7 @@ static int kmip_unwrap(struct kms *k, const struct kms_binding *b, const char *w
 	ttlv_bytes(&e, T_IV_COUNTER_NONCE, iv, sizeof(iv));
 	ttlv_bytes(&e, T_AEAD_DATA, (const uint8_t *)aad, (size_t)aadlen);
 	ttlv_bytes(&e, T_AEAD_TAG, ct + ctlen - WRAP_TAG_LEN, WRAP_TAG_LEN);
-	r = run(k, m, OP_DECRYPT, &e, &rs);
-	if (r < 0)
-		return r;
-	if (ttlv_get_bytes(rs.p, T_DATA, &d, &dlen) < 0 || dlen != ctlen - WRAP_TAG_LEN) {
-		resp_free(&rs);
-		return kms_fail(k, -EPROTO, "KMIP Decrypt answer lacks the data");
-	}
-	*ret = secmem_alloc(dlen);
-	if (*ret) {
-		memcpy(*ret, d, dlen);
-		*retlen = dlen;
-	}
-	resp_free(&rs);
-	return *ret ? 0 : -ENOMEM;
+	return decrypt(k, m, &e, ctlen - WRAP_TAG_LEN, ret, retlen);
 }
 
 /* ---- KMS-held mode ---- */

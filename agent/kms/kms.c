@@ -42,6 +42,22 @@ int kms_fail(struct kms *k, int r, const char *fmt, ...)
 	return r;
 }
 
+int kms_set_endpoint(struct kms *k, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	free(k->endpoint);
+	va_start(ap, fmt);
+	n = vasprintf(&k->endpoint, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		k->endpoint = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 const char *kms_cfg_str(struct json_object *cfg, const char *key)
 {
 	struct json_object *v;

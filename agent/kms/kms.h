@@ -104,7 +104,9 @@ void kms_cleanup(void);
 /* Sets k->error (printf-style) and returns @r. */
 int kms_fail(struct kms *k, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* Helpers for providers: string field of a config entry (NULL when absent). */
+/* Helpers for providers: sets k->endpoint (printf-style); 0 or -ENOMEM. */
+int kms_set_endpoint(struct kms *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* String field of a config entry (NULL when absent). */
 const char *kms_cfg_str(struct json_object *cfg, const char *key);
 
 extern const struct kms_ops kms_keyfile_ops;

@@ -54,11 +54,7 @@ static int passphrase_init(struct kms *k, struct json_object *cfg)
 		p->len--;
 	if (p->len == 0)
 		return kms_fail(k, -EINVAL, "secretFile %s is empty", path);
-	if (asprintf(&k->endpoint, "file:%s", path) < 0) {
-		k->endpoint = NULL;
-		return -ENOMEM;
-	}
-	return 0;
+	return kms_set_endpoint(k, "file:%s", path);
 }
 
 static void passphrase_free(struct kms *k)

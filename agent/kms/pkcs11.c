@@ -111,12 +111,8 @@ static int p11_init(struct kms *k, struct json_object *cfg)
 			n--;
 		memcpy(label, ti->label, n);
 		label[n] = '\0';
-		if (asprintf(&k->endpoint, "pkcs11:%s#token=%s", p->module_path, label) < 0) {
-			k->endpoint = NULL;
-			return -ENOMEM;
-		}
+		return kms_set_endpoint(k, "pkcs11:%s#token=%s", p->module_path, label);
 	}
-	return 0;
 }
 
 static void p11_free(struct kms *k)
