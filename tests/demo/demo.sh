@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs inside the demo guest (see ci/demo): a throwaway Ceph cluster and KMS key,
+# Runs inside the demo guest (see ci/demo): a throwaway Ceph cluster and Vault KMS,
 # an encrypted volume created and opened by pvencctl, data readable through the
 # decrypted device and ciphertext on the raw image.
 set -euo pipefail
@@ -11,7 +11,7 @@ pv="$PVENC_TOP/build/rel/pvencctl"
 say "pvenc demo (a Debian kernel under QEMU; nothing here touches the host)"
 cat <<'TXT'
 Shown: pvencctl creates an encrypted RBD volume (envelope encryption: a random DEK,
-wrapped by a KEK); `rbd map` alone opens it (udev hands the event to pvenc-agent) as
+wrapped by a Vault Transit key that never leaves Vault); `rbd map` alone opens it (udev hands the event to pvenc-agent) as
 /dev/pvenc/rbd/demo; data goes through the decrypted device and only ciphertext
 reaches the raw image.
 TXT
@@ -24,13 +24,21 @@ guest_start_udev
 guest_start_ceph
 echo "cluster ready: $CEPH_CONF"
 
-say "A KMS: here a local KEK file (Vault, KMIP and PKCS#11 come later)"
-mkdir -p /etc/pvenc/keys
-install -m 0600 /dev/null /etc/pvenc/keys/demo.kek
-head -c 32 /dev/urandom >/etc/pvenc/keys/demo.kek
-echo '{"demo": {"encryptionKMSType": "keyfile", "keyFile": "/etc/pvenc/keys/demo.kek"}}' >/etc/pvenc/kms.json
+say "A KMS: Vault Transit (pvenc's Vault-compatible test server, TLS, in the guest)"
+. "$PVENC_TOP/tests/lib/kms.sh"
+mkdir -p /etc/pvenc/secrets/vault
+"$PVENC_TOP/tests/kms/mkcerts" /etc/pvenc/vault-tls >/dev/null
+kms_vault_start "$PVENC_TOP/tests/kms/vault-config.example.json" /etc/pvenc/vault-tls
+# A token whose policy allows only transit/encrypt and transit/decrypt on one key.
+install -m 0600 /dev/null /etc/pvenc/secrets/vault/token
+printf transit-token >/etc/pvenc/secrets/vault/token
+cat >/etc/pvenc/kms.json <<JSON
+{"demo": {"encryptionKMSType": "vault-transit", "vaultAddress": "$VAULT_ADDR",
+          "vaultCAFile": "/etc/pvenc/vault-tls/ca.crt", "vaultTransitKey": "pvenc-kek",
+          "vaultTokenFile": "/etc/pvenc/secrets/vault/token"}}
+JSON
 cat /etc/pvenc/kms.json
-
+run "$pv" kms check demo
 say "Start pvenc-agent (systemd would: pvenc-agent.service)"
 "$PVENC_TOP/build/rel/pvenc-agent" 2>/run/agent.log &
 agent=$!
