@@ -108,6 +108,8 @@ modules-clean:
 
 # ---- tests ----
 TESTRUN := tests/run
+# Guests mostly wait (Ceph, udev, KMS round trips): two at a time on two cores.
+GUEST_JOBS ?= 2
 check: all unit-tests modules
 	@$(TESTRUN) --reset
 	@$(TESTRUN) unit $(UNIT_BINS)
@@ -117,7 +119,7 @@ check: all unit-tests modules
 	@$(MAKE) --no-print-directory fuzzers
 	@$(TESTRUN) fuzz tests/fuzz/check-fuzzers
 	@$(TESTRUN) host $(sort $(wildcard tests/host/*.test))
-	@$(TESTRUN) guest $(sort $(wildcard tests/guest/*.test))
+	@$(TESTRUN) -j $(GUEST_JOBS) guest $(sort $(wildcard tests/guest/*.test))
 	@$(TESTRUN) --summary
 
 check-unit: unit-tests
@@ -143,7 +145,7 @@ check-host: all
 
 check-guest: all modules
 	@$(TESTRUN) --reset
-	@$(TESTRUN) guest $(sort $(wildcard tests/guest/*.test))
+	@$(TESTRUN) -j $(GUEST_JOBS) guest $(sort $(wildcard tests/guest/*.test))
 	@$(TESTRUN) --summary
 
 .SECONDEXPANSION:
