@@ -712,7 +712,8 @@ static const char kms_help[] =
 	"  ok    the step works\n  FAIL  the step fails, with the reason\n"
 	"  --    information\n"
 	"create-key: creates the KEK the entry names (pkcs11: a non-extractable, sensitive\n"
-	"AES-256 key on the token; vault-transit: the Transit key); refuses if it exists.\n\n"
+	"AES-256 key on the token; kmip: an activated AES-256 key, its UID printed;\n"
+	"vault-transit: the Transit key); refuses if it exists.\n\n"
 	"Options:\n"
 	"      --tenant POOL[/NS] apply the entry's tenant override for that pool/namespace\n\n";
 
