@@ -136,13 +136,9 @@ static int keyfile_wrap(struct kms *k, const struct kms_binding *b, const uint8_
 	char aad[320];
 	int aadlen, r;
 
-	if (len == 0 || len > WRAP_DEK_MAX)
-		return kms_fail(k, -EINVAL, "DEK length %zu out of range", len);
-	aadlen = wrapfmt_aad(b, aad, sizeof(aad));
+	aadlen = wrapfmt_prepare(k, b, len, aad, sizeof(aad), iv);
 	if (aadlen < 0)
-		return kms_fail(k, aadlen, "no volume id to bind the DEK to");
-	if (getrandom(iv, sizeof(iv), 0) != (ssize_t)sizeof(iv))
-		return kms_fail(k, -EIO, "getrandom failed");
+		return aadlen;
 	r = aesgcm_seal(kf->kek, iv, (uint8_t *)aad, (size_t)aadlen, dek, len, ct);
 	if (r == 0)
 		r = wrapfmt_encode(kf->kid, iv, ct, len + AESGCM_TAG_LEN, wrapped);

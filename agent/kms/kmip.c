@@ -652,13 +652,9 @@ static int kmip_wrap(struct kms *k, const struct kms_binding *b, const uint8_t *
 	char aad[320];
 	int aadlen, r;
 
-	if (len == 0 || len > WRAP_DEK_MAX)
-		return kms_fail(k, -EINVAL, "DEK length %zu out of range", len);
-	aadlen = wrapfmt_aad(b, aad, sizeof(aad));
+	aadlen = wrapfmt_prepare(k, b, len, aad, sizeof(aad), iv);
 	if (aadlen < 0)
-		return kms_fail(k, aadlen, "no volume id to bind the DEK to");
-	if (getrandom(iv, sizeof(iv), 0) != (ssize_t)sizeof(iv))
-		return kms_fail(k, -EIO, "getrandom failed");
+		return aadlen;
 	ttlv_text(&e, T_UNIQUE_IDENTIFIER, m->uid);
 	crypto_params(&e, 1);
 	ttlv_bytes(&e, T_DATA, dek, len);

@@ -5,6 +5,7 @@
 #include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "util/b64.h"
 
@@ -80,4 +81,19 @@ int wrapfmt_aad(const struct kms_binding *b, char *buf, size_t len)
 		return -EINVAL;
 	n = snprintf(buf, len, "pvenc:dek:v1:%s", b->volume_id);
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : n;
+}
+
+int wrapfmt_prepare(struct kms *k, const struct kms_binding *b, size_t deklen, char *aad,
+		    size_t aadcap, uint8_t iv[WRAP_IV_LEN])
+{
+	int n;
+
+	if (deklen == 0 || deklen > WRAP_DEK_MAX)
+		return kms_fail(k, -EINVAL, "DEK length %zu out of range", deklen);
+	n = wrapfmt_aad(b, aad, aadcap);
+	if (n < 0)
+		return kms_fail(k, n, "no volume id to bind the DEK to");
+	if (getrandom(iv, WRAP_IV_LEN, 0) != WRAP_IV_LEN)
+		return kms_fail(k, -EIO, "getrandom failed");
+	return n;
 }

@@ -23,5 +23,9 @@ int wrapfmt_decode(struct kms *k, const char *wrapped, char kid[WRAP_KID_MAX + 1
 		   uint8_t iv[WRAP_IV_LEN], uint8_t *ct, size_t ctcap, size_t *ctlen);
 /* "pvenc:dek:v1:<volume id>", the associated data that binds a DEK to its volume. */
 int wrapfmt_aad(const struct kms_binding *b, char *buf, size_t len);
+/* What every wrap starts with: checks the DEK length, fills @aad (wrapfmt_aad) and a
+ * random @iv. Returns the AAD length, or a negative errno with k->error set. */
+int wrapfmt_prepare(struct kms *k, const struct kms_binding *b, size_t deklen, char *aad,
+		    size_t aadcap, uint8_t iv[WRAP_IV_LEN]);
 
 #endif
