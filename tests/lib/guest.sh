@@ -25,7 +25,11 @@ guest_modprobe() {
 # Starts the throwaway cluster and exports CEPH_CONF; stopped on exit.
 guest_start_ceph() {
 	local conf
-	conf=$("$PVENC_TOP/tests/lib/ceph-cluster" start /run/ceph-test) || return 1
+	# krbd pings its watches every 5 s (libceph's osd_keepalive_timeout). With the host's
+	# 5 s watch timeout a slow TCG guest loses its watch, librbd breaks krbd's exclusive
+	# lock and blocklists it (ESHUTDOWN on map, aborted ext4 journal): keep Ceph's 30 s.
+	conf=$(PVENC_CEPH_WATCH_TIMEOUT=${PVENC_CEPH_WATCH_TIMEOUT:-30} \
+		"$PVENC_TOP/tests/lib/ceph-cluster" start /run/ceph-test) || return 1
 	export CEPH_CONF=$conf
 	on_exit "'$PVENC_TOP/tests/lib/ceph-cluster' stop /run/ceph-test"
 }
