@@ -43,9 +43,11 @@ LIB_SRCS := $(filter-out agent/main.c,$(wildcard agent/*.c agent/*/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILDDIR)/%.o)
 LIB := $(BUILDDIR)/libpvenc.a
 
-TOOLS := pvencctl pvenc-udev
+TOOLS := pvencctl pvenc-udev pvenc-stat
 BINS := $(TOOLS:%=$(BUILDDIR)/%) $(BUILDDIR)/pvenc-agent
 
+# Test helpers (tests/helpers/*.c) link libpvenc like the tools.
+HELPERS := $(patsubst tests/helpers/%.c,$(BUILDDIR)/tests/%,$(wildcard tests/helpers/*.c))
 UNIT_SRCS := $(wildcard tests/unit/test-*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILDDIR)/tests/%)
 
@@ -58,7 +60,7 @@ Q := @
 say = @printf '  %-6s %s\n' $(1) $(2)
 endif
 
-all: $(BINS)
+all: $(BINS) $(HELPERS)
 
 $(BUILDDIR)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -75,6 +77,14 @@ $(BUILDDIR)/pvencctl: $(BUILDDIR)/tools/pvencctl.o $(LIB)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILDDIR)/pvenc-udev: $(BUILDDIR)/tools/pvenc-udev.o $(LIB)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILDDIR)/pvenc-stat: $(BUILDDIR)/tools/pvenc-stat.o $(LIB)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILDDIR)/tests/%: $(BUILDDIR)/tests/helpers/%.o $(LIB)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
@@ -207,11 +217,25 @@ install: all
 	install -m 0644 udev/pvenc-agent.service $(DESTDIR)$(SYSTEMDUNITDIR)/
 	install -m 0644 Documentation/*.md $(DESTDIR)$(DOCDIR)/
 
+# pvenc.ko's sources for DKMS: /usr/src/pvenc-<version>/{Kbuild,kmod/,dkms.conf}
+DKMSDIR ?= /usr/src/pvenc-$(VERSION)
+install-dkms:
+	install -d $(DESTDIR)$(DKMSDIR)/kmod/uapi/linux
+	install -m 0644 Kbuild $(DESTDIR)$(DKMSDIR)/
+	install -m 0644 kmod/Kbuild $(filter-out %.mod.c,$(wildcard kmod/*.c)) kmod/*.h \
+		$(DESTDIR)$(DKMSDIR)/kmod/
+	install -m 0644 kmod/uapi/linux/pvenc.h $(DESTDIR)$(DKMSDIR)/kmod/uapi/linux/
+	sed 's/@VERSION@/$(VERSION)/' dkms.conf >$(DESTDIR)$(DKMSDIR)/dkms.conf
+
+print-kver:
+	@echo $(KVER)
+
 clean: modules-clean
 	rm -rf build
 
 .PHONY: all modules modules-clean check check-unit check-san check-valgrind check-host \
-	check-guest check-fuzz fuzz fuzzers lint format format-check install clean unit-tests
+	check-guest check-fuzz fuzz fuzzers lint format format-check install install-dkms \
+	print-kver clean unit-tests
 .DELETE_ON_ERROR:
 # Keep objects of test programs (otherwise make deletes them as intermediates).
 .SECONDARY:

@@ -2,15 +2,18 @@
 /*
  * pvenc.ko: per-volume encryption stats for pvenc volumes.
  *
- * This first version only creates /sys/kernel/pvenc/ with the ABI version, so the
- * agent and tools can detect the module; volumes and counters come with the
- * generic-netlink family (Documentation/kmod.md).
+ * /sys/kernel/pvenc/version is the ABI version; /sys/kernel/pvenc/volumes/<name>/
+ * holds each registered dm-crypt device's identity and kernel-measured counters. The
+ * agent registers volumes over the generic-netlink family "pvenc" (netlink.c).
+ * Nothing here is in the I/O path except a tracepoint probe that counts failed bios
+ * (stats.c); without the module, I/O is exactly as before.
  */
 #include <linux/init.h>
 #include <linux/kobject.h>
 #include <linux/module.h>
 #include <linux/sysfs.h>
-#include <linux/pvenc.h>
+
+#include "pvenc.h"
 
 static struct kobject *pvenc_kobj;
 
@@ -37,22 +40,40 @@ static int __init pvenc_init(void)
 	pvenc_kobj = kobject_create_and_add(PVENC_SYSFS_NAME, kernel_kobj);
 	if (!pvenc_kobj)
 		return -ENOMEM;
-
 	ret = sysfs_create_group(pvenc_kobj, &pvenc_group);
 	if (ret)
-		goto err_put;
-
+		goto err_kobj;
+	ret = pvenc_volumes_init(pvenc_kobj);
+	if (ret)
+		goto err_kobj;
+	ret = pvenc_stats_init();
+	if (ret)
+		goto err_volumes;
+	/* Last: the family appearing is what tells the agent to register its volumes. */
+	ret = pvenc_genl_init();
+	if (ret)
+		goto err_stats;
 	pr_info("loaded, abi %d\n", PVENC_GENL_VERSION);
 	return 0;
 
-err_put:
+err_stats:
+	pvenc_stats_exit();
+err_volumes:
+	pvenc_volumes_exit();
+err_kobj:
 	kobject_put(pvenc_kobj);
 	return ret;
 }
 
 static void __exit pvenc_exit(void)
 {
+	/* No new registrations, then no probe, then drop the volumes (kobject_del waits
+	 * for sysfs readers). */
+	pvenc_genl_exit();
+	pvenc_stats_exit();
+	pvenc_volumes_exit();
 	kobject_put(pvenc_kobj);
+	rcu_barrier(); /* kfree_rcu of the last volumes */
 }
 
 module_init(pvenc_init);
@@ -61,3 +82,4 @@ module_exit(pvenc_exit);
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("pvenc per-volume encryption statistics");
 MODULE_AUTHOR("pvenc developers");
+MODULE_SOFTDEP("pre: dm-mod");

@@ -50,6 +50,8 @@ struct dev {
 	time_t next_try; /* DEV_RETRY: monotonic seconds */
 	char dm_name[128];
 	char last_error[1024];
+	int have_ident; /* DEV_OPEN: ident is what pvenc.ko was told */
+	struct kvol ident;
 	struct dev *next;
 };
 
@@ -64,6 +66,8 @@ struct job {
 	int already;
 	char dm_path[160];
 	char err[1024];
+	int have_ident;
+	struct kvol ident;
 	struct job *next;
 };
 
@@ -80,6 +84,7 @@ struct agent {
 	int stopping;
 	int listen_fd;
 	int clients;
+	struct kmodnl_watch *kwatch; /* pvenc.ko appearing; NULL if netlink is unusable */
 };
 
 static time_t mono(void)
@@ -220,12 +225,19 @@ static void run_job(struct agent *a, struct pvenc_ctx *ctx, struct job *j)
 		if (r == 0) {
 			j->already = res.already;
 			(void)snprintf(j->dm_path, sizeof(j->dm_path), "%s", res.dm_path);
+			j->ident = res.ident;
+			j->have_ident = 1;
 		}
 		break;
 	case CTL_RESIZE:
 		r = volume_resize(ctx, dev, NULL);
-		if (r == -ENOENT) /* not open (yet): a change may also be the first sight */
+		if (r == -ENOENT) { /* not open (yet): a change may also be the first sight */
 			r = volume_open(ctx, dev, &none, &res);
+			if (r == 0) {
+				j->ident = res.ident;
+				j->have_ident = 1;
+			}
+		}
 		break;
 	case CTL_CLOSE:
 		r = volume_close(ctx, dev, j->deferred, &was_open);
@@ -254,6 +266,7 @@ static void account(struct agent *a, struct job *j)
 	if (j->op == CTL_CLOSE || j->op == CTL_UNMAP) {
 		if (j->result == 0) {
 			d->state = DEV_CLOSED;
+			d->have_ident = 0;
 			d->attempts = 0;
 			d->last_error[0] = '\0';
 		}
@@ -267,8 +280,11 @@ static void account(struct agent *a, struct job *j)
 		d->state = DEV_OPEN;
 		d->attempts = 0;
 		d->last_error[0] = '\0';
-		(void)snprintf(d->dm_name, sizeof(d->dm_name), "%s",
-			       j->dm_path + strlen("/dev/mapper/"));
+		if (j->have_ident) {
+			d->ident = j->ident;
+			d->have_ident = 1;
+			(void)snprintf(d->dm_name, sizeof(d->dm_name), "%s", j->ident.name);
+		}
 		return;
 	}
 	if (j->result == -ENOMSG) {
@@ -722,6 +738,36 @@ static int bind_socket(struct agent *a)
 	return 0;
 }
 
+/* pvenc.ko appeared (loaded or reloaded): register every open volume with what it
+ * was told before; @prune also drops entries whose device is gone (a volume closed
+ * while no agent ran). Best effort, like all of pvenc.ko's bookkeeping. */
+static void kstat_resync(struct agent *a, int reregister, int prune)
+{
+	struct kvol *v = NULL, *kv = NULL;
+	size_t n = 0, nk = 0, pruned = 0, registered = 0;
+
+	pthread_mutex_lock(&a->lock);
+	for (struct dev *d = a->devs; reregister && d; d = d->next)
+		n += d->state == DEV_OPEN && d->have_ident;
+	if (n)
+		v = calloc(n, sizeof(*v));
+	n = 0;
+	for (struct dev *d = a->devs; v && d; d = d->next)
+		if (d->state == DEV_OPEN && d->have_ident)
+			v[n++] = d->ident;
+	pthread_mutex_unlock(&a->lock);
+	for (size_t i = 0; i < n; i++)
+		registered += kmodnl_register(&v[i]) == 0;
+	free(v);
+	if (prune && kmodnl_list(&kv, &nk) == 0) {
+		for (size_t i = 0; i < nk; i++)
+			if (!kv[i].has_stats && kmodnl_unregister(kv[i].name) == 0)
+				pruned++;
+		free(kv);
+	}
+	log_info("event=kstat-resync registered=%zu pruned=%zu", registered, pruned);
+}
+
 int agent_new(const struct pvenc_config *cfg, struct agent **ret)
 {
 	struct agent *a = calloc(1, sizeof(*a));
@@ -769,6 +815,10 @@ int agent_start(struct agent *a)
 		pthread_mutex_unlock(&a->lock);
 		free(devs);
 	}
+	/* Stats: entries a dead agent left behind go; the scan above registers the rest. */
+	if (kmodnl_watch_open(&a->kwatch) < 0)
+		log_warn("event=kstat-watch-unavailable reason=\"no generic netlink\"");
+	kstat_resync(a, 0, 1);
 	log_info("event=started socket=%s jobs=%d mapped=%zu", a->cfg.agent_socket, a->cfg.jobs,
 		 r == 0 ? n : 0);
 	return 0;
@@ -789,10 +839,12 @@ int agent_run(struct agent *a)
 		return -errno;
 	notify("READY=1\nSTATUS=serving");
 	for (;;) {
-		struct pollfd p[2] = { { .fd = a->listen_fd, .events = POLLIN },
-				       { .fd = sfd, .events = POLLIN } };
+		struct pollfd p[3] = { { .fd = a->listen_fd, .events = POLLIN },
+				       { .fd = sfd, .events = POLLIN },
+				       { .fd = a->kwatch ? kmodnl_watch_fd(a->kwatch) : -1,
+					 .events = POLLIN } };
 
-		if (poll(p, 2, -1) < 0) {
+		if (poll(p, 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
@@ -809,6 +861,8 @@ int agent_run(struct agent *a)
 		}
 		if (p[0].revents & POLLIN)
 			accept_client(a);
+		if ((p[2].revents & POLLIN) && kmodnl_watch_read(a->kwatch) > 0)
+			kstat_resync(a, 1, 1);
 	}
 	notify("STOPPING=1");
 	log_info("event=stopping open-volumes=kept");
@@ -843,6 +897,7 @@ void agent_free(struct agent *a)
 		a->devs = d->next;
 		free(d);
 	}
+	kmodnl_watch_close(a->kwatch);
 	pvenc_ctx_done(&a->ctx0);
 	free(a);
 }

@@ -16,6 +16,7 @@
 #include "kms/kms.h"
 #include "store/rbdmeta.h"
 #include "util/crashpoint.h"
+#include "volume/kstat.h"
 #include "util/log.h"
 #include "util/secmem.h"
 
@@ -463,8 +464,10 @@ static int csi_kms_id(struct pvenc_ctx *ctx, struct rbd_img *img, const char *na
 	return 0;
 }
 
+/* @kms_used (may be NULL) gets the KMS id the DEK came from. */
 static int fetch_dek(struct pvenc_ctx *ctx, struct rbd_img *img, const struct vol_meta *m,
-		     const struct open_opts *o, const char *name, uint8_t **dek, size_t *deklen)
+		     const struct open_opts *o, const char *name, uint8_t **dek, size_t *deklen,
+		     char *kms_used, size_t kms_used_len)
 {
 	_cleanup_kms_ struct kms *k = NULL;
 	_cleanup_free_ char *csi_kms = NULL;
@@ -493,6 +496,8 @@ static int fetch_dek(struct pvenc_ctx *ctx, struct rbd_img *img, const struct vo
 		/* ceph-csi's KMS-held secret is the LUKS passphrase text itself. */
 		b = (struct kms_binding){ .volume_id = volid, .text = 1 };
 	}
+	if (kms_used)
+		(void)snprintf(kms_used, kms_used_len, "%s", kms_id);
 	r = open_kms(ctx, &img->spec, kms_id, &k);
 	if (r < 0)
 		return r;
@@ -533,7 +538,7 @@ int volume_open(struct pvenc_ctx *ctx, const char *target, const struct open_opt
 	_cleanup_secmem_ uint8_t *dek = NULL;
 	struct vol_meta m = { 0 };
 	struct rbd_dev d = { 0 };
-	char name[4 * (SPEC_NAME_MAX + 1)], merr[256] = "";
+	char name[4 * (SPEC_NAME_MAX + 1)], merr[256] = "", kms[META_KMS_MAX + 1] = "";
 	unsigned flags = 0;
 	size_t deklen = 0;
 	int r;
@@ -570,7 +575,7 @@ int volume_open(struct pvenc_ctx *ctx, const char *target, const struct open_opt
 		r = fail(ctx, r, "device-mapper name for %s is too long", name);
 		goto out;
 	}
-	r = fetch_dek(ctx, img, &m, o, name, &dek, &deklen);
+	r = fetch_dek(ctx, img, &m, o, name, &dek, &deklen, kms, sizeof(kms));
 	if (r < 0)
 		goto out;
 	if (d.spec.snap[0])
@@ -588,6 +593,7 @@ int volume_open(struct pvenc_ctx *ctx, const char *target, const struct open_opt
 	(void)snprintf(res->dm_path, sizeof(res->dm_path), "/dev/mapper/%s", res->dm_name);
 	(void)snprintf(res->device, sizeof(res->device), "%s", d.path);
 	res->readonly = !!(flags & LUKS_OPEN_READONLY);
+	kstat_volume_opened(&d, res->dm_name, kms, m.dek, res->already, &res->ident);
 	log_info("image=%s event=%s device=%s dm=%s kms=%s", name,
 		 res->already ? "already-open" : "opened", d.path, res->dm_name,
 		 m.kind == VOL_PVENC ? m.kms : "ceph-csi");
@@ -622,6 +628,7 @@ int volume_close(struct pvenc_ctx *ctx, const char *target, int deferred, int *w
 	if (r < 0)
 		return fail(ctx, r, "closing %s (%s) failed: %s", name, dm, strerror(-r));
 	*was_open = 1;
+	kstat_volume_closed(dm);
 	log_info("image=%s event=%s dm=%s", name, deferred ? "close-deferred" : "closed", dm);
 	return 0;
 }
@@ -759,7 +766,7 @@ int volume_resize(struct pvenc_ctx *ctx, const char *target, uint64_t *new_size)
 		r = fail(ctx, -ENOMSG, "%s is not an encrypted volume", name);
 		goto out;
 	}
-	r = fetch_dek(ctx, img, &m, &none, name, &dek, &deklen);
+	r = fetch_dek(ctx, img, &m, &none, name, &dek, &deklen, NULL, 0);
 	if (r < 0)
 		goto out;
 	r = luks_resize(dm, dek, deklen, new_size);

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "stats/kmodnl.h"
 #include "store/rbd.h"
 #include "util/config.h"
 #include "volume/device.h"
@@ -51,6 +52,7 @@ struct open_result {
 	char device[32];
 	int already; /* it was open already; nothing changed */
 	int readonly;
+	struct kvol ident; /* what pvenc.ko was told (Documentation/kmod.md) */
 };
 
 /* TARGET: POOL/[NS/]IMAGE[@SNAP] (must be mapped) or a /dev/rbdN path. */
