@@ -48,6 +48,7 @@ static int cmd_resize(int argc, char **argv);
 static int cmd_spec(int argc, char **argv);
 static int cmd_kms(int argc, char **argv);
 static int cmd_delete(int argc, char **argv);
+static int cmd_rotate(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
@@ -69,6 +70,8 @@ static const struct command commands[] = {
 	  "grow the decrypted device after rbd resize (the agent does it by itself)" },
 	{ "delete", cmd_delete, "POOL/[NS/]IMAGE --force POOL/[NS/]IMAGE",
 	  "remove an unused image and its KMS-held key (never a shared KEK)" },
+	{ "rotate", cmd_rotate, "POOL/[NS/]IMAGE [--dek | --kek]",
+	  "rotate a volume's DEK (new keyslot, online) or wrap it under the newest KEK" },
 	{ "spec", cmd_spec, "POOL/[NS/]IMAGE[@SNAP]", "check an image spec and print its parts" },
 	{ "kms", cmd_kms, "check|create-key ID [--tenant POOL[/NS]]",
 	  "check a KMS entry (connect, authenticate, round-trip a probe key), or create its KEK" },
@@ -156,6 +159,9 @@ enum {
 	OPT_CSI_VOLUME_ID,
 	OPT_NO_AGENT,
 	OPT_TENANT,
+	OPT_DEK,
+	OPT_KEK,
+	OPT_IF_DUE,
 };
 
 static const struct option long_opts[] = {
@@ -173,13 +179,16 @@ static const struct option long_opts[] = {
 	{ "csi-volume-id", required_argument, NULL, OPT_CSI_VOLUME_ID },
 	{ "no-agent", no_argument, NULL, OPT_NO_AGENT },
 	{ "tenant", required_argument, NULL, OPT_TENANT },
+	{ "dek", no_argument, NULL, OPT_DEK },
+	{ "kek", no_argument, NULL, OPT_KEK },
+	{ "if-due", no_argument, NULL, OPT_IF_DUE },
 	{ NULL, 0, NULL, 0 },
 };
 
 struct args {
 	const char *config, *ceph_conf, *id, *kms_config;
 	const char *size, *kms, *force, *csi_volume_id, *tenant;
-	int deferred, json, help, no_agent;
+	int deferred, json, help, no_agent, dek, kek, if_due;
 	const char *pos[2];
 	int npos;
 	/* which command-specific options this command accepts */
@@ -244,6 +253,18 @@ static int parse_args(const char *cmd, int argc, char **argv, struct args *a)
 		case OPT_TENANT:
 			name = "tenant";
 			a->tenant = optarg;
+			break;
+		case OPT_DEK:
+			name = "dek";
+			a->dek = 1;
+			break;
+		case OPT_KEK:
+			name = "kek";
+			a->kek = 1;
+			break;
+		case OPT_IF_DUE:
+			name = "if-due";
+			a->if_due = 1;
 			break;
 		default:
 			(void)fprintf(stderr, "pvencctl %s: unknown or incomplete option '%s'\n",
@@ -702,6 +723,47 @@ static int cmd_delete(int argc, char **argv)
 	r = volume_delete(&ctx, a.pos[0], &oo, a.force);
 	if (r == 0)
 		(void)printf("deleted %s\n", a.pos[0]);
+	pvenc_ctx_done(&ctx);
+	return report(&ctx, r);
+}
+
+static const char rotate_help[] =
+	"--dek (default): a new random DEK gets a new LUKS2 keyslot, is wrapped and stored,\n"
+	"and the old keyslot is removed. Data and volume key stay; the volume may be open\n"
+	"and busy on any node. Crash-safe: the stored DEK opens the volume after a stop at\n"
+	"any step, and the next rotation finishes an interrupted one.\n"
+	"--kek: the DEK is wrapped again under the KMS's newest key (Vault Transit's latest\n"
+	"version after transit/keys/NAME/rotate; the key the entry names now for KMIP and\n"
+	"PKCS#11). Nothing else changes.\n"
+	"One node at a time: a lease lock on the image (exit 5 if another node holds it).\n\n"
+	"Options:\n"
+	"      --dek              rotate the data-encryption key (default)\n"
+	"      --kek              wrap the DEK under the newest key-encryption key\n"
+	"      --if-due           rotate the DEK only if the volume's schedule says it is due\n"
+	"                         (what pvenc-agent does; for cron on nodes without the agent)\n\n";
+
+static int cmd_rotate(int argc, char **argv)
+{
+	struct rotate_result rr;
+
+	PREPARE("rotate", "dek kek if-due", 1, 1, rotate_help);
+	if (a.dek + a.kek + (a.if_due && a.kek) > 1) {
+		log_error("pvencctl rotate: one of --dek or --kek (--if-due rotates the DEK)");
+		return EXIT_USAGE;
+	}
+	if (a.if_due)
+		r = volume_rotate_if_due(&ctx, a.pos[0], &rr);
+	else
+		r = volume_rotate(&ctx, a.pos[0], a.kek ? ROTATE_KEK : ROTATE_DEK, 0, &rr);
+	if (r == 0 && rr.skipped)
+		(void)printf("%s: nothing to do (not due, or another node is rotating it)\n",
+			     a.pos[0]);
+	else if (r == 0 && a.kek)
+		(void)printf("%s: DEK wrapped under key version %u\n", a.pos[0], rr.key_version);
+	else if (r == 0)
+		(void)printf("%s: DEK rotated%s, now version %u\n", a.pos[0],
+			     rr.resumed ? " (an interrupted rotation finished)" : "",
+			     rr.dek_version);
 	pvenc_ctx_done(&ctx);
 	return report(&ctx, r);
 }

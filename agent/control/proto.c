@@ -22,6 +22,8 @@ static const char *const op_names[] = {
 
 const char *ctl_op_name(enum ctl_op op)
 {
+	if (op == CTL_ROTATE) /* the agent's own job, never a request */
+		return "rotate";
 	return (unsigned)op < ARRAY_SIZE(op_names) ? op_names[op] : "?";
 }
 

@@ -27,6 +27,7 @@ enum ctl_op {
 	CTL_RESIZE,
 	CTL_STATUS,
 	CTL_LIST,
+	CTL_ROTATE, /* internal: the agent's scheduled rotation; not accepted from clients */
 };
 
 enum ctl_action {

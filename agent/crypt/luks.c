@@ -156,6 +156,113 @@ int luks_check_header(const uint8_t *hdr, size_t len, const char *uuid, const ui
 	return r < 0 ? -EPERM : 0;
 }
 
+/* ---- keyslots of an in-memory header (rotation) ---- */
+
+/* @hdr (LUKS_HEADER_SIZE bytes) loaded from a memfd; *fd keeps it for the read-back. */
+static int load_mem_header(const uint8_t *hdr, size_t len, struct crypt_device **cd, int *fd)
+{
+	char path[64];
+	int r;
+
+	if (len != LUKS_HEADER_SIZE || memcmp(hdr, "LUKS\xba\xbe", 6) != 0)
+		return -ENODATA;
+	*fd = memfd_path(LUKS_MIN_IMAGE_SIZE, path, sizeof(path));
+	if (*fd < 0)
+		return *fd;
+	if (pwrite(*fd, hdr, len, 0) != (ssize_t)len)
+		return -EIO;
+	r = crypt_init(cd, path);
+	if (r < 0)
+		return r;
+	(void)crypt_metadata_locking(*cd, 0);
+	return crypt_load(*cd, CRYPT_LUKS2, NULL) < 0 ? -ENODATA : 0;
+}
+
+static int store_mem_header(int fd, uint8_t *hdr, size_t len)
+{
+	ssize_t n = pread(fd, hdr, len, 0);
+
+	return n == (ssize_t)len ? 0 : n < 0 ? -errno : -EIO;
+}
+
+int luks_header_keyslot_of(const uint8_t *hdr, size_t len, const uint8_t *dek, size_t deklen)
+{
+	_cleanup_cd_ struct crypt_device *cd = NULL;
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	cs_init_logging();
+	r = load_mem_header(hdr, len, &cd, &fd);
+	if (r < 0)
+		return r;
+	r = crypt_activate_by_passphrase(cd, NULL, CRYPT_ANY_SLOT, (const char *)dek, deklen, 0);
+	return r < 0 ? -EPERM : r;
+}
+
+int luks_header_add_key(uint8_t *hdr, size_t len, const uint8_t *old, const uint8_t *new_key,
+			size_t deklen)
+{
+	struct crypt_pbkdf_type pbkdf = {
+		.type = CRYPT_KDF_PBKDF2,
+		.hash = "sha256",
+		.iterations = LUKS_PBKDF2_ITERATIONS,
+		.flags = CRYPT_PBKDF_NO_BENCHMARK,
+	};
+	_cleanup_cd_ struct crypt_device *cd = NULL;
+	_cleanup_close_ int fd = -1;
+	int r, slot;
+
+	cs_init_logging();
+	r = load_mem_header(hdr, len, &cd, &fd);
+	if (r < 0)
+		return r;
+	/* Already there (a resumed rotation): nothing to add. */
+	slot = crypt_activate_by_passphrase(cd, NULL, CRYPT_ANY_SLOT, (const char *)new_key, deklen,
+					    0);
+	if (slot >= 0)
+		return slot;
+	r = crypt_set_pbkdf_type(cd, &pbkdf);
+	if (r < 0)
+		return r;
+	slot = crypt_keyslot_add_by_passphrase(cd, CRYPT_ANY_SLOT, (const char *)old, deklen,
+					       (const char *)new_key, deklen);
+	if (slot < 0)
+		return slot == -EPERM || slot == -ENOENT ? -EPERM : slot;
+	r = store_mem_header(fd, hdr, len);
+	return r < 0 ? r : slot;
+}
+
+int luks_header_keep_only(uint8_t *hdr, size_t len, const uint8_t *dek, size_t deklen)
+{
+	_cleanup_cd_ struct crypt_device *cd = NULL;
+	_cleanup_close_ int fd = -1;
+	int r, keep, removed = 0;
+
+	cs_init_logging();
+	r = load_mem_header(hdr, len, &cd, &fd);
+	if (r < 0)
+		return r;
+	keep = crypt_activate_by_passphrase(cd, NULL, CRYPT_ANY_SLOT, (const char *)dek, deklen, 0);
+	if (keep < 0)
+		return -EPERM; /* never remove slots without one that is known to work */
+	for (int slot = 0; slot < crypt_keyslot_max(CRYPT_LUKS2); slot++) {
+		crypt_keyslot_info ki = crypt_keyslot_status(cd, slot);
+
+		if (slot == keep || (ki != CRYPT_SLOT_ACTIVE && ki != CRYPT_SLOT_ACTIVE_LAST))
+			continue;
+		r = crypt_keyslot_destroy(cd, slot);
+		if (r < 0)
+			return r;
+		removed++;
+	}
+	if (removed) {
+		r = store_mem_header(fd, hdr, len);
+		if (r < 0)
+			return r;
+	}
+	return removed;
+}
+
 static int same_device(const char *a, const char *b)
 {
 	struct stat sa, sb;

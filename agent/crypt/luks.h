@@ -34,6 +34,16 @@ int luks_build_header(const struct luks_format_opts *o, const uint8_t *dek, size
 int luks_check_header(const uint8_t *hdr, size_t len, const char *uuid, const uint8_t *dek,
 		      size_t deklen);
 
+/* Keyslots of an in-memory header (LUKS_HEADER_SIZE bytes), for rotation; the header
+ * is changed in place. keyslot_of: the slot @dek opens, -EPERM if none. add_key: a
+ * keyslot for @new_key unlocked with @old (none added if @new_key opens one already);
+ * returns the slot. keep_only: destroys every keyslot but the one @dek opens (-EPERM
+ * if @dek opens none); returns how many were destroyed. */
+int luks_header_keyslot_of(const uint8_t *hdr, size_t len, const uint8_t *dek, size_t deklen);
+int luks_header_add_key(uint8_t *hdr, size_t len, const uint8_t *old, const uint8_t *new_key,
+			size_t deklen);
+int luks_header_keep_only(uint8_t *hdr, size_t len, const uint8_t *dek, size_t deklen);
+
 enum {
 	LUKS_OPEN_READONLY = 1 << 0,
 	LUKS_OPEN_DISCARDS = 1 << 1,

@@ -85,6 +85,7 @@ struct agent {
 	int listen_fd;
 	int clients;
 	struct kmodnl_watch *kwatch; /* pvenc.ko appearing; NULL if netlink is unusable */
+	time_t next_rotation_check; /* monotonic seconds */
 };
 
 static time_t mono(void)
@@ -245,6 +246,12 @@ static void run_job(struct agent *a, struct pvenc_ctx *ctx, struct job *j)
 	case CTL_UNMAP:
 		r = volume_unmap(ctx, dev);
 		break;
+	case CTL_ROTATE: {
+		struct rotate_result rr;
+
+		r = volume_rotate_if_due(ctx, dev, &rr);
+		break;
+	}
 	default:
 		r = -EINVAL;
 		break;
@@ -263,6 +270,12 @@ static void account(struct agent *a, struct job *j)
 
 	if (!d)
 		return;
+	if (j->op == CTL_ROTATE) {
+		/* The volume stays open whatever happens; the next check tries again. */
+		if (j->result < 0)
+			log_warn("device=rbd%d event=rotate-failed error=\"%s\"", j->devid, j->err);
+		return;
+	}
 	if (j->op == CTL_CLOSE || j->op == CTL_UNMAP) {
 		if (j->result == 0) {
 			d->state = DEV_CLOSED;
@@ -328,6 +341,21 @@ static long due_retries(struct agent *a)
 	return next;
 }
 
+/* Every check-interval, a rotation check for each open volume (the check itself reads
+ * the schedule); with the lock held. Returns seconds until the next check. */
+static long due_rotations(struct agent *a)
+{
+	time_t now = mono();
+
+	if (now >= a->next_rotation_check) {
+		for (struct dev *d = a->devs; d; d = d->next)
+			if (d->state == DEV_OPEN)
+				(void)enqueue(a, d->id, CTL_ROTATE, 0, 0);
+		a->next_rotation_check = now + a->cfg.rotation_check_s;
+	}
+	return a->next_rotation_check - now;
+}
+
 static void *worker(void *arg)
 {
 	struct agent *a = arg;
@@ -341,7 +369,14 @@ static void *worker(void *arg)
 		struct dev *d;
 		long wait;
 
-		wait = a->stopping ? -1 : due_retries(a);
+		wait = -1;
+		if (!a->stopping) {
+			long rot = due_rotations(a);
+
+			wait = due_retries(a);
+			if (wait < 0 || rot < wait)
+				wait = rot;
+		}
 		j = dequeue(a);
 		if (!j) {
 			if (a->stopping)
@@ -564,6 +599,8 @@ static struct json_object *handle(struct agent *a, struct ctl_request *req)
 		}
 		pvenc_ctx_done(&ctx);
 		return r < 0 ? answer_err(r, ctx.err) : answer_ok(o);
+	case CTL_ROTATE: /* the parser never yields it */
+		break;
 	}
 	return answer_err(-EINVAL, "unknown op");
 }

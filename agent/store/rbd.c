@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 int rbd_conn_open(const struct ceph_opts *o, struct rbd_conn **ret, char *err, size_t errlen)
 {
@@ -197,6 +199,41 @@ int rbd_img_write(struct rbd_img *i, uint64_t off, size_t len, const uint8_t *bu
 int rbd_img_flush(struct rbd_img *i)
 {
 	return rbd_flush(i->image);
+}
+
+int rbd_img_object_size(struct rbd_img *i, uint64_t *size)
+{
+	rbd_image_info_t info;
+	int r = rbd_stat(i->image, &info, sizeof(info));
+
+	if (r < 0)
+		return r;
+	*size = info.obj_size;
+	return 0;
+}
+
+int rbd_img_lease(struct rbd_img *i, const char *name, const char *cookie, unsigned lease_s,
+		  int renew)
+{
+	char oid[96], desc[128], host[64] = "?";
+	struct timeval t = { .tv_sec = lease_s };
+	int r;
+
+	(void)gethostname(host, sizeof(host) - 1);
+	(void)snprintf(oid, sizeof(oid), "rbd_header.%s", i->id);
+	(void)snprintf(desc, sizeof(desc), "pvenc on %s", host);
+	r = rados_lock_exclusive(i->io, oid, name, cookie, desc, &t,
+				 renew ? LIBRADOS_LOCK_FLAG_MAY_RENEW : 0);
+	/* Held by someone else (EBUSY), or by us under another cookie (EEXIST). */
+	return r == -EEXIST ? -EBUSY : r;
+}
+
+int rbd_img_lease_release(struct rbd_img *i, const char *name, const char *cookie)
+{
+	char oid[96];
+
+	(void)snprintf(oid, sizeof(oid), "rbd_header.%s", i->id);
+	return rados_unlock(i->io, oid, name, cookie);
 }
 
 int rbd_img_meta_get(struct rbd_img *i, const char *key, char **value)

@@ -58,6 +58,16 @@ int rbd_img_size(struct rbd_img *i, uint64_t *size);
 int rbd_img_read(struct rbd_img *i, uint64_t off, size_t len, uint8_t *buf);
 int rbd_img_write(struct rbd_img *i, uint64_t off, size_t len, const uint8_t *buf);
 int rbd_img_flush(struct rbd_img *i);
+/* Bytes per RADOS object: one write within an object is atomic. */
+int rbd_img_object_size(struct rbd_img *i, uint64_t *size);
+
+/* An advisory lease (cls_lock on the image's header object, next to librbd's own
+ * locks): exclusive, and it expires after @lease_s unless taken again with @renew by
+ * the same @cookie, so a holder that dies blocks nobody for long. -EBUSY if another
+ * holder has it. */
+int rbd_img_lease(struct rbd_img *i, const char *name, const char *cookie, unsigned lease_s,
+		  int renew);
+int rbd_img_lease_release(struct rbd_img *i, const char *name, const char *cookie);
 
 /* Metadata: get gives a malloc string (-ENOENT if absent). */
 int rbd_img_meta_get(struct rbd_img *i, const char *key, char **value);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "util/macro.h"
+#include "util/schedule.h"
 
 const char *vol_state_name(enum vol_state s)
 {
@@ -81,6 +82,7 @@ int meta_valid_text(const char *s, size_t max)
 void vol_meta_clear(struct vol_meta *m)
 {
 	free(m->dek);
+	free(m->dek_next);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -119,6 +121,63 @@ static int copy_checked(char *dst, size_t cap, const char *v)
 	return 0;
 }
 
+/* Decimal digits only, 1..max. */
+static int parse_count(const char *s, int64_t max, int64_t *out)
+{
+	int64_t v = 0;
+
+	if (!*s || strlen(s) > 19)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	if (v < 1 || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* The rotation keys; absent keys keep their defaults. */
+static int read_rotation(meta_get_fn get, void *ctx, struct vol_meta *m, char *err, size_t errlen)
+{
+	_cleanup_free_ char *next = NULL, *ver = NULL, *at = NULL, *sched = NULL;
+	int64_t v, period;
+	int r;
+
+	if ((r = get_opt(get, ctx, META_DEK_NEXT, &next)) < 0 ||
+	    (r = get_opt(get, ctx, META_DEK_VERSION, &ver)) < 0 ||
+	    (r = get_opt(get, ctx, META_ROTATED_AT, &at)) < 0 ||
+	    (r = get_opt(get, ctx, META_ROTATION, &sched)) < 0)
+		return r;
+	if (next && (!next[0] || !meta_valid_text(next, META_DEK_MAX)))
+		return bad(err, errlen, "%s is empty, too long or not printable text",
+			   META_DEK_NEXT);
+	m->dek_version = 1;
+	if (ver) {
+		if (parse_count(ver, UINT32_MAX, &v) < 0)
+			return bad(err, errlen, "%s is not a positive number", META_DEK_VERSION);
+		m->dek_version = (uint32_t)v;
+	}
+	if (at) {
+		/* Year 9999 at most: a hostile value must not make "now - at" overflow. */
+		if (parse_count(at, 253402300799LL, &v) < 0)
+			return bad(err, errlen, "%s is not a time in seconds", META_ROTATED_AT);
+		m->rotated_at = v;
+	}
+	if (sched) {
+		if (strlen(sched) >= sizeof(m->rotation) || schedule_parse(sched, &period) < 0)
+			return bad(err, errlen,
+				   "%s is not a schedule (@hourly, @daily, @weekly, @monthly, "
+				   "@yearly, @every N[smhd] or off)",
+				   META_ROTATION);
+		(void)snprintf(m->rotation, sizeof(m->rotation), "%s", sched);
+	}
+	m->dek_next = TAKE_PTR(next);
+	return 0;
+}
+
 static int read_pvenc(meta_get_fn get, void *ctx, const char *state, struct vol_meta *m, char *err,
 		      size_t errlen)
 {
@@ -154,6 +213,9 @@ static int read_pvenc(meta_get_fn get, void *ctx, const char *state, struct vol_
 	    copy_checked(m->endpoint, sizeof(m->endpoint), ep) ||
 	    copy_checked(m->uuid, sizeof(m->uuid), uuid))
 		return -EBADMSG; /* unreachable after validation */
+	r = read_rotation(get, ctx, m, err, errlen);
+	if (r < 0)
+		return r;
 	m->dek = TAKE_PTR(dek);
 	m->kind = VOL_PVENC;
 	return 0;

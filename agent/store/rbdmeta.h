@@ -10,6 +10,11 @@
  *   pvenc.uuid          LUKS2 UUID; the DEK is bound to it
  *   pvenc.dek           wrapped DEK (envelope KMSes), printable ASCII, <= 16 KiB
  *   pvenc.state         "prepared" | "formatted"    written last in each phase
+ *   pvenc.dek-next      wrapped DEK of a DEK rotation in progress (same form as pvenc.dek)
+ *   pvenc.dek-version   1, 2, ...: DEK generation, +1 per completed DEK rotation
+ *   pvenc.rotated-at    seconds since the epoch of the last rotation (or of the start
+ *                       of the schedule's clock)
+ *   pvenc.rotation      the image's own rotation schedule (util/schedule.h)
  *
  * ceph-csi's keys are read too (rbd.csi.ceph.com/encrypted, rbd.csi.ceph.com/dek and
  * their legacy dot-prefixed names) so volumes it created open.
@@ -18,13 +23,18 @@
 #define PVENC_STORE_RBDMETA_H
 
 #include <stddef.h>
+#include <stdint.h>
 
-#define META_FORMAT   "pvenc.format"
-#define META_KMS      "pvenc.kms"
-#define META_ENDPOINT "pvenc.kms-endpoint"
-#define META_UUID     "pvenc.uuid"
-#define META_DEK      "pvenc.dek"
-#define META_STATE    "pvenc.state"
+#define META_FORMAT	 "pvenc.format"
+#define META_KMS	 "pvenc.kms"
+#define META_ENDPOINT	 "pvenc.kms-endpoint"
+#define META_UUID	 "pvenc.uuid"
+#define META_DEK	 "pvenc.dek"
+#define META_STATE	 "pvenc.state"
+#define META_DEK_NEXT	 "pvenc.dek-next"
+#define META_DEK_VERSION "pvenc.dek-version"
+#define META_ROTATED_AT	 "pvenc.rotated-at"
+#define META_ROTATION	 "pvenc.rotation"
 
 #define CSI_META_STATE	      "rbd.csi.ceph.com/encrypted"
 #define CSI_META_STATE_LEGACY ".rbd.csi.ceph.com/encrypted"
@@ -55,6 +65,10 @@ struct vol_meta {
 	char endpoint[META_ENDPOINT_MAX + 1];
 	char uuid[META_UUID_LEN + 1];
 	char *dek; /* wrapped DEK text (not secret by itself), malloc; NULL if none */
+	char *dek_next; /* a DEK rotation in progress: the new wrapped DEK; else NULL */
+	uint32_t dek_version; /* 1 when absent */
+	int64_t rotated_at; /* 0 when absent */
+	char rotation[32]; /* "" when absent; validated with schedule_parse */
 };
 
 /* Reads one metadata value: 0 with a malloc string, -ENOENT if absent, <0 on error. */

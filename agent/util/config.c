@@ -10,6 +10,7 @@
 #include "util/fileio.h"
 #include "util/kms_path.h"
 #include "util/macro.h"
+#include "util/schedule.h"
 
 const struct config_key config_keys[] = {
 	{ "ceph", "conf", "path of ceph.conf (default: CEPH_CONF or /etc/ceph/ceph.conf)" },
@@ -28,6 +29,15 @@ const struct config_key config_keys[] = {
 	  "attempts before a failed open is given up, 0 = never (default 0)" },
 	{ "encrypt-by-default", "POOL/NAMESPACE-glob",
 	  "KMS id: empty images mapped there are formatted on first map" },
+	{ "rotation", "schedule",
+	  "DEK rotation for every volume: @hourly|@daily|@weekly|@monthly|@yearly|@every N[smhd]"
+	  "|off (default off)" },
+	{ "rotation", "precedence",
+	  "image (image > namespace > pool > global, default) or config (namespace > pool > "
+	  "global > image)" },
+	{ "rotation", "check-interval",
+	  "seconds between the agent's looks for due rotations (default 60)" },
+	{ "rotation-schedule", "POOL or POOL/NAMESPACE", "schedule for that pool or namespace" },
 };
 const size_t config_keys_count = ARRAY_SIZE(config_keys);
 
@@ -42,6 +52,42 @@ void config_defaults(struct pvenc_config *c)
 	c->jobs = 8;
 	c->retry_max = 300;
 	c->retry_limit = 0;
+	(void)snprintf(c->rotation, sizeof(c->rotation), "off");
+	c->rotation_check_s = 60;
+}
+
+const char *config_rotation(const struct pvenc_config *c, const char *pool, const char *ns,
+			    const char *image_schedule, const char **source)
+{
+	const char *ns_s = NULL, *pool_s = NULL;
+	char key[600];
+
+	(void)snprintf(key, sizeof(key), "%s/%s", pool, ns);
+	for (int i = 0; i < c->nrotation_at; i++) {
+		if (ns[0] && !strcmp(c->rotation_at[i].where, key))
+			ns_s = c->rotation_at[i].schedule;
+		if (!strcmp(c->rotation_at[i].where, pool))
+			pool_s = c->rotation_at[i].schedule;
+	}
+	if (image_schedule && !c->rotation_config_first) {
+		*source = "image";
+		return image_schedule;
+	}
+	if (ns_s) {
+		*source = "namespace";
+		return ns_s;
+	}
+	if (pool_s) {
+		*source = "pool";
+		return pool_s;
+	}
+	/* config first: the image's own schedule only when the global one is unset. */
+	if (image_schedule && strcmp(c->rotation, "off") == 0) {
+		*source = "image";
+		return image_schedule;
+	}
+	*source = "global";
+	return c->rotation;
 }
 
 const char *config_policy_kms(const struct pvenc_config *c, const char *pool, const char *ns)
@@ -103,6 +149,8 @@ static int set_str(char *dst, size_t cap, const char *v)
 
 static int apply(struct pvenc_config *c, const char *sec, const char *key, const char *v)
 {
+	int64_t period;
+
 	if (!strcmp(sec, "ceph") && !strcmp(key, "conf"))
 		return set_str(c->ceph_conf, sizeof(c->ceph_conf), v);
 	if (!strcmp(sec, "ceph") && !strcmp(key, "id"))
@@ -125,6 +173,32 @@ static int apply(struct pvenc_config *c, const char *sec, const char *key, const
 		return parse_int(v, 1, 86400, &c->retry_max);
 	if (!strcmp(sec, "agent") && !strcmp(key, "retry-limit"))
 		return parse_int(v, 0, 1000000, &c->retry_limit);
+	if (!strcmp(sec, "rotation") && !strcmp(key, "schedule"))
+		return schedule_parse(v, &period) < 0
+			       ? -EINVAL
+			       : set_str(c->rotation, sizeof(c->rotation), v);
+	if (!strcmp(sec, "rotation") && !strcmp(key, "precedence")) {
+		if (strcmp(v, "image") != 0 && strcmp(v, "config") != 0)
+			return -EINVAL;
+		c->rotation_config_first = !strcmp(v, "config");
+		return 0;
+	}
+	if (!strcmp(sec, "rotation") && !strcmp(key, "check-interval"))
+		return parse_int(v, 1, 86400, &c->rotation_check_s);
+	if (!strcmp(sec, "rotation-schedule")) {
+		const char *slash = strchr(key, '/');
+
+		if (c->nrotation_at == (int)ARRAY_SIZE(c->rotation_at) || !*key ||
+		    (slash && strchr(slash + 1, '/')) || schedule_parse(v, &period) < 0)
+			return -EINVAL;
+		if (set_str(c->rotation_at[c->nrotation_at].where, sizeof(c->rotation_at[0].where),
+			    key) < 0 ||
+		    set_str(c->rotation_at[c->nrotation_at].schedule,
+			    sizeof(c->rotation_at[0].schedule), v) < 0)
+			return -EINVAL;
+		c->nrotation_at++;
+		return 0;
+	}
 	if (!strcmp(sec, "encrypt-by-default")) {
 		if (c->npolicy == (int)ARRAY_SIZE(c->policy) || !*key || !*v)
 			return -EINVAL;

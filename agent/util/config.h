@@ -9,6 +9,8 @@
  *   [open]     discards, no-read-workqueue, no-write-workqueue
  *   [agent]    socket, jobs, retry-max, retry-limit
  *   [encrypt-by-default]  POOL/NAMESPACE-glob = KMS id   (any number, first match wins)
+ *   [rotation] schedule, precedence, check-interval
+ *   [rotation-schedule]   POOL or POOL/NAMESPACE = schedule (util/schedule.h)
  */
 #ifndef PVENC_UTIL_CONFIG_H
 #define PVENC_UTIL_CONFIG_H
@@ -35,7 +37,22 @@ struct pvenc_config {
 		char kms[128];
 	} policy[32];
 	int npolicy;
+	/* key rotation (Documentation/rotation.md) */
+	char rotation[32]; /* global schedule, "off" by default */
+	int rotation_config_first; /* precedence: config before image metadata */
+	int rotation_check_s; /* how often the agent looks for due rotations */
+	struct {
+		char where[256]; /* POOL or POOL/NAMESPACE */
+		char schedule[32];
+	} rotation_at[64];
+	int nrotation_at;
 };
+
+/* The schedule that applies to an image: @image_schedule is its pvenc.rotation
+ * metadata (NULL if none). Precedence image > namespace > pool > global, or with
+ * "precedence = config": namespace > pool > global > image. *source says which. */
+const char *config_rotation(const struct pvenc_config *c, const char *pool, const char *ns,
+			    const char *image_schedule, const char **source);
 
 /* KMS id of the first encrypt-by-default entry matching POOL/NAMESPACE, or NULL. */
 const char *config_policy_kms(const struct pvenc_config *c, const char *pool, const char *ns);

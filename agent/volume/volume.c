@@ -16,15 +16,12 @@
 #include "kms/kms.h"
 #include "store/rbdmeta.h"
 #include "util/crashpoint.h"
+#include "volume/internal.h"
 #include "volume/kstat.h"
 #include "util/log.h"
 #include "util/secmem.h"
 
-#define DEK_LEN 32 /* 256 random bits: the LUKS2 keyslot secret */
-
-static int fail(struct pvenc_ctx *ctx, int r, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(struct pvenc_ctx *ctx, int r, const char *fmt, ...)
+int vol_fail(struct pvenc_ctx *ctx, int r, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -65,8 +62,8 @@ int pvenc_ctx_connect(struct pvenc_ctx *ctx)
 	return rbd_conn_open(&o, &ctx->conn, ctx->err, sizeof(ctx->err));
 }
 
-static int open_image(struct pvenc_ctx *ctx, const struct image_spec *spec, int ro,
-		      struct rbd_img **img)
+int vol_open_image(struct pvenc_ctx *ctx, const struct image_spec *spec, int ro,
+		   struct rbd_img **img)
 {
 	char name[4 * (SPEC_NAME_MAX + 1)];
 	struct image_spec head = *spec;
@@ -80,17 +77,16 @@ static int open_image(struct pvenc_ctx *ctx, const struct image_spec *spec, int 
 	if (r < 0) {
 		(void)image_spec_format(&head, name, sizeof(name));
 		if (r == -ENOENT)
-			return fail(ctx, r,
-				    "image %s does not exist (or its pool/namespace does not)",
-				    name);
-		return fail(ctx, r, "cannot open image %s: %s", name, strerror(-r));
+			return vol_fail(ctx, r,
+					"image %s does not exist (or its pool/namespace does not)",
+					name);
+		return vol_fail(ctx, r, "cannot open image %s: %s", name, strerror(-r));
 	}
 	return 0;
 }
 
-/* The KMS entry @id with the tenant override for the image's pool/namespace. */
-static int open_kms(struct pvenc_ctx *ctx, const struct image_spec *spec, const char *id,
-		    struct kms **k)
+int vol_open_kms(struct pvenc_ctx *ctx, const struct image_spec *spec, const char *id,
+		 struct kms **k)
 {
 	return kms_open(ctx->cfg.kms_config, id, spec ? spec->pool : NULL, spec ? spec->ns : NULL,
 			k, ctx->err, sizeof(ctx->err));
@@ -127,8 +123,8 @@ static int write_header(struct pvenc_ctx *ctx, struct rbd_img *img, const char *
 	if (r == 0)
 		r = rbd_img_flush(img);
 	if (r < 0)
-		return fail(ctx, r, "writing the LUKS2 header to the image failed: %s",
-			    strerror(-r));
+		return vol_fail(ctx, r, "writing the LUKS2 header to the image failed: %s",
+				strerror(-r));
 	crashpoint("format:header-written");
 	/* Read back and unlock before declaring the volume formatted. */
 	back = malloc(LUKS_HEADER_SIZE);
@@ -136,12 +132,12 @@ static int write_header(struct pvenc_ctx *ctx, struct rbd_img *img, const char *
 		return -ENOMEM;
 	r = rbd_img_read(img, 0, LUKS_HEADER_SIZE, back);
 	if (r < 0)
-		return fail(ctx, r, "reading back the LUKS2 header failed: %s", strerror(-r));
+		return vol_fail(ctx, r, "reading back the LUKS2 header failed: %s", strerror(-r));
 	r = luks_check_header(back, LUKS_HEADER_SIZE, uuid, dek, DEK_LEN);
 	if (r < 0)
-		return fail(ctx, -EIO,
-			    "the LUKS2 header read back from the image does not verify (%s)",
-			    strerror(-r));
+		return vol_fail(ctx, -EIO,
+				"the LUKS2 header read back from the image does not verify (%s)",
+				strerror(-r));
 	return 0;
 }
 
@@ -156,33 +152,36 @@ static int check_empty(struct pvenc_ctx *ctx, struct rbd_img *img, const char *n
 		return -ENOMEM;
 	r = rbd_img_read(img, 0, LUKS_HEADER_SIZE, buf);
 	if (r < 0)
-		return fail(ctx, r, "cannot read %s: %s", name, strerror(-r));
+		return vol_fail(ctx, r, "cannot read %s: %s", name, strerror(-r));
 	/* Resuming: our own (maybe partial) header is not foreign data. */
 	if (uuid_ok && luks_check_header(buf, LUKS_HEADER_SIZE, uuid_ok, dek, DEK_LEN) != -ESTALE &&
 	    !memcmp(buf, "LUKS\xba\xbe", 6))
 		return 0;
 	r = probe_region(buf, LUKS_HEADER_SIZE, &pr);
 	if (r < 0)
-		return fail(ctx, r, "probing %s for existing data failed: %s", name, strerror(-r));
+		return vol_fail(ctx, r, "probing %s for existing data failed: %s", name,
+				strerror(-r));
 	if (pr.type[0])
-		return fail(ctx, -ENOTEMPTY,
-			    "refusing to format %s: it holds a %s signature (%s); formatting would "
-			    "destroy it. To overwrite anyway: --force %s",
-			    name, pr.type, pr.usage[0] ? pr.usage : "data", name);
+		return vol_fail(
+			ctx, -ENOTEMPTY,
+			"refusing to format %s: it holds a %s signature (%s); formatting would "
+			"destroy it. To overwrite anyway: --force %s",
+			name, pr.type, pr.usage[0] ? pr.usage : "data", name);
 	if (pr.nonzero)
-		return fail(ctx, -ENOTEMPTY,
-			    "refusing to format %s: its first MiB holds non-zero data; formatting "
-			    "would destroy it. To overwrite anyway: --force %s",
-			    name, name);
+		return vol_fail(
+			ctx, -ENOTEMPTY,
+			"refusing to format %s: its first MiB holds non-zero data; formatting "
+			"would destroy it. To overwrite anyway: --force %s",
+			name, name);
 	return 0;
 }
 
-static int set_meta(struct pvenc_ctx *ctx, struct rbd_img *img, const char *key, const char *v)
+int vol_set_meta(struct pvenc_ctx *ctx, struct rbd_img *img, const char *key, const char *v)
 {
 	int r = rbd_img_meta_set(img, key, v);
 
 	if (r < 0)
-		return fail(ctx, r, "cannot write image metadata %s: %s", key, strerror(-r));
+		return vol_fail(ctx, r, "cannot write image metadata %s: %s", key, strerror(-r));
 	return 0;
 }
 
@@ -203,53 +202,54 @@ int volume_format(struct pvenc_ctx *ctx, const char *specstr, const struct forma
 
 	r = image_spec_parse(specstr, &spec);
 	if (r < 0 || spec.snap[0])
-		return fail(ctx, -EINVAL, "invalid image '%s': expected POOL/[NAMESPACE/]IMAGE",
-			    specstr);
+		return vol_fail(ctx, -EINVAL, "invalid image '%s': expected POOL/[NAMESPACE/]IMAGE",
+				specstr);
 	(void)image_spec_format(&spec, name, sizeof(name));
 	force = o->force && !strcmp(o->force, name);
 	if (o->force && !force)
-		return fail(ctx, -EINVAL, "--force must repeat the image name exactly: --force %s",
-			    name);
+		return vol_fail(ctx, -EINVAL,
+				"--force must repeat the image name exactly: --force %s", name);
 
-	r = open_image(ctx, &spec, 0, &img);
+	r = vol_open_image(ctx, &spec, 0, &img);
 	if (r < 0)
 		return r;
 	r = vol_meta_read(rbd_img_meta_getter, img, &m, merr, sizeof(merr));
 	if (r < 0)
-		return fail(ctx, r, "image %s has invalid pvenc metadata: %s", name, merr);
+		return vol_fail(ctx, r, "image %s has invalid pvenc metadata: %s", name, merr);
 	if (m.kind == VOL_CEPHCSI) {
 		vol_meta_clear(&m);
-		return fail(ctx, -EEXIST,
-			    "image %s is already encrypted by ceph-csi; open it with "
-			    "pvencctl open",
-			    name);
+		return vol_fail(ctx, -EEXIST,
+				"image %s is already encrypted by ceph-csi; open it with "
+				"pvencctl open",
+				name);
 	}
 	if (m.state == STATE_FORMATTED) {
 		vol_meta_clear(&m);
-		return fail(ctx, -EEXIST,
-			    "image %s is already a formatted pvenc volume; pvenc never "
-			    "formats a volume twice",
-			    name);
+		return vol_fail(ctx, -EEXIST,
+				"image %s is already a formatted pvenc volume; pvenc never "
+				"formats a volume twice",
+				name);
 	}
 	r = rbd_img_size(img, &size);
 	if (r < 0)
 		goto out;
 	if (size < LUKS_MIN_IMAGE_SIZE) {
-		r = fail(ctx, -ENOSPC,
-			 "image %s is %llu bytes; pvenc needs at least %llu (16 MiB LUKS2 "
-			 "header + 1 MiB)",
-			 name, (unsigned long long)size, (unsigned long long)LUKS_MIN_IMAGE_SIZE);
+		r = vol_fail(ctx, -ENOSPC,
+			     "image %s is %llu bytes; pvenc needs at least %llu (16 MiB LUKS2 "
+			     "header + 1 MiB)",
+			     name, (unsigned long long)size,
+			     (unsigned long long)LUKS_MIN_IMAGE_SIZE);
 		goto out;
 	}
 
 	if (m.state == STATE_PREPARED) {
 		/* Resume an interrupted format with the DEK already stored: never a new key. */
 		if (kms_id && strcmp(kms_id, m.kms) != 0) {
-			r = fail(ctx, -EINVAL, "image %s was prepared with KMS '%s', not '%s'",
-				 name, m.kms, kms_id);
+			r = vol_fail(ctx, -EINVAL, "image %s was prepared with KMS '%s', not '%s'",
+				     name, m.kms, kms_id);
 			goto out;
 		}
-		r = open_kms(ctx, &spec, m.kms, &k);
+		r = vol_open_kms(ctx, &spec, m.kms, &k);
 		if (r < 0)
 			goto out;
 		b = (struct kms_binding){ .volume_id = m.uuid };
@@ -258,18 +258,18 @@ int volume_format(struct pvenc_ctx *ctx, const char *specstr, const struct forma
 		else if (!kms_is_envelope(k))
 			r = kms_fetch(k, &b, &dek, &deklen);
 		else {
-			r = fail(ctx, -EBADMSG, "image %s is prepared but has no wrapped DEK",
-				 name);
+			r = vol_fail(ctx, -EBADMSG, "image %s is prepared but has no wrapped DEK",
+				     name);
 			goto out;
 		}
 		if (r < 0) {
-			r = fail(ctx, r, "cannot unwrap the DEK of %s with KMS '%s': %s", name,
-				 m.kms, k->error);
+			r = vol_fail(ctx, r, "cannot unwrap the DEK of %s with KMS '%s': %s", name,
+				     m.kms, k->error);
 			goto out;
 		}
 		if (deklen != DEK_LEN) {
-			r = fail(ctx, -EBADMSG, "the unwrapped DEK of %s has %zu bytes, not %d",
-				 name, deklen, DEK_LEN);
+			r = vol_fail(ctx, -EBADMSG, "the unwrapped DEK of %s has %zu bytes, not %d",
+				     name, deklen, DEK_LEN);
 			goto out;
 		}
 		(void)snprintf(uuid, sizeof(uuid), "%s", m.uuid);
@@ -281,7 +281,7 @@ int volume_format(struct pvenc_ctx *ctx, const char *specstr, const struct forma
 		log_info("image=%s event=format-resume kms=%s", name, m.kms);
 	} else {
 		if (!kms_id) {
-			r = fail(ctx, -EINVAL, "--kms ID is required to format %s", name);
+			r = vol_fail(ctx, -EINVAL, "--kms ID is required to format %s", name);
 			goto out;
 		}
 		if (!force) {
@@ -289,7 +289,7 @@ int volume_format(struct pvenc_ctx *ctx, const char *specstr, const struct forma
 			if (r < 0)
 				goto out;
 		}
-		r = open_kms(ctx, &spec, kms_id, &k);
+		r = vol_open_kms(ctx, &spec, kms_id, &k);
 		if (r < 0)
 			goto out;
 		dek = secmem_alloc(DEK_LEN);
@@ -298,7 +298,7 @@ int volume_format(struct pvenc_ctx *ctx, const char *specstr, const struct forma
 			goto out;
 		}
 		if (getrandom(dek, DEK_LEN, 0) != DEK_LEN) {
-			r = fail(ctx, -EIO, "getrandom failed");
+			r = vol_fail(ctx, -EIO, "getrandom failed");
 			goto out;
 		}
 		random_uuid(uuid);
@@ -309,19 +309,20 @@ int volume_format(struct pvenc_ctx *ctx, const char *specstr, const struct forma
 		else
 			r = kms_store(k, &b, dek, DEK_LEN);
 		if (r < 0) {
-			r = fail(ctx, r, "KMS '%s' could not %s the new DEK: %s", kms_id,
-				 kms_is_envelope(k) ? "wrap" : "store", k->error);
+			r = vol_fail(ctx, r, "KMS '%s' could not %s the new DEK: %s", kms_id,
+				     kms_is_envelope(k) ? "wrap" : "store", k->error);
 			goto out;
 		}
 		/* Phase 1: everything needed to open, then state=prepared as the commit. */
-		if ((r = set_meta(ctx, img, META_FORMAT, "1")) < 0 ||
-		    (r = set_meta(ctx, img, META_KMS, kms_id)) < 0 ||
-		    (r = set_meta(ctx, img, META_ENDPOINT, k->endpoint ? k->endpoint : "")) < 0 ||
-		    (r = set_meta(ctx, img, META_UUID, uuid)) < 0 ||
-		    (wrapped && (r = set_meta(ctx, img, META_DEK, wrapped)) < 0))
+		if ((r = vol_set_meta(ctx, img, META_FORMAT, "1")) < 0 ||
+		    (r = vol_set_meta(ctx, img, META_KMS, kms_id)) < 0 ||
+		    (r = vol_set_meta(ctx, img, META_ENDPOINT, k->endpoint ? k->endpoint : "")) <
+			    0 ||
+		    (r = vol_set_meta(ctx, img, META_UUID, uuid)) < 0 ||
+		    (wrapped && (r = vol_set_meta(ctx, img, META_DEK, wrapped)) < 0))
 			goto out;
 		crashpoint("format:before-prepared");
-		r = set_meta(ctx, img, META_STATE, "prepared");
+		r = vol_set_meta(ctx, img, META_STATE, "prepared");
 		if (r < 0)
 			goto out;
 		crashpoint("format:prepared");
@@ -333,7 +334,7 @@ int volume_format(struct pvenc_ctx *ctx, const char *specstr, const struct forma
 	if (r < 0)
 		goto out;
 	crashpoint("format:header-verified");
-	r = set_meta(ctx, img, META_STATE, "formatted");
+	r = vol_set_meta(ctx, img, META_STATE, "formatted");
 	if (r < 0)
 		goto out;
 	crashpoint("format:formatted");
@@ -354,17 +355,17 @@ int volume_create(struct pvenc_ctx *ctx, const char *specstr, uint64_t size,
 
 	r = image_spec_parse(specstr, &spec);
 	if (r < 0 || spec.snap[0])
-		return fail(ctx, -EINVAL, "invalid image '%s': expected POOL/[NAMESPACE/]IMAGE",
-			    specstr);
+		return vol_fail(ctx, -EINVAL, "invalid image '%s': expected POOL/[NAMESPACE/]IMAGE",
+				specstr);
 	(void)image_spec_format(&spec, name, sizeof(name));
 	if (!o->kms_id)
-		return fail(ctx, -EINVAL, "--kms ID is required");
+		return vol_fail(ctx, -EINVAL, "--kms ID is required");
 	if (size < LUKS_MIN_IMAGE_SIZE)
-		return fail(ctx, -EINVAL,
-			    "--size must be at least %llu MiB (16 MiB go to the LUKS2 header)",
-			    (unsigned long long)(LUKS_MIN_IMAGE_SIZE >> 20));
+		return vol_fail(ctx, -EINVAL,
+				"--size must be at least %llu MiB (16 MiB go to the LUKS2 header)",
+				(unsigned long long)(LUKS_MIN_IMAGE_SIZE >> 20));
 	/* Check the KMS entry before creating anything. */
-	r = open_kms(ctx, &spec, o->kms_id, &k);
+	r = vol_open_kms(ctx, &spec, o->kms_id, &k);
 	if (r < 0)
 		return r;
 	r = pvenc_ctx_connect(ctx);
@@ -372,12 +373,12 @@ int volume_create(struct pvenc_ctx *ctx, const char *specstr, uint64_t size,
 		return r;
 	r = rbd_img_create(ctx->conn, &spec, size);
 	if (r == -EEXIST)
-		return fail(
+		return vol_fail(
 			ctx, r,
 			"image %s already exists; use pvencctl format for an existing empty image",
 			name);
 	if (r < 0)
-		return fail(ctx, r, "cannot create image %s: %s", name, strerror(-r));
+		return vol_fail(ctx, r, "cannot create image %s: %s", name, strerror(-r));
 	log_info("image=%s event=created size=%llu", name, (unsigned long long)size);
 	crashpoint("create:created");
 	return volume_format(ctx, specstr, o);
@@ -394,13 +395,13 @@ static int resolve(struct pvenc_ctx *ctx, const char *target, struct rbd_dev *d,
 	if (target[0] == '/') {
 		r = rbd_dev_from_path(target, d);
 		if (r < 0)
-			return fail(ctx, r == -ENOENT ? -ENOENT : -ENODEV,
-				    "%s is not a mapped rbd device (%s)", target, strerror(-r));
+			return vol_fail(ctx, r == -ENOENT ? -ENOENT : -ENODEV,
+					"%s is not a mapped rbd device (%s)", target, strerror(-r));
 		return 0;
 	}
 	r = image_spec_parse(target, &spec);
 	if (r < 0)
-		return fail(
+		return vol_fail(
 			ctx, -EINVAL,
 			"invalid image '%s': expected POOL/[NAMESPACE/]IMAGE[@SNAP] or /dev/rbdN",
 			target);
@@ -413,8 +414,9 @@ static int resolve(struct pvenc_ctx *ctx, const char *target, struct rbd_dev *d,
 	}
 	if (r < 0) {
 		(void)image_spec_format(&spec, name, sizeof(name));
-		return fail(ctx, -ENODEV, "%s is not mapped on this node: run 'rbd map %s' first",
-			    name, name);
+		return vol_fail(ctx, -ENODEV,
+				"%s is not mapped on this node: run 'rbd map %s' first", name,
+				name);
 	}
 	return 0;
 }
@@ -431,16 +433,16 @@ static int csi_volume_id(struct pvenc_ctx *ctx, struct rbd_img *img, const struc
 		return 0;
 	}
 	if (strncmp(uuid, "csi-vol-", 8) != 0 || !meta_valid_uuid(uuid + 8))
-		return fail(ctx, -EINVAL,
-			    "cannot derive the ceph-csi volume handle of %s (not named "
-			    "csi-vol-<uuid>): "
-			    "pass --csi-volume-id",
-			    img->spec.image);
+		return vol_fail(ctx, -EINVAL,
+				"cannot derive the ceph-csi volume handle of %s (not named "
+				"csi-vol-<uuid>): "
+				"pass --csi-volume-id",
+				img->spec.image);
 	if (!cid[0])
-		return fail(ctx, -EINVAL,
-			    "opening a ceph-csi volume needs its volume handle: set [ceph-csi] "
-			    "cluster-id "
-			    "in pvenc.conf or pass --csi-volume-id");
+		return vol_fail(ctx, -EINVAL,
+				"opening a ceph-csi volume needs its volume handle: set [ceph-csi] "
+				"cluster-id "
+				"in pvenc.conf or pass --csi-volume-id");
 	(void)snprintf(buf, len, "0001-%04zx-%s-%016llx-%s", strlen(cid), cid,
 		       (unsigned long long)img->pool_id, uuid + 8);
 	return 0;
@@ -457,17 +459,16 @@ static int csi_kms_id(struct pvenc_ctx *ctx, struct rbd_img *img, const char *na
 							       : img->spec.image + 8);
 	r = rbd_img_omap_get(img, oid, "csi.volume.encryptKMS", out);
 	if (r < 0 || !meta_valid_kms_id(*out))
-		return fail(ctx, -EINVAL,
-			    "%s is a ceph-csi volume whose KMS id is not in ceph-csi's journal "
-			    "(%s): pass --kms ID",
-			    name, r < 0 ? strerror(-r) : "malformed");
+		return vol_fail(ctx, -EINVAL,
+				"%s is a ceph-csi volume whose KMS id is not in ceph-csi's journal "
+				"(%s): pass --kms ID",
+				name, r < 0 ? strerror(-r) : "malformed");
 	return 0;
 }
 
-/* @kms_used (may be NULL) gets the KMS id the DEK came from. */
-static int fetch_dek(struct pvenc_ctx *ctx, struct rbd_img *img, const struct vol_meta *m,
-		     const struct open_opts *o, const char *name, uint8_t **dek, size_t *deklen,
-		     char *kms_used, size_t kms_used_len)
+int vol_fetch_dek(struct pvenc_ctx *ctx, struct rbd_img *img, const struct vol_meta *m,
+		  const struct open_opts *o, const char *name, uint8_t **dek, size_t *deklen,
+		  char *kms_used, size_t kms_used_len)
 {
 	_cleanup_kms_ struct kms *k = NULL;
 	_cleanup_free_ char *csi_kms = NULL;
@@ -479,8 +480,8 @@ static int fetch_dek(struct pvenc_ctx *ctx, struct rbd_img *img, const struct vo
 	if (m->kind == VOL_PVENC) {
 		kms_id = m->kms;
 		if (o->kms_id && strcmp(o->kms_id, m->kms) != 0)
-			return fail(ctx, -EINVAL, "%s belongs to KMS '%s', not '%s'", name, m->kms,
-				    o->kms_id);
+			return vol_fail(ctx, -EINVAL, "%s belongs to KMS '%s', not '%s'", name,
+					m->kms, o->kms_id);
 		b = (struct kms_binding){ .volume_id = m->uuid };
 	} else {
 		kms_id = o->kms_id;
@@ -498,36 +499,39 @@ static int fetch_dek(struct pvenc_ctx *ctx, struct rbd_img *img, const struct vo
 	}
 	if (kms_used)
 		(void)snprintf(kms_used, kms_used_len, "%s", kms_id);
-	r = open_kms(ctx, &img->spec, kms_id, &k);
+	r = vol_open_kms(ctx, &img->spec, kms_id, &k);
 	if (r < 0)
 		return r;
 	/* The endpoint is fixed per volume: never send credentials elsewhere. */
 	if (m->kind == VOL_PVENC && strcmp(m->endpoint, k->endpoint ? k->endpoint : "") != 0)
-		return fail(ctx, -EPERM,
-			    "%s was created with KMS '%s' at endpoint '%s', but that KMS id is now "
-			    "configured with endpoint '%s'; refusing to use it",
-			    name, kms_id, m->endpoint, k->endpoint ? k->endpoint : "");
+		return vol_fail(
+			ctx, -EPERM,
+			"%s was created with KMS '%s' at endpoint '%s', but that KMS id is now "
+			"configured with endpoint '%s'; refusing to use it",
+			name, kms_id, m->endpoint, k->endpoint ? k->endpoint : "");
 	if (!m->dek) {
 		if (kms_is_envelope(k))
-			return fail(ctx, -EOPNOTSUPP,
-				    "%s keeps its DEK in the KMS, not in image metadata; KMS '%s' "
-				    "(%s) only unwraps keys",
-				    name, kms_id, k->ops->type);
+			return vol_fail(
+				ctx, -EOPNOTSUPP,
+				"%s keeps its DEK in the KMS, not in image metadata; KMS '%s' "
+				"(%s) only unwraps keys",
+				name, kms_id, k->ops->type);
 		r = kms_fetch(k, &b, dek, deklen);
 		if (r < 0)
-			return fail(ctx, r, "cannot fetch the DEK of %s from KMS '%s': %s", name,
-				    kms_id, k->error);
+			return vol_fail(ctx, r, "cannot fetch the DEK of %s from KMS '%s': %s",
+					name, kms_id, k->error);
 		return 0;
 	}
 	if (!kms_is_envelope(k))
-		return fail(ctx, -EINVAL,
-			    "%s has a wrapped DEK in its metadata, but KMS '%s' (%s) keeps keys "
-			    "instead of wrapping them",
-			    name, kms_id, k->ops->type);
+		return vol_fail(
+			ctx, -EINVAL,
+			"%s has a wrapped DEK in its metadata, but KMS '%s' (%s) keeps keys "
+			"instead of wrapping them",
+			name, kms_id, k->ops->type);
 	r = kms_unwrap(k, &b, m->dek, dek, deklen);
 	if (r < 0)
-		return fail(ctx, r, "cannot unwrap the DEK of %s with KMS '%s': %s", name, kms_id,
-			    k->error);
+		return vol_fail(ctx, r, "cannot unwrap the DEK of %s with KMS '%s': %s", name,
+				kms_id, k->error);
 	return 0;
 }
 
@@ -548,34 +552,35 @@ int volume_open(struct pvenc_ctx *ctx, const char *target, const struct open_opt
 	if (r < 0)
 		return r;
 	(void)image_spec_format(&d.spec, name, sizeof(name));
-	r = open_image(ctx, &d.spec, 1, &img);
+	r = vol_open_image(ctx, &d.spec, 1, &img);
 	if (r < 0)
 		return r;
 	if (strcmp(img->id, d.image_id) != 0)
-		return fail(ctx, -ESTALE,
-			    "%s is mapped as image id %s, but the cluster's %s has id %s", d.path,
-			    d.image_id, name, img->id);
+		return vol_fail(ctx, -ESTALE,
+				"%s is mapped as image id %s, but the cluster's %s has id %s",
+				d.path, d.image_id, name, img->id);
 	r = vol_meta_read(rbd_img_meta_getter, img, &m, merr, sizeof(merr));
 	if (r < 0)
-		return fail(ctx, r, "image %s has invalid encryption metadata: %s", name, merr);
+		return vol_fail(ctx, r, "image %s has invalid encryption metadata: %s", name, merr);
 	if (m.kind == VOL_PLAIN) {
-		r = fail(ctx, -ENOMSG,
-			 "%s is not an encrypted volume (no pvenc or ceph-csi metadata)", name);
+		r = vol_fail(ctx, -ENOMSG,
+			     "%s is not an encrypted volume (no pvenc or ceph-csi metadata)", name);
 		goto out;
 	}
 	if (m.state != STATE_FORMATTED) {
-		r = fail(ctx, -EAGAIN,
-			 "%s is prepared but not formatted (an interrupted create or format); run "
-			 "'pvencctl format %s' to finish it",
-			 name, name);
+		r = vol_fail(
+			ctx, -EAGAIN,
+			"%s is prepared but not formatted (an interrupted create or format); run "
+			"'pvencctl format %s' to finish it",
+			name, name);
 		goto out;
 	}
 	r = rbd_dev_dm_name(d.image_id, d.spec.snap, res->dm_name, sizeof(res->dm_name));
 	if (r < 0) {
-		r = fail(ctx, r, "device-mapper name for %s is too long", name);
+		r = vol_fail(ctx, r, "device-mapper name for %s is too long", name);
 		goto out;
 	}
-	r = fetch_dek(ctx, img, &m, o, name, &dek, &deklen, kms, sizeof(kms));
+	r = vol_fetch_dek(ctx, img, &m, o, name, &dek, &deklen, kms, sizeof(kms));
 	if (r < 0)
 		goto out;
 	if (d.spec.snap[0])
@@ -616,17 +621,17 @@ int volume_close(struct pvenc_ctx *ctx, const char *target, int deferred, int *w
 	(void)image_spec_format(&d.spec, name, sizeof(name));
 	r = rbd_dev_dm_name(d.image_id, d.spec.snap, dm, sizeof(dm));
 	if (r < 0)
-		return fail(ctx, r, "device-mapper name for %s is too long", name);
+		return vol_fail(ctx, r, "device-mapper name for %s is too long", name);
 	r = luks_close(dm, deferred);
 	if (r == -ENOENT)
 		return 0; /* not open: closing is idempotent */
 	if (r == -EBUSY)
-		return fail(ctx, r,
-			    "%s (%s) is in use (mounted or held open); unmount it first, or "
-			    "close with --deferred to remove it when the last user goes",
-			    name, dm);
+		return vol_fail(ctx, r,
+				"%s (%s) is in use (mounted or held open); unmount it first, or "
+				"close with --deferred to remove it when the last user goes",
+				name, dm);
 	if (r < 0)
-		return fail(ctx, r, "closing %s (%s) failed: %s", name, dm, strerror(-r));
+		return vol_fail(ctx, r, "closing %s (%s) failed: %s", name, dm, strerror(-r));
 	*was_open = 1;
 	kstat_volume_closed(dm);
 	log_info("image=%s event=%s dm=%s", name, deferred ? "close-deferred" : "closed", dm);
@@ -655,7 +660,7 @@ static int status_of(struct pvenc_ctx *ctx, const struct rbd_dev *d, int strict,
 	(void)image_spec_format(&d->spec, name, sizeof(name));
 	add_str(o, "image", name);
 	add_str(o, "device", d->id >= 0 ? d->path : NULL);
-	r = open_image(ctx, &d->spec, 1, &img);
+	r = vol_open_image(ctx, &d->spec, 1, &img);
 	if (r < 0 && strict) {
 		json_object_put(o);
 		return r;
@@ -675,9 +680,22 @@ static int status_of(struct pvenc_ctx *ctx, const struct rbd_dev *d, int strict,
 	add_str(o, "encryption", vol_kind_name(m.kind));
 	add_str(o, "state", vol_state_name(m.state));
 	if (m.kind == VOL_PVENC) {
+		const char *src, *sched = config_rotation(&ctx->cfg, d->spec.pool, d->spec.ns,
+							  m.rotation[0] ? m.rotation : NULL, &src);
+
 		add_str(o, "kms", m.kms);
 		add_str(o, "kms_endpoint", m.endpoint);
 		add_str(o, "uuid", m.uuid);
+		json_object_object_add(o, "dek_version", json_object_new_int64(m.dek_version));
+		json_object_object_add(o, "kek_version",
+				       m.dek ? json_object_new_int64(kstat_key_version(m.dek))
+					     : NULL);
+		json_object_object_add(o, "rotated_at",
+				       m.rotated_at ? json_object_new_int64(m.rotated_at) : NULL);
+		add_str(o, "rotation", sched);
+		add_str(o, "rotation_from", src);
+		json_object_object_add(o, "rotation_in_progress",
+				       json_object_new_boolean(m.dek_next != NULL));
 	}
 	if (rbd_dev_dm_name(img->id, d->spec.snap, dm, sizeof(dm)) == 0 &&
 	    luks_status(dm, &ls) > 0) {
@@ -723,7 +741,7 @@ int volume_list(struct pvenc_ctx *ctx, struct json_object **out)
 	r = rbd_dev_list(&devs, &n);
 	if (r < 0) {
 		json_object_put(arr);
-		return fail(ctx, r, "cannot list rbd devices: %s", strerror(-r));
+		return vol_fail(ctx, r, "cannot list rbd devices: %s", strerror(-r));
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *o = NULL;
@@ -755,27 +773,27 @@ int volume_resize(struct pvenc_ctx *ctx, const char *target, uint64_t *new_size)
 	(void)image_spec_format(&d.spec, name, sizeof(name));
 	r = rbd_dev_dm_name(d.image_id, d.spec.snap, dm, sizeof(dm));
 	if (r < 0)
-		return fail(ctx, r, "device-mapper name for %s is too long", name);
-	r = open_image(ctx, &d.spec, 1, &img);
+		return vol_fail(ctx, r, "device-mapper name for %s is too long", name);
+	r = vol_open_image(ctx, &d.spec, 1, &img);
 	if (r < 0)
 		return r;
 	r = vol_meta_read(rbd_img_meta_getter, img, &m, merr, sizeof(merr));
 	if (r < 0)
-		return fail(ctx, r, "image %s has invalid encryption metadata: %s", name, merr);
+		return vol_fail(ctx, r, "image %s has invalid encryption metadata: %s", name, merr);
 	if (m.kind == VOL_PLAIN) {
-		r = fail(ctx, -ENOMSG, "%s is not an encrypted volume", name);
+		r = vol_fail(ctx, -ENOMSG, "%s is not an encrypted volume", name);
 		goto out;
 	}
-	r = fetch_dek(ctx, img, &m, &none, name, &dek, &deklen, NULL, 0);
+	r = vol_fetch_dek(ctx, img, &m, &none, name, &dek, &deklen, NULL, 0);
 	if (r < 0)
 		goto out;
 	r = luks_resize(dm, dek, deklen, new_size);
 	if (r == -ENOENT) {
-		r = fail(ctx, r, "%s is not open", name);
+		r = vol_fail(ctx, r, "%s is not open", name);
 		goto out;
 	}
 	if (r < 0) {
-		r = fail(ctx, r, "growing %s (%s) failed: %s", name, dm, strerror(-r));
+		r = vol_fail(ctx, r, "growing %s (%s) failed: %s", name, dm, strerror(-r));
 		goto out;
 	}
 	log_info("image=%s event=resized dm=%s size=%llu", name, dm,
@@ -816,10 +834,11 @@ int volume_unmap(struct pvenc_ctx *ctx, const char *target)
 	if (r == -ENOENT)
 		r = sysfs_write("/sys/bus/rbd/remove", id);
 	if (r == -EBUSY)
-		return fail(ctx, r, "%s (%s) is still in use; it was closed but cannot be unmapped",
-			    name, d.path);
+		return vol_fail(ctx, r,
+				"%s (%s) is still in use; it was closed but cannot be unmapped",
+				name, d.path);
 	if (r < 0)
-		return fail(ctx, r, "unmapping %s (%s) failed: %s", name, d.path, strerror(-r));
+		return vol_fail(ctx, r, "unmapping %s (%s) failed: %s", name, d.path, strerror(-r));
 	log_info("image=%s event=unmapped device=%s", name, d.path);
 	return 0;
 }
@@ -843,14 +862,14 @@ int volume_format_by_policy(struct pvenc_ctx *ctx, const char *target)
 	if (!fo.kms_id)
 		return 0;
 	(void)image_spec_format(&d.spec, name, sizeof(name));
-	r = open_image(ctx, &d.spec, 1, &img);
+	r = vol_open_image(ctx, &d.spec, 1, &img);
 	if (r < 0)
 		return r;
 	r = vol_meta_read(rbd_img_meta_getter, img, &m, merr, sizeof(merr));
 	vol_meta_clear(&m);
 	rbd_img_close(TAKE_PTR(img));
 	if (r < 0)
-		return fail(ctx, r, "image %s has invalid encryption metadata: %s", name, merr);
+		return vol_fail(ctx, r, "image %s has invalid encryption metadata: %s", name, merr);
 	if (m.kind != VOL_PLAIN)
 		return 0;
 	r = volume_format(ctx, name, &fo);
@@ -882,30 +901,32 @@ int volume_delete(struct pvenc_ctx *ctx, const char *specstr, const struct open_
 
 	r = image_spec_parse(specstr, &spec);
 	if (r < 0 || spec.snap[0])
-		return fail(ctx, -EINVAL, "invalid image '%s': expected POOL/[NAMESPACE/]IMAGE",
-			    specstr);
+		return vol_fail(ctx, -EINVAL, "invalid image '%s': expected POOL/[NAMESPACE/]IMAGE",
+				specstr);
 	(void)image_spec_format(&spec, name, sizeof(name));
 	if (!confirm || strcmp(confirm, name) != 0)
-		return fail(ctx, -EINVAL,
-			    "deleting destroys %s and its data: confirm with --force %s", name,
-			    name);
-	r = open_image(ctx, &spec, 1, &img);
+		return vol_fail(ctx, -EINVAL,
+				"deleting destroys %s and its data: confirm with --force %s", name,
+				name);
+	r = vol_open_image(ctx, &spec, 1, &img);
 	if (r < 0)
 		return r;
 	r = rbd_img_users(img, &watchers, &snaps);
 	if (r < 0)
-		return fail(ctx, r, "cannot list the users of %s: %s", name, strerror(-r));
+		return vol_fail(ctx, r, "cannot list the users of %s: %s", name, strerror(-r));
 	if (watchers)
-		return fail(ctx, -EBUSY,
-			    "%s is in use (%zu watchers: mapped or open on some node); close and "
-			    "unmap it everywhere first",
-			    name, watchers);
+		return vol_fail(
+			ctx, -EBUSY,
+			"%s is in use (%zu watchers: mapped or open on some node); close and "
+			"unmap it everywhere first",
+			name, watchers);
 	if (snaps)
-		return fail(ctx, -ENOTEMPTY,
-			    "%s has %d snapshots; remove them first (rbd snap purge)", name, snaps);
+		return vol_fail(ctx, -ENOTEMPTY,
+				"%s has %d snapshots; remove them first (rbd snap purge)", name,
+				snaps);
 	r = vol_meta_read(rbd_img_meta_getter, img, &m, merr, sizeof(merr));
 	if (r < 0)
-		return fail(ctx, r, "image %s has invalid encryption metadata: %s", name, merr);
+		return vol_fail(ctx, r, "image %s has invalid encryption metadata: %s", name, merr);
 	/* Only KMS-held DEKs are destroyed; envelope KEKs are shared and never deleted. */
 	if (m.kind == VOL_PVENC && !m.dek && m.kms[0]) {
 		kms_id = m.kms;
@@ -924,7 +945,7 @@ int volume_delete(struct pvenc_ctx *ctx, const char *specstr, const struct open_
 		b = (struct kms_binding){ .volume_id = volid, .text = 1 };
 	}
 	if (kms_id) {
-		r = open_kms(ctx, &spec, kms_id, &k);
+		r = vol_open_kms(ctx, &spec, kms_id, &k);
 		if (r < 0)
 			goto out;
 	}
@@ -933,7 +954,7 @@ int volume_delete(struct pvenc_ctx *ctx, const char *specstr, const struct open_
 	/* The image goes first: a key is never destroyed while its data still exists. */
 	r = rbd_img_remove(ctx->conn, &spec);
 	if (r < 0) {
-		r = fail(ctx, r, "cannot remove image %s: %s", name, strerror(-r));
+		r = vol_fail(ctx, r, "cannot remove image %s: %s", name, strerror(-r));
 		goto out;
 	}
 	crashpoint("delete:image-removed");
@@ -941,10 +962,10 @@ int volume_delete(struct pvenc_ctx *ctx, const char *specstr, const struct open_
 	if (k) {
 		r = kms_remove(k, &b);
 		if (r < 0) {
-			r = fail(ctx, r,
-				 "image %s is removed, but its DEK in KMS '%s' was not: %s; "
-				 "remove it there by hand (volume id %s)",
-				 name, kms_id, k->error, b.volume_id);
+			r = vol_fail(ctx, r,
+				     "image %s is removed, but its DEK in KMS '%s' was not: %s; "
+				     "remove it there by hand (volume id %s)",
+				     name, kms_id, k->error, b.volume_id);
 			goto out;
 		}
 		log_info("image=%s event=dek-removed kms=%s", name, kms_id);

@@ -72,6 +72,31 @@ int volume_delete(struct pvenc_ctx *ctx, const char *spec, const struct open_opt
  * 1 if formatted, 0 if no policy applies or it is not plain. */
 int volume_format_by_policy(struct pvenc_ctx *ctx, const char *target);
 
+enum rotate_what {
+	ROTATE_DEK = 1, /* new DEK and keyslot (ceph-csi's passphrase rotation) */
+	ROTATE_KEK = 2, /* the same DEK wrapped again under the KMS's newest key */
+};
+
+struct rotate_result {
+	uint32_t dek_version; /* after the rotation */
+	uint32_t key_version; /* KEK version of the stored wrapped DEK (vault:vN; else 1) */
+	int resumed; /* an interrupted DEK rotation was finished */
+	int skipped; /* not due, or another node holds the rotation lock */
+};
+
+/* Rotates the keys of the formatted pvenc volume @spec, open or not, on any node
+ * (Documentation/rotation.md). Crash-safe: the stored DEK opens the volume after a stop
+ * at any step, and the next rotation finishes an interrupted one. Holds the image's
+ * rotation lease; -EBUSY (res->skipped) when another node holds it. With @due_period
+ * > 0 it rotates only if the last rotation is at least that old (decided under the
+ * lease, so nodes sharing a schedule rotate once per period). */
+int volume_rotate(struct pvenc_ctx *ctx, const char *spec, unsigned what, int64_t due_period,
+		  struct rotate_result *res);
+/* The schedule: rotates the DEK of @target (POOL/[NS/]IMAGE or a mapped /dev/rbdN) if
+ * its schedule (image metadata, pvenc.conf) says it is due. 0 also when it is not due,
+ * off, or another node holds the lock (res->skipped). */
+int volume_rotate_if_due(struct pvenc_ctx *ctx, const char *target, struct rotate_result *res);
+
 /* JSON status of one volume (mapped or not). */
 int volume_status(struct pvenc_ctx *ctx, const char *target, struct json_object **out);
 /* JSON array: every mapped rbd device on this node with its pvenc state. */

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "util/config.h"
+#include "util/schedule.h"
 
 static void test_defaults(void **state)
 {
@@ -104,7 +105,12 @@ static void test_key_table_complete(void **state)
 		/* A valid sample value for each kind of key. */
 		const char *v = !strcmp(k, "socket")				  ? "/run/x.sock"
 				: (!strcmp(k, "jobs") || !strncmp(k, "retry", 5)) ? "3"
-										  : "yes";
+				: !strcmp(k, "check-interval")			  ? "30"
+				: !strcmp(k, "precedence")			  ? "config"
+				: (!strcmp(k, "schedule") ||
+				   !strcmp(config_keys[i].section, "rotation-schedule"))
+					? "@weekly"
+					: "yes";
 
 		(void)snprintf(text, sizeof(text), "[%s]\n%s = %s\n", config_keys[i].section, k, v);
 		config_defaults(&c);
@@ -113,12 +119,73 @@ static void test_key_table_complete(void **state)
 	}
 }
 
+static void test_rotation(void **state)
+{
+	static const char text[] = "[rotation]\nschedule = @weekly\n"
+				   "[rotation-schedule]\nrbd = @daily\nrbd/tenant = @hourly\n"
+				   "fast = @every 90s\n";
+	struct pvenc_config c;
+	const char *src;
+	char err[256];
+
+	config_defaults(&c);
+	assert_string_equal(config_rotation(&c, "rbd", "", NULL, &src), "off");
+	assert_int_equal(config_parse(text, "t", &c, err, sizeof(err)), 0);
+	/* image > namespace > pool > global */
+	assert_string_equal(config_rotation(&c, "rbd", "tenant", "@yearly", &src), "@yearly");
+	assert_string_equal(src, "image");
+	assert_string_equal(config_rotation(&c, "rbd", "tenant", NULL, &src), "@hourly");
+	assert_string_equal(src, "namespace");
+	assert_string_equal(config_rotation(&c, "rbd", "other", NULL, &src), "@daily");
+	assert_string_equal(src, "pool");
+	assert_string_equal(config_rotation(&c, "rbd", "", NULL, &src), "@daily");
+	assert_string_equal(config_rotation(&c, "fast", "", NULL, &src), "@every 90s");
+	assert_string_equal(config_rotation(&c, "ssd", "", NULL, &src), "@weekly");
+	assert_string_equal(src, "global");
+	/* config first: the operator's config wins over image metadata */
+	assert_int_equal(
+		config_parse("[rotation]\nprecedence = config\n", "t", &c, err, sizeof(err)), 0);
+	assert_string_equal(config_rotation(&c, "rbd", "tenant", "@yearly", &src), "@hourly");
+	assert_string_equal(config_rotation(&c, "ssd", "", "@yearly", &src), "@weekly");
+	assert_string_equal(src, "global");
+	/* bad schedules are refused when the file is read */
+	assert_int_equal(config_parse("[rotation]\nschedule = weekly\n", "t", &c, err, sizeof(err)),
+			 -EINVAL);
+	assert_int_equal(
+		config_parse("[rotation-schedule]\na/b/c = @daily\n", "t", &c, err, sizeof(err)),
+		-EINVAL);
+}
+
+static void test_schedule(void **state)
+{
+	int64_t p = -1;
+
+	assert_int_equal(schedule_parse("off", &p), 0);
+	assert_int_equal(p, 0);
+	assert_int_equal(schedule_parse("@hourly", &p), 0);
+	assert_int_equal(p, 3600);
+	assert_int_equal(schedule_parse("@weekly", &p), 0);
+	assert_int_equal(p, 604800);
+	assert_int_equal(schedule_parse("@every 20s", &p), 0);
+	assert_int_equal(p, 20);
+	assert_int_equal(schedule_parse("@every 2d", &p), 0);
+	assert_int_equal(p, 172800);
+	static const char *const bad[] = {
+		"",	     "@every",	   "@every 0s",	 "@every 5",
+		"@every 5x", "@every -5s", "@every 5ss", "@every 99999999999d",
+		"@Weekly",   "weekly",	   " @daily"
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(schedule_parse(bad[i], &p), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),     cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_errors),	     cmocka_unit_test(test_too_long_value),
 		cmocka_unit_test(test_missing_file), cmocka_unit_test(test_key_table_complete),
+		cmocka_unit_test(test_rotation),     cmocka_unit_test(test_schedule),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);

@@ -188,6 +188,66 @@ static void test_store_errors_propagate(void **state)
 	assert_int_equal(vol_meta_read(failing_getter, NULL, &m, NULL, 0), -EIO);
 }
 
+static void test_rotation_keys(void **state)
+{
+	struct kv md[] = {
+		{ META_STATE, "formatted" },
+		{ META_FORMAT, "1" },
+		{ META_KMS, "lab" },
+		{ META_ENDPOINT, "file:/k" },
+		{ META_UUID, GOOD_UUID },
+		{ META_DEK, "{\"v\":1}" },
+		{ META_DEK_NEXT, "vault:v2:abc" },
+		{ META_DEK_VERSION, "7" },
+		{ META_ROTATED_AT, "1795390000" },
+		{ META_ROTATION, "@every 12h" },
+		{ NULL, NULL },
+	};
+	static const struct {
+		const char *key, *value;
+	} bad[] = {
+		{ META_DEK_NEXT, "" },
+		{ META_DEK_NEXT, "a\nb" },
+		{ META_DEK_VERSION, "0" },
+		{ META_DEK_VERSION, "-1" },
+		{ META_DEK_VERSION, "4294967296" },
+		{ META_DEK_VERSION, "1x" },
+		{ META_ROTATED_AT, "" },
+		{ META_ROTATED_AT, "99999999999999999999" },
+		{ META_ROTATED_AT, "1e9" },
+		{ META_ROTATED_AT, "253402300800" },
+		{ META_ROTATION, "weekly" },
+		{ META_ROTATION, "@every 0s" },
+		{ META_ROTATION, "@every 1s; rm -rf /" },
+	};
+	struct vol_meta m;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(vol_meta_read(getter, md, &m, err, sizeof(err)), 0);
+	assert_string_equal(m.dek_next, "vault:v2:abc");
+	assert_int_equal(m.dek_version, 7);
+	assert_int_equal(m.rotated_at, 1795390000);
+	assert_string_equal(m.rotation, "@every 12h");
+	vol_meta_clear(&m);
+	/* absent: version 1, never rotated, no schedule, nothing pending */
+	md[6].k = "x1";
+	md[7].k = "x2";
+	md[8].k = "x3";
+	md[9].k = "x4";
+	assert_int_equal(vol_meta_read(getter, md, &m, err, sizeof(err)), 0);
+	assert_null(m.dek_next);
+	assert_int_equal(m.dek_version, 1);
+	assert_int_equal(m.rotated_at, 0);
+	assert_string_equal(m.rotation, "");
+	vol_meta_clear(&m);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		md[6] = (struct kv){ bad[i].key, bad[i].value };
+		assert_int_equal(vol_meta_read(getter, md, &m, err, sizeof(err)), -EBADMSG);
+		assert_non_null(strstr(err, bad[i].key));
+	}
+}
+
 static void test_validators(void **state)
 {
 	assert_true(meta_valid_kms_id("vault-tenant_a.1"));
@@ -209,6 +269,7 @@ int main(void)
 		cmocka_unit_test(test_cephcsi),
 		cmocka_unit_test(test_store_errors_propagate),
 		cmocka_unit_test(test_validators),
+		cmocka_unit_test(test_rotation_keys),
 	};
 
 	return cmocka_run_group_tests_name("rbdmeta", tests, NULL, NULL);

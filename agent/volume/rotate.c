@@ -1,0 +1,515 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Key rotation (Documentation/rotation.md).
+ *
+ * DEK rotation works the way ceph-csi rotates a passphrase: a new random DEK, a new
+ * LUKS2 keyslot for it, the new wrapped DEK stored, and the old keyslot removed. The
+ * volume key and the data do not change, so it works on an open, busy volume. The
+ * steps are ordered so that the DEK in pvenc.dek opens the volume after a crash at
+ * any point:
+ *   1. the new wrapped DEK goes to pvenc.dek-next           (old slot; dek = old)
+ *   2. a keyslot for it is written (material before header)  (both slots; dek = old)
+ *   3. pvenc.dek := new                                      (both slots; dek = new)
+ *   4. pvenc.dek-next removed
+ *   5. every other keyslot removed (header before material)  (new slot; dek = new)
+ *   6. pvenc.dek-version + 1, pvenc.rotated-at = now
+ * A rotation that stopped is resumed from pvenc.dek-next by the next one.
+ *
+ * KEK rotation unwraps the DEK and wraps it again under the KMS's newest key (Vault
+ * Transit's latest version, a new KMIP key UID or PKCS#11 label in the config); only
+ * pvenc.dek changes, in one metadata write.
+ *
+ * One node at a time: a lease lock on the image's header object (rbd_img_lease), and
+ * every decision is taken again after the lock is held.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crypt/luks.h"
+#include "util/crashpoint.h"
+#include "util/log.h"
+#include "util/macro.h"
+#include "util/schedule.h"
+#include "util/secmem.h"
+#include "volume/internal.h"
+#include "volume/kstat.h"
+
+#define ROTATE_LOCK    "pvenc.rotate"
+#define ROTATE_LEASE_S 300
+/* LUKS2's two JSON header copies (16 KiB each by default) come first. */
+#define LUKS2_JSON_AREA ((uint64_t)32 << 10)
+
+static int read_meta(struct pvenc_ctx *ctx, struct rbd_img *img, const char *name,
+		     struct vol_meta *m)
+{
+	char merr[256] = "";
+	int r;
+
+	vol_meta_clear(m);
+	r = vol_meta_read(rbd_img_meta_getter, img, m, merr, sizeof(merr));
+	if (r < 0)
+		return vol_fail(ctx, r, "image %s has invalid encryption metadata: %s", name, merr);
+	return 0;
+}
+
+static int read_header(struct pvenc_ctx *ctx, struct rbd_img *img, uint8_t **hdr)
+{
+	uint8_t *b = malloc(LUKS_HEADER_SIZE);
+	int r;
+
+	if (!b)
+		return -ENOMEM;
+	r = rbd_img_read(img, 0, LUKS_HEADER_SIZE, b);
+	if (r < 0) {
+		free(b);
+		(void)vol_fail(ctx, r, "cannot read the LUKS2 header: %s", strerror(-r));
+		return r;
+	}
+	*hdr = b;
+	return 0;
+}
+
+static int write_range(struct rbd_img *img, const uint8_t *was, const uint8_t *now, uint64_t from,
+		       uint64_t to, uint64_t obj)
+{
+	for (uint64_t off = from; off < to; off += obj) {
+		size_t len = (size_t)(to - off < obj ? to - off : obj);
+		int r;
+
+		if (!memcmp(was + off, now + off, len))
+			continue;
+		r = rbd_img_write(img, off, len, now + off);
+		if (r < 0)
+			return r;
+	}
+	return rbd_img_flush(img);
+}
+
+/* Writes what changed between @was and @now, one RADOS object per write (atomic).
+ * @json_last: the JSON header area goes after the keyslot area (a keyslot was added:
+ * its material must exist before a header names it), else before it (a keyslot was
+ * removed: no header may name it while its material is wiped). */
+static int write_header(struct pvenc_ctx *ctx, struct rbd_img *img, const uint8_t *was,
+			const uint8_t *now, int json_last)
+{
+	uint64_t obj = 0, json;
+	int r;
+
+	if (rbd_img_object_size(img, &obj) < 0 || obj == 0 || obj > LUKS_HEADER_SIZE)
+		obj = LUKS_HEADER_SIZE;
+	json = (LUKS2_JSON_AREA + obj - 1) / obj * obj;
+	if (json > LUKS_HEADER_SIZE)
+		json = LUKS_HEADER_SIZE;
+	r = json_last ? write_range(img, was, now, json, LUKS_HEADER_SIZE, obj)
+		      : write_range(img, was, now, 0, json, obj);
+	if (r == 0)
+		r = json_last ? write_range(img, was, now, 0, json, obj)
+			      : write_range(img, was, now, json, LUKS_HEADER_SIZE, obj);
+	if (r < 0)
+		return vol_fail(ctx, r, "writing the LUKS2 header failed: %s", strerror(-r));
+	return 0;
+}
+
+/* The header on the image must open with @dek: checked after every header write. */
+static int verify_header(struct pvenc_ctx *ctx, struct rbd_img *img, const uint8_t *dek,
+			 const char *what)
+{
+	uint8_t *hdr = NULL;
+	int r = read_header(ctx, img, &hdr);
+
+	if (r < 0)
+		return r;
+	r = luks_header_keyslot_of(hdr, LUKS_HEADER_SIZE, dek, DEK_LEN);
+	free(hdr);
+	if (r < 0)
+		return vol_fail(ctx, -EIO,
+				"the LUKS2 header read back after %s does not open with "
+				"the new DEK",
+				what);
+	return 0;
+}
+
+enum header_op {
+	HEADER_ADD_KEY, /* a keyslot for @new_dek, unlocked with @old */
+	HEADER_KEEP_ONLY, /* every keyslot but @new_dek's removed */
+};
+
+/* Reads the header, changes it, writes what changed in the safe order and checks that
+ * @new_dek opens what is on the image. */
+static int header_step(struct pvenc_ctx *ctx, struct rbd_img *img, enum header_op op,
+		       const uint8_t *old, const uint8_t *new_dek, const char *name)
+{
+	uint8_t *was = NULL, *now = NULL;
+	int r;
+
+	r = read_header(ctx, img, &was);
+	if (r < 0)
+		return r;
+	now = malloc(LUKS_HEADER_SIZE);
+	if (!now) {
+		free(was);
+		return -ENOMEM;
+	}
+	memcpy(now, was, LUKS_HEADER_SIZE);
+	if (op == HEADER_ADD_KEY) {
+		r = luks_header_add_key(now, LUKS_HEADER_SIZE, old, new_dek, DEK_LEN);
+		if (r < 0)
+			r = vol_fail(ctx, r,
+				     "cannot add a keyslot for the new DEK of %s: %s (the stored "
+				     "DEK does not open the header)",
+				     name, r == -EPERM ? "wrong key" : strerror(-r));
+		else
+			r = write_header(ctx, img, was, now, 1);
+	} else {
+		r = luks_header_keep_only(now, LUKS_HEADER_SIZE, new_dek, DEK_LEN);
+		if (r < 0)
+			r = vol_fail(ctx, r, "cannot remove the old keyslots of %s: %s", name,
+				     strerror(-r));
+		else if (r > 0)
+			r = write_header(ctx, img, was, now, 0);
+	}
+	free(was);
+	free(now);
+	if (r == 0)
+		r = verify_header(ctx, img, new_dek,
+				  op == HEADER_ADD_KEY ? "adding the keyslot"
+						       : "removing the old keyslots");
+	return r;
+}
+
+/* Buffered readers of a locally mapped /dev/rbdN (blkid, cryptsetup luksDump) would
+ * otherwise see the old header from the page cache. */
+static void drop_local_cache(const struct image_spec *spec)
+{
+	struct image_spec head = *spec;
+	struct rbd_dev d;
+	int fd;
+
+	head.snap[0] = '\0';
+	if (rbd_dev_find(&head, &d) < 0)
+		return;
+	fd = open(d.path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	(void)ioctl(fd, BLKFLSBUF, 0);
+	(void)close(fd);
+}
+
+static int unwrap(struct pvenc_ctx *ctx, struct kms *k, const struct vol_meta *m,
+		  const char *wrapped, const char *name, uint8_t **dek)
+{
+	struct kms_binding b = { .volume_id = m->uuid };
+	size_t len = 0;
+	int r = kms_unwrap(k, &b, wrapped, dek, &len);
+
+	if (r < 0)
+		return vol_fail(ctx, r, "cannot unwrap a DEK of %s with KMS '%s': %s", name, m->kms,
+				k->error);
+	if (len != DEK_LEN) {
+		secmem_free(*dek);
+		*dek = NULL;
+		return vol_fail(ctx, -EBADMSG, "a DEK of %s has %zu bytes, not %d", name, len,
+				DEK_LEN);
+	}
+	return 0;
+}
+
+static int rotate_dek(struct pvenc_ctx *ctx, struct rbd_img *img, struct vol_meta *m, struct kms *k,
+		      const char *name, struct rotate_result *res)
+{
+	struct kms_binding b = { .volume_id = m->uuid };
+	uint8_t *old = NULL, *new_dek = NULL;
+	char *wrapped = NULL, num[32];
+	int r;
+
+	r = unwrap(ctx, k, m, m->dek, name, &old);
+	if (r < 0)
+		goto out;
+	if (m->dek_next) {
+		/* Resume: the new DEK was chosen and stored before the stop. */
+		r = unwrap(ctx, k, m, m->dek_next, name, &new_dek);
+		if (r < 0)
+			goto out;
+		wrapped = strdup(m->dek_next);
+		if (!wrapped) {
+			r = -ENOMEM;
+			goto out;
+		}
+		res->resumed = 1;
+		log_info("image=%s event=rotate-resume", name);
+	} else {
+		new_dek = secmem_alloc(DEK_LEN);
+		if (!new_dek) {
+			r = -ENOMEM;
+			goto out;
+		}
+		if (getrandom(new_dek, DEK_LEN, 0) != DEK_LEN) {
+			r = vol_fail(ctx, -EIO, "getrandom failed");
+			goto out;
+		}
+		r = kms_wrap(k, &b, new_dek, DEK_LEN, &wrapped);
+		if (r < 0) {
+			r = vol_fail(ctx, r, "KMS '%s' could not wrap the new DEK of %s: %s",
+				     m->kms, name, k->error);
+			goto out;
+		}
+		r = vol_set_meta(ctx, img, META_DEK_NEXT, wrapped);
+		if (r < 0)
+			goto out;
+		crashpoint("rotate:next-stored");
+	}
+
+	/* 2: a keyslot for the new DEK, opened with the old one. */
+	r = header_step(ctx, img, HEADER_ADD_KEY, old, new_dek, name);
+	if (r < 0)
+		goto out;
+	crashpoint("rotate:keyslot-added");
+
+	/* 3, 4: the switch, then the pending key is no longer pending. */
+	r = vol_set_meta(ctx, img, META_DEK, wrapped);
+	if (r < 0)
+		goto out;
+	crashpoint("rotate:switched");
+	r = rbd_img_meta_remove(img, META_DEK_NEXT);
+	if (r < 0 && r != -ENOENT) {
+		r = vol_fail(ctx, r, "cannot remove %s: %s", META_DEK_NEXT, strerror(-r));
+		goto out;
+	}
+	crashpoint("rotate:next-cleared");
+
+	/* 5: only the new keyslot stays. */
+	r = header_step(ctx, img, HEADER_KEEP_ONLY, NULL, new_dek, name);
+	if (r < 0)
+		goto out;
+	crashpoint("rotate:old-removed");
+	drop_local_cache(&img->spec);
+
+	/* 6: the record. */
+	res->dek_version = m->dek_version + 1;
+	(void)snprintf(num, sizeof(num), "%" PRIu32, res->dek_version);
+	r = vol_set_meta(ctx, img, META_DEK_VERSION, num);
+	if (r < 0)
+		goto out;
+	(void)snprintf(num, sizeof(num), "%lld", (long long)time(NULL));
+	r = vol_set_meta(ctx, img, META_ROTATED_AT, num);
+	if (r < 0)
+		goto out;
+	res->key_version = kstat_key_version(wrapped);
+	log_info("image=%s event=rotated what=dek dek-version=%" PRIu32 " kms=%s", name,
+		 res->dek_version, m->kms);
+out:
+	secmem_free(old);
+	secmem_free(new_dek);
+	free(wrapped);
+	return r;
+}
+
+static int rotate_kek(struct pvenc_ctx *ctx, struct rbd_img *img, struct vol_meta *m, struct kms *k,
+		      const char *name, struct rotate_result *res)
+{
+	struct kms_binding b = { .volume_id = m->uuid };
+	uint8_t *dek = NULL;
+	char *wrapped = NULL;
+	int r;
+
+	if (m->dek_next)
+		return vol_fail(ctx, -EBUSY,
+				"a DEK rotation of %s did not finish; run 'pvencctl rotate --dek "
+				"%s' to finish it first",
+				name, name);
+	r = unwrap(ctx, k, m, m->dek, name, &dek);
+	if (r < 0)
+		return r;
+	r = kms_wrap(k, &b, dek, DEK_LEN, &wrapped);
+	secmem_free(dek);
+	if (r < 0)
+		return vol_fail(ctx, r, "KMS '%s' could not wrap the DEK of %s again: %s", m->kms,
+				name, k->error);
+	r = vol_set_meta(ctx, img, META_DEK, wrapped);
+	if (r == 0) {
+		crashpoint("rotate:kek-stored");
+		res->dek_version = m->dek_version;
+		res->key_version = kstat_key_version(wrapped);
+		log_info("image=%s event=rotated what=kek key-version=%" PRIu32 " kms=%s", name,
+			 res->key_version, m->kms);
+	}
+	free(wrapped);
+	return r;
+}
+
+/* An open volume on this node: tell pvenc.ko its new key version. */
+static void update_kstat(const struct image_spec *spec, const char *kms, const char *wrapped)
+{
+	struct rbd_dev d;
+	struct luks_status ls;
+	struct kvol kv;
+	char dm[128];
+
+	if (rbd_dev_find(spec, &d) < 0 || rbd_dev_dm_name(d.image_id, "", dm, sizeof(dm)) < 0 ||
+	    luks_status(dm, &ls) <= 0)
+		return;
+	kstat_volume_opened(&d, dm, kms, wrapped, 1, &kv);
+}
+
+int volume_rotate(struct pvenc_ctx *ctx, const char *specstr, unsigned what, int64_t due_period,
+		  struct rotate_result *res)
+{
+	_cleanup_rbd_img_ struct rbd_img *img = NULL;
+	_cleanup_kms_ struct kms *k = NULL;
+	struct vol_meta m = { 0 };
+	struct image_spec spec;
+	char name[4 * (SPEC_NAME_MAX + 1)], cookie[40];
+	uint8_t rnd[16];
+	int r, locked = 0;
+
+	memset(res, 0, sizeof(*res));
+	r = image_spec_parse(specstr, &spec);
+	if (r < 0 || spec.snap[0])
+		return vol_fail(ctx, -EINVAL, "invalid image '%s': expected POOL/[NAMESPACE/]IMAGE",
+				specstr);
+	if (what != ROTATE_DEK && what != ROTATE_KEK)
+		return vol_fail(ctx, -EINVAL, "rotate either the DEK or the KEK");
+	(void)image_spec_format(&spec, name, sizeof(name));
+	r = vol_open_image(ctx, &spec, 0, &img);
+	if (r < 0)
+		return r;
+	r = read_meta(ctx, img, name, &m);
+	if (r < 0)
+		goto out;
+	if (m.kind != VOL_PVENC || m.state != STATE_FORMATTED) {
+		r = vol_fail(ctx, m.kind == VOL_PLAIN ? -ENOMSG : -EOPNOTSUPP,
+			     "%s is not a formatted pvenc volume%s", name,
+			     m.kind == VOL_CEPHCSI ? " (ceph-csi volumes rotate with ceph-csi)"
+						   : "");
+		goto out;
+	}
+	if (!m.dek) {
+		r = vol_fail(ctx, -EOPNOTSUPP,
+			     "%s keeps its DEK in KMS '%s', not wrapped in image metadata: %s",
+			     name, m.kms,
+			     what == ROTATE_KEK ? "there is nothing to wrap again"
+						: "rotating KMS-held DEKs is not supported yet");
+		goto out;
+	}
+	r = vol_open_kms(ctx, &spec, m.kms, &k);
+	if (r < 0)
+		goto out;
+	/* The endpoint is fixed per volume: never send credentials elsewhere. */
+	if (strcmp(m.endpoint, k->endpoint ? k->endpoint : "") != 0) {
+		r = vol_fail(
+			ctx, -EPERM,
+			"%s was created with KMS '%s' at endpoint '%s', but that KMS id is now "
+			"configured with endpoint '%s'; refusing to use it",
+			name, m.kms, m.endpoint, k->endpoint ? k->endpoint : "");
+		goto out;
+	}
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		r = vol_fail(ctx, -EIO, "getrandom failed");
+		goto out;
+	}
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		(void)snprintf(cookie + 2 * i, 3, "%02x", rnd[i]);
+	r = rbd_img_lease(img, ROTATE_LOCK, cookie, ROTATE_LEASE_S, 0);
+	if (r == -EBUSY) {
+		r = vol_fail(ctx, -EBUSY, "another node is rotating the keys of %s right now",
+			     name);
+		res->skipped = 1;
+		goto out;
+	}
+	if (r < 0) {
+		r = vol_fail(ctx, r, "cannot take the rotation lock of %s: %s", name, strerror(-r));
+		goto out;
+	}
+	locked = 1;
+	crashpoint("rotate:locked");
+	/* Decide again under the lock: another node may just have finished. */
+	r = read_meta(ctx, img, name, &m);
+	if (r < 0)
+		goto out;
+	if (due_period > 0 && !m.dek_next) {
+		int64_t t = (int64_t)time(NULL);
+
+		if (m.rotated_at == 0) {
+			/* First sight: the schedule's clock starts now, no rotation yet. */
+			char num[32];
+
+			(void)snprintf(num, sizeof(num), "%lld", (long long)t);
+			r = vol_set_meta(ctx, img, META_ROTATED_AT, num);
+			res->skipped = 1;
+			goto out;
+		}
+		if (t - m.rotated_at < due_period) {
+			res->skipped = 1;
+			r = 0;
+			goto out;
+		}
+	}
+	r = what == ROTATE_DEK ? rotate_dek(ctx, img, &m, k, name, res)
+			       : rotate_kek(ctx, img, &m, k, name, res);
+	if (r == 0) {
+		_cleanup_free_ char *wrapped = NULL;
+
+		if (rbd_img_meta_get(img, META_DEK, &wrapped) == 0)
+			update_kstat(&spec, m.kms, wrapped);
+	}
+out:
+	if (locked)
+		(void)rbd_img_lease_release(img, ROTATE_LOCK, cookie);
+	vol_meta_clear(&m);
+	return r;
+}
+
+int volume_rotate_if_due(struct pvenc_ctx *ctx, const char *target, struct rotate_result *res)
+{
+	_cleanup_rbd_img_ struct rbd_img *img = NULL;
+	struct vol_meta m = { 0 };
+	struct rbd_dev d = { 0 };
+	char name[4 * (SPEC_NAME_MAX + 1)];
+	const char *sched, *src;
+	int64_t period = 0;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	res->skipped = 1;
+	if (target[0] == '/') {
+		r = rbd_dev_from_path(target, &d);
+		if (r < 0)
+			return vol_fail(ctx, r, "%s is not a mapped rbd device", target);
+	} else if (image_spec_parse(target, &d.spec) < 0) {
+		return vol_fail(ctx, -EINVAL, "invalid image '%s': expected POOL/[NAMESPACE/]IMAGE",
+				target);
+	}
+	if (d.spec.snap[0])
+		return 0; /* snapshots are read-only; their keys rotate with the image */
+	(void)image_spec_format(&d.spec, name, sizeof(name));
+	r = vol_open_image(ctx, &d.spec, 1, &img);
+	if (r < 0)
+		return r;
+	r = read_meta(ctx, img, name, &m);
+	if (r < 0 || m.kind != VOL_PVENC || m.state != STATE_FORMATTED || !m.dek)
+		goto out;
+	sched = config_rotation(&ctx->cfg, d.spec.pool, d.spec.ns,
+				m.rotation[0] ? m.rotation : NULL, &src);
+	if (schedule_parse(sched, &period) < 0 || period == 0)
+		goto out;
+	/* Not due and nothing to resume: no lock, no write. */
+	if (m.rotated_at && !m.dek_next && (int64_t)time(NULL) - m.rotated_at < period)
+		goto out;
+	log_debug("image=%s event=rotation-due schedule=\"%s\" from=%s", name, sched, src);
+	rbd_img_close(TAKE_PTR(img));
+	r = volume_rotate(ctx, name, ROTATE_DEK, period, res);
+	if (r == -EBUSY && res->skipped)
+		r = 0; /* another node has it */
+out:
+	vol_meta_clear(&m);
+	return r;
+}
