@@ -24,6 +24,8 @@ static const struct nla_policy pvenc_policy[PVENC_A_MAX + 1] = {
 	[PVENC_A_KEY_VERSION] = { .type = NLA_U32 },
 	[PVENC_A_OPENED_AT] = { .type = NLA_U64 },
 	[PVENC_A_STATS] = { .type = NLA_REJECT },
+	[PVENC_A_DEK_VERSION] = { .type = NLA_U32 },
+	[PVENC_A_ROTATED_AT] = { .type = NLA_U64 },
 };
 
 static struct genl_family pvenc_family;
@@ -51,6 +53,7 @@ static int pvenc_nl_register(struct sk_buff *skb, struct genl_info *info)
 		.key_bits = u32_attr(info, PVENC_A_KEY_BITS),
 		.sector_size = u32_attr(info, PVENC_A_SECTOR_SIZE),
 		.key_version = u32_attr(info, PVENC_A_KEY_VERSION),
+		.dek_version = u32_attr(info, PVENC_A_DEK_VERSION),
 	};
 
 	if (!info->attrs[PVENC_A_NAME] || !info->attrs[PVENC_A_DEV]) {
@@ -71,6 +74,8 @@ static int pvenc_nl_register(struct sk_buff *skb, struct genl_info *info)
 	id.dev = new_decode_dev(nla_get_u32(info->attrs[PVENC_A_DEV]));
 	if (info->attrs[PVENC_A_OPENED_AT])
 		id.opened_at = nla_get_u64(info->attrs[PVENC_A_OPENED_AT]);
+	if (info->attrs[PVENC_A_ROTATED_AT])
+		id.rotated_at = nla_get_u64(info->attrs[PVENC_A_ROTATED_AT]);
 	return pvenc_volume_register(&id);
 }
 
@@ -131,6 +136,8 @@ static int dump_one(struct pvenc_volume *v, void *arg)
 	    nla_put_string(st->skb, PVENC_A_KMS, x->kms) ||
 	    nla_put_u32(st->skb, PVENC_A_KEY_VERSION, x->key_version) ||
 	    nla_put_u64_64bit(st->skb, PVENC_A_OPENED_AT, x->opened_at, PVENC_A_PAD) ||
+	    nla_put_u32(st->skb, PVENC_A_DEK_VERSION, x->dek_version) ||
+	    nla_put_u64_64bit(st->skb, PVENC_A_ROTATED_AT, x->rotated_at, PVENC_A_PAD) ||
 	    put_stats(st->skb, v)) {
 		genlmsg_cancel(st->skb, hdr);
 		return -EMSGSIZE;

@@ -24,7 +24,9 @@ struct pvenc_volume {
 	u32 key_bits;
 	u32 sector_size;
 	u32 key_version;
+	u32 dek_version;
 	u64 opened_at;
+	u64 rotated_at;
 	atomic64_t errors;
 };
 
@@ -32,8 +34,8 @@ struct pvenc_volume {
 struct pvenc_identity {
 	dev_t dev;
 	const char *name, *pool, *namespace, *image, *image_id, *cipher, *kms;
-	u32 key_bits, sector_size, key_version;
-	u64 opened_at;
+	u32 key_bits, sector_size, key_version, dek_version;
+	u64 opened_at, rotated_at;
 };
 
 struct pvenc_counters {

@@ -97,6 +97,8 @@ PVENC_NUM_ATTR(key_bits, u32);
 PVENC_NUM_ATTR(sector_size, u32);
 PVENC_NUM_ATTR(key_version, u32);
 PVENC_NUM_ATTR(opened_at, u64);
+PVENC_NUM_ATTR(dek_version, u32);
+PVENC_NUM_ATTR(rotated_at, u64);
 
 static ssize_t dev_show(struct kobject *k, struct kobj_attribute *a, char *buf)
 {
@@ -161,7 +163,8 @@ static struct attribute *pvenc_volume_attrs[] = {
 	&discards_attr.attr,	 &discard_bytes_attr.attr, &flushes_attr.attr,
 	&in_flight_attr.attr,	 &errors_attr.attr,	   &read_ms_attr.attr,
 	&write_ms_attr.attr,	 &discard_ms_attr.attr,	   &flush_ms_attr.attr,
-	&io_ms_attr.attr,	 &busy_ms_attr.attr,	   NULL,
+	&io_ms_attr.attr,	 &busy_ms_attr.attr,	   &dek_version_attr.attr,
+	&rotated_at_attr.attr,	 NULL,
 };
 ATTRIBUTE_GROUPS(pvenc_volume);
 
@@ -201,6 +204,8 @@ static void set_identity(struct pvenc_volume *v, const struct pvenc_identity *id
 	v->key_bits = id->key_bits;
 	v->sector_size = id->sector_size;
 	v->key_version = id->key_version;
+	v->dek_version = id->dek_version;
+	v->rotated_at = id->rotated_at;
 	if (id->opened_at || !v->opened_at)
 		v->opened_at = id->opened_at ?: ktime_get_real_seconds();
 	spin_unlock(&pvenc_ident_lock);

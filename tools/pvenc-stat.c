@@ -97,6 +97,10 @@ static void add_agent_identity(const char *socket, struct kvol *v, size_t n)
 				v[k].key_bits = (uint32_t)json_object_get_int(x);
 			if (json_object_object_get_ex(o, "sector_size", &x))
 				v[k].sector_size = (uint32_t)json_object_get_int(x);
+			if (json_object_object_get_ex(o, "dek_version", &x))
+				v[k].dek_version = (uint32_t)json_object_get_int(x);
+			if (json_object_object_get_ex(o, "rotated_at", &x) && x)
+				v[k].rotated_at = (uint64_t)json_object_get_int64(x);
 		}
 	}
 out:
@@ -178,29 +182,32 @@ static void human(uint64_t b, char *buf, size_t len)
 
 static void print_table(const struct snap *s, const struct opts *o)
 {
-	(void)printf("%-28s %-8s %-12s %-4s %10s %10s %9s %9s %8s %6s\n", "VOLUME", "DEVICE", "KMS",
-		     "KEY", "READ", "WRITTEN", "READS", "WRITES", "INFLIGHT", "ERRORS");
+	(void)printf("%-28s %-8s %-12s %-4s %-4s %10s %10s %9s %9s %8s %6s\n", "VOLUME", "DEVICE",
+		     "KMS", "KEK", "DEK", "READ", "WRITTEN", "READS", "WRITES", "INFLIGHT",
+		     "ERRORS");
 	for (size_t i = 0; i < s->n; i++) {
 		const struct kvol *v = &s->v[i];
-		char spec[4 * (PVENC_TEXT_MAX + 1)], dev[24], rd[16], wr[16], key[16], err[24];
+		char spec[4 * (PVENC_TEXT_MAX + 1)], dev[24], rd[16], wr[16], key[16], dk[16],
+			err[24];
 
 		if (!matches(v, o->volume))
 			continue;
 		spec_of(v, spec, sizeof(spec));
 		(void)snprintf(dev, sizeof(dev), "%u:%u", v->dev_major, v->dev_minor);
 		(void)snprintf(key, sizeof(key), s->kmod ? "v%" PRIu32 : "-", v->key_version);
+		(void)snprintf(dk, sizeof(dk), v->dek_version ? "%" PRIu32 : "-", v->dek_version);
 		if (!v->has_stats) {
-			(void)printf("%-28s %-8s %-12s %-4s %10s\n", spec, dev,
-				     v->kms[0] ? v->kms : "-", key, "(device gone)");
+			(void)printf("%-28s %-8s %-12s %-4s %-4s %10s\n", spec, dev,
+				     v->kms[0] ? v->kms : "-", key, dk, "(device gone)");
 			continue;
 		}
 		human(v->stats[PVENC_S_READ_BYTES], rd, sizeof(rd));
 		human(v->stats[PVENC_S_WRITE_BYTES], wr, sizeof(wr));
 		(void)snprintf(err, sizeof(err), s->kmod ? "%" PRIu64 : "-",
 			       v->stats[PVENC_S_ERRORS]);
-		(void)printf("%-28s %-8s %-12s %-4s %10s %10s %9" PRIu64 " %9" PRIu64 " %8" PRIu64
-			     " %6s\n",
-			     spec, dev, v->kms[0] ? v->kms : "-", key, rd, wr,
+		(void)printf("%-28s %-8s %-12s %-4s %-4s %10s %10s %9" PRIu64 " %9" PRIu64
+			     " %8" PRIu64 " %6s\n",
+			     spec, dev, v->kms[0] ? v->kms : "-", key, dk, rd, wr,
 			     v->stats[PVENC_S_READS], v->stats[PVENC_S_WRITES],
 			     v->stats[PVENC_S_IN_FLIGHT], err);
 	}
@@ -285,6 +292,8 @@ static struct json_object *json_volume(const struct snap *s, const struct kvol *
 	jadd(o, "kms", json_object_new_string(v->kms));
 	jadd(o, "key_version", s->kmod ? json_object_new_int64(v->key_version) : NULL);
 	jadd(o, "opened_at", s->kmod ? json_object_new_int64((int64_t)v->opened_at) : NULL);
+	jadd(o, "dek_version", v->dek_version ? json_object_new_int64(v->dek_version) : NULL);
+	jadd(o, "rotated_at", v->rotated_at ? json_object_new_int64((int64_t)v->rotated_at) : NULL);
 	jadd(o, "source", json_object_new_string(s->kmod ? "pvenc.ko" : "block-layer"));
 	if (!v->has_stats) {
 		jadd(o, "stats", NULL);
@@ -435,6 +444,22 @@ static void print_prometheus(const struct snap *s, const struct opts *o)
 				(void)printf("pvenc_key_version");
 				labels(&s->v[i]);
 				(void)printf(" %" PRIu32 "\n", s->v[i].key_version);
+			}
+		(void)printf("# HELP pvenc_dek_version DEK generation, +1 per DEK rotation.\n"
+			     "# TYPE pvenc_dek_version gauge\n");
+		for (size_t i = 0; i < s->n; i++)
+			if (matches(&s->v[i], o->volume)) {
+				(void)printf("pvenc_dek_version");
+				labels(&s->v[i]);
+				(void)printf(" %" PRIu32 "\n", s->v[i].dek_version);
+			}
+		(void)printf("# HELP pvenc_last_rotation_timestamp_seconds Last DEK rotation "
+			     "(0: never).\n# TYPE pvenc_last_rotation_timestamp_seconds gauge\n");
+		for (size_t i = 0; i < s->n; i++)
+			if (matches(&s->v[i], o->volume)) {
+				(void)printf("pvenc_last_rotation_timestamp_seconds");
+				labels(&s->v[i]);
+				(void)printf(" %" PRIu64 "\n", s->v[i].rotated_at);
 			}
 		(void)printf("# HELP pvenc_opened_timestamp_seconds When the volume was "
 			     "opened.\n# TYPE pvenc_opened_timestamp_seconds gauge\n");

@@ -123,7 +123,9 @@ static int request(int cmd, const struct kvol *v, const char *name)
 		    nla_put_u32(msg, PVENC_A_SECTOR_SIZE, v->sector_size) < 0 ||
 		    nla_put_string(msg, PVENC_A_KMS, v->kms) < 0 ||
 		    nla_put_u32(msg, PVENC_A_KEY_VERSION, v->key_version) < 0 ||
-		    nla_put_u64(msg, PVENC_A_OPENED_AT, v->opened_at) < 0) {
+		    nla_put_u64(msg, PVENC_A_OPENED_AT, v->opened_at) < 0 ||
+		    nla_put_u32(msg, PVENC_A_DEK_VERSION, v->dek_version) < 0 ||
+		    nla_put_u64(msg, PVENC_A_ROTATED_AT, v->rotated_at) < 0) {
 			r = -EMSGSIZE;
 			goto out;
 		}
@@ -179,6 +181,8 @@ static int on_volume(struct nl_msg *msg, void *arg)
 		[PVENC_A_KEY_VERSION] = { .type = NLA_U32 },
 		[PVENC_A_OPENED_AT] = { .type = NLA_U64 },
 		[PVENC_A_STATS] = { .type = NLA_NESTED },
+		[PVENC_A_DEK_VERSION] = { .type = NLA_U32 },
+		[PVENC_A_ROTATED_AT] = { .type = NLA_U64 },
 	};
 	struct nlattr *tb[PVENC_A_MAX + 1], *st[PVENC_S_MAX + 1];
 	struct dump *d = arg;
@@ -214,6 +218,8 @@ static int on_volume(struct nl_msg *msg, void *arg)
 	v->sector_size = tb[PVENC_A_SECTOR_SIZE] ? nla_get_u32(tb[PVENC_A_SECTOR_SIZE]) : 0;
 	v->key_version = tb[PVENC_A_KEY_VERSION] ? nla_get_u32(tb[PVENC_A_KEY_VERSION]) : 0;
 	v->opened_at = tb[PVENC_A_OPENED_AT] ? nla_get_u64(tb[PVENC_A_OPENED_AT]) : 0;
+	v->dek_version = tb[PVENC_A_DEK_VERSION] ? nla_get_u32(tb[PVENC_A_DEK_VERSION]) : 0;
+	v->rotated_at = tb[PVENC_A_ROTATED_AT] ? nla_get_u64(tb[PVENC_A_ROTATED_AT]) : 0;
 	if (tb[PVENC_A_STATS] && nla_parse_nested(st, PVENC_S_MAX, tb[PVENC_A_STATS], NULL) == 0) {
 		v->has_stats = 1;
 		for (int i = PVENC_S_READS; i <= PVENC_S_MAX; i++)

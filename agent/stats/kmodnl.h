@@ -21,8 +21,9 @@ struct kvol {
 	char image_id[PVENC_TEXT_MAX + 1];
 	char cipher[PVENC_TEXT_MAX + 1];
 	char kms[PVENC_TEXT_MAX + 1];
-	uint32_t key_bits, sector_size, key_version;
+	uint32_t key_bits, sector_size, key_version, dek_version;
 	uint64_t opened_at; /* seconds since the epoch; 0: keep what the module has */
+	uint64_t rotated_at; /* last DEK rotation; 0: never */
 	int has_stats; /* 0: the device is gone */
 	uint64_t stats[__PVENC_S_MAX]; /* indexed by PVENC_S_* */
 };

@@ -37,7 +37,7 @@ static void report(int r, const char *what, const char *dm)
 }
 
 void kstat_volume_opened(const struct rbd_dev *d, const char *dm, const char *kms,
-			 const char *wrapped, int already, struct kvol *out)
+			 const struct vol_meta *m, int already, struct kvol *out)
 {
 	struct luks_status ls;
 	struct stat st;
@@ -65,7 +65,9 @@ void kstat_volume_opened(const struct rbd_dev *d, const char *dm, const char *km
 		out->key_bits = (uint32_t)ls.key_bits;
 		out->sector_size = (uint32_t)ls.sector_size;
 	}
-	out->key_version = kstat_key_version(wrapped);
+	out->key_version = kstat_key_version(m->dek);
+	out->dek_version = m->dek_version ? m->dek_version : 1;
+	out->rotated_at = m->rotated_at > 0 ? (uint64_t)m->rotated_at : 0;
 	out->opened_at = already ? 0 : (uint64_t)time(NULL);
 	report(kmodnl_register(out), "register", dm);
 }

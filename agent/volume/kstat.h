@@ -7,14 +7,15 @@
 #define PVENC_VOLUME_KSTAT_H
 
 #include "stats/kmodnl.h"
+#include "store/rbdmeta.h"
 #include "volume/device.h"
 
 /* Fills @out with what the module shows for the open volume @dm over @d, and
- * registers it. @wrapped is the stored wrapped DEK (for its key version) or NULL.
+ * registers it. @m: the image's metadata (key versions, last rotation).
  * @already: the volume was open before; its opened-at time is then left to what the
  * module recorded. */
 void kstat_volume_opened(const struct rbd_dev *d, const char *dm, const char *kms,
-			 const char *wrapped, int already, struct kvol *out);
+			 const struct vol_meta *m, int already, struct kvol *out);
 void kstat_volume_closed(const char *dm);
 /* The key version a wrapped DEK names: N of Vault's "vault:vN:", else 1. */
 uint32_t kstat_key_version(const char *wrapped);

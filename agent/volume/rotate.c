@@ -346,8 +346,8 @@ static int rotate_kek(struct pvenc_ctx *ctx, struct rbd_img *img, struct vol_met
 	return r;
 }
 
-/* An open volume on this node: tell pvenc.ko its new key version. */
-static void update_kstat(const struct image_spec *spec, const char *kms, const char *wrapped)
+/* An open volume on this node: tell pvenc.ko its new key versions and rotation time. */
+static void update_kstat(const struct image_spec *spec, const struct vol_meta *m)
 {
 	struct rbd_dev d;
 	struct luks_status ls;
@@ -357,7 +357,7 @@ static void update_kstat(const struct image_spec *spec, const char *kms, const c
 	if (rbd_dev_find(spec, &d) < 0 || rbd_dev_dm_name(d.image_id, "", dm, sizeof(dm)) < 0 ||
 	    luks_status(dm, &ls) <= 0)
 		return;
-	kstat_volume_opened(&d, dm, kms, wrapped, 1, &kv);
+	kstat_volume_opened(&d, dm, m->kms, m, 1, &kv);
 }
 
 int volume_rotate(struct pvenc_ctx *ctx, const char *specstr, unsigned what, int64_t due_period,
@@ -455,12 +455,8 @@ int volume_rotate(struct pvenc_ctx *ctx, const char *specstr, unsigned what, int
 	}
 	r = what == ROTATE_DEK ? rotate_dek(ctx, img, &m, k, name, res)
 			       : rotate_kek(ctx, img, &m, k, name, res);
-	if (r == 0) {
-		_cleanup_free_ char *wrapped = NULL;
-
-		if (rbd_img_meta_get(img, META_DEK, &wrapped) == 0)
-			update_kstat(&spec, m.kms, wrapped);
-	}
+	if (r == 0 && read_meta(ctx, img, name, &m) == 0)
+		update_kstat(&spec, &m);
 out:
 	if (locked)
 		(void)rbd_img_lease_release(img, ROTATE_LOCK, cookie);

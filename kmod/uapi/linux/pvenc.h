@@ -55,6 +55,8 @@ enum pvenc_attr {
 	PVENC_A_OPENED_AT, /* u64: seconds since the epoch */
 	PVENC_A_STATS, /* nested: PVENC_S_* */
 	PVENC_A_PAD,
+	PVENC_A_DEK_VERSION, /* u32: DEK generation, +1 per DEK rotation */
+	PVENC_A_ROTATED_AT, /* u64: last DEK rotation, seconds since the epoch; 0 never */
 	__PVENC_A_MAX,
 };
 #define PVENC_A_MAX (__PVENC_A_MAX - 1)
