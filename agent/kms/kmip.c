@@ -115,6 +115,7 @@ struct kmip {
 	char *host, *port, *server_name;
 	char *ca, *cert, *key;
 	char uid[UID_MAX + 1]; /* wrap mode: the KEK */
+	struct json_object *cfg; /* kmipPreviousKeyUIDs: retired KEKs that still unwrap */
 	int register_mode;
 	int read_ms, write_ms;
 };
@@ -212,6 +213,7 @@ static int kmip_init_paths(struct kms *k, struct json_object *cfg, char **secret
 	if (!m)
 		return -ENOMEM;
 	k->priv = m;
+	m->cfg = json_object_get(cfg);
 	if (!ep)
 		ep = kms_cfg_str(cfg, "kmipEndpoint");
 	if (!ep || !(colon = strrchr(ep, ':')) || colon == ep || !colon[1])
@@ -269,6 +271,7 @@ static void kmip_free(struct kms *k)
 
 	if (!m)
 		return;
+	json_object_put(m->cfg);
 	free(m->host);
 	free(m->port);
 	free(m->server_name);
@@ -746,11 +749,13 @@ static int kmip_unwrap(struct kms *k, const struct kms_binding *b, const char *w
 	r = wrapfmt_decode(k, wrapped, kid, iv, ct, sizeof(ct), &ctlen);
 	if (r < 0)
 		return r;
-	if (strcmp(kid, m->uid) != 0)
+	/* A KEK rotation in progress: DEKs wrapped by a retired key the entry still lists. */
+	if (strcmp(kid, m->uid) != 0 && !kms_cfg_list_has(m->cfg, "kmipPreviousKeyUIDs", kid))
 		return kms_fail(k, -EKEYREJECTED,
-				"wrong key: the DEK was wrapped by KMIP key %s, this entry uses %s",
+				"wrong key: the DEK was wrapped by KMIP key %s, this entry uses %s "
+				"(list retired keys in kmipPreviousKeyUIDs)",
 				kid, m->uid);
-	ttlv_text(&e, T_UNIQUE_IDENTIFIER, m->uid);
+	ttlv_text(&e, T_UNIQUE_IDENTIFIER, kid);
 	crypto_params(&e, 1);
 	ttlv_bytes(&e, T_DATA, ct, ctlen - WRAP_TAG_LEN);
 	ttlv_bytes(&e, T_IV_COUNTER_NONCE, iv, sizeof(iv));

@@ -67,6 +67,42 @@ const char *kms_cfg_str(struct json_object *cfg, const char *key)
 	return json_object_get_string(v);
 }
 
+int kms_cfg_list_has(struct json_object *cfg, const char *key, const char *item)
+{
+	struct json_object *v;
+	const char *s;
+	size_t n = strlen(item);
+
+	if (!n || !json_object_object_get_ex(cfg, key, &v))
+		return 0;
+	if (json_object_is_type(v, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(v); i++) {
+			struct json_object *e = json_object_array_get_idx(v, i);
+
+			if (json_object_is_type(e, json_type_string) &&
+			    !strcmp(json_object_get_string(e), item))
+				return 1;
+		}
+		return 0;
+	}
+	if (!json_object_is_type(v, json_type_string))
+		return 0;
+	/* "a, b,c": items separated by commas, blanks around them ignored */
+	for (s = json_object_get_string(v); *s;) {
+		size_t len;
+
+		while (*s == ' ' || *s == ',')
+			s++;
+		len = strcspn(s, ",");
+		while (len && s[len - 1] == ' ')
+			len--;
+		if (len == n && !strncmp(s, item, n))
+			return 1;
+		s += strcspn(s, ",");
+	}
+	return 0;
+}
+
 static int set_err(char *err, size_t len, int r, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 static int set_err(char *err, size_t len, int r, const char *fmt, ...)

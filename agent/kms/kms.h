@@ -108,6 +108,8 @@ int kms_fail(struct kms *k, int r, const char *fmt, ...) __attribute__((format(p
 int kms_set_endpoint(struct kms *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* String field of a config entry (NULL when absent). */
 const char *kms_cfg_str(struct json_object *cfg, const char *key);
+/* 1 if @item is in the entry's list @key: a JSON array of strings or "a,b,c". */
+int kms_cfg_list_has(struct json_object *cfg, const char *key, const char *item);
 
 extern const struct kms_ops kms_keyfile_ops;
 extern const struct kms_ops kms_passphrase_ops;

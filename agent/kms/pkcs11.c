@@ -36,6 +36,7 @@ struct p11 {
 	P11KitUri *uri;
 	char *pin_file;
 	char label[WRAP_KID_MAX + 1]; /* the key's CKA_LABEL, also the kid */
+	struct json_object *cfg; /* pkcs11PreviousKeyLabels: retired KEKs that still unwrap */
 	CK_FUNCTION_LIST *m;
 	int initialized;
 };
@@ -61,6 +62,7 @@ static int p11_init(struct kms *k, struct json_object *cfg)
 	if (!p)
 		return -ENOMEM;
 	k->priv = p;
+	p->cfg = json_object_get(cfg);
 	if (!uri)
 		return kms_fail(k, -EINVAL, "pkcs11URI (pkcs11:token=...;object=...) is required");
 	p->uri = p11_kit_uri_new();
@@ -121,6 +123,7 @@ static void p11_free(struct kms *k)
 
 	if (!p)
 		return;
+	json_object_put(p->cfg);
 	if (p->m) {
 		pthread_mutex_lock(&modules_lock);
 		if (p->initialized)
@@ -215,13 +218,14 @@ static int p11_open(struct kms *k, CK_SESSION_HANDLE *ses)
 	return 0;
 }
 
-/* The key the URI names, in a logged-in session. */
-static int p11_find_key(struct kms *k, CK_SESSION_HANDLE ses, CK_OBJECT_HANDLE *key)
+/* The secret key labelled @label, in a logged-in session. */
+static int p11_find_key(struct kms *k, CK_SESSION_HANDLE ses, const char *label,
+			CK_OBJECT_HANDLE *key)
 {
 	struct p11 *p = k->priv;
 	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
 	CK_ATTRIBUTE tmpl[] = { { CKA_CLASS, &cls, sizeof(cls) },
-				{ CKA_LABEL, p->label, strlen(p->label) } };
+				{ CKA_LABEL, (void *)label, strlen(label) } };
 	CK_ULONG found = 0;
 	CK_RV rv;
 
@@ -231,28 +235,29 @@ static int p11_find_key(struct kms *k, CK_SESSION_HANDLE ses, CK_OBJECT_HANDLE *
 		(void)p->m->C_FindObjectsFinal(ses);
 	}
 	if (rv != CKR_OK || found != 1)
-		return kms_fail(k, -ENOKEY, "no secret key labelled '%s' on token %s%s%s", p->label,
+		return kms_fail(k, -ENOKEY, "no secret key labelled '%s' on token %s%s%s", label,
 				p->uri_text, rv != CKR_OK ? ": " : "",
 				rv != CKR_OK ? rv_text(rv) : "");
 	return 0;
 }
 
 /* A logged-in session and the key; the caller closes the session. */
-static int p11_session(struct kms *k, CK_SESSION_HANDLE *ses, CK_OBJECT_HANDLE *key)
+static int p11_session(struct kms *k, const char *label, CK_SESSION_HANDLE *ses,
+		       CK_OBJECT_HANDLE *key)
 {
 	struct p11 *p = k->priv;
 	int r = p11_open(k, ses);
 
 	if (r < 0)
 		return r;
-	r = p11_find_key(k, *ses, key);
+	r = p11_find_key(k, *ses, label, key);
 	if (r < 0)
 		(void)p->m->C_CloseSession(*ses);
 	return r;
 }
 
-static int gcm(struct kms *k, int encrypt, const struct kms_binding *b, const uint8_t *iv,
-	       const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen)
+static int gcm(struct kms *k, int encrypt, const char *label, const struct kms_binding *b,
+	       const uint8_t *iv, const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen)
 {
 	struct p11 *p = k->priv;
 	CK_SESSION_HANDLE ses = CK_INVALID_HANDLE;
@@ -273,7 +278,7 @@ static int gcm(struct kms *k, int encrypt, const struct kms_binding *b, const ui
 			      .aad_ptr = (unsigned char *)aad,
 			      .aad_len = (unsigned long)aadlen,
 			      .tag_bits = (unsigned long)WRAP_TAG_LEN * 8 };
-	r = p11_session(k, &ses, &key);
+	r = p11_session(k, label, &ses, &key);
 	if (r < 0)
 		return r;
 	if (encrypt) {
@@ -291,10 +296,10 @@ static int gcm(struct kms *k, int encrypt, const struct kms_binding *b, const ui
 		return kms_fail(k, -EKEYREJECTED,
 				"the wrapped DEK does not authenticate under key '%s': it was "
 				"tampered with or belongs to another volume (%s)",
-				p->label, rv_text(rv));
+				label, rv_text(rv));
 	if (rv != CKR_OK)
 		return kms_fail(k, -EIO, "AES-GCM %s with key '%s' on %s failed: %s",
-				encrypt ? "encryption" : "decryption", p->label, p->uri_text,
+				encrypt ? "encryption" : "decryption", label, p->uri_text,
 				rv_text(rv));
 	*outlen = olen;
 	return 0;
@@ -312,7 +317,7 @@ static int p11_wrap(struct kms *k, const struct kms_binding *b, const uint8_t *d
 		return kms_fail(k, -EINVAL, "DEK length %zu out of range", len);
 	if (getrandom(iv, sizeof(iv), 0) != (ssize_t)sizeof(iv))
 		return kms_fail(k, -EIO, "getrandom failed");
-	r = gcm(k, 1, b, iv, dek, len, ct, &ctlen);
+	r = gcm(k, 1, p->label, b, iv, dek, len, ct, &ctlen);
 	if (r < 0)
 		return r;
 	if (ctlen != len + WRAP_TAG_LEN)
@@ -334,16 +339,17 @@ static int p11_unwrap(struct kms *k, const struct kms_binding *b, const char *wr
 	r = wrapfmt_decode(k, wrapped, kid, iv, ct, sizeof(ct), &ctlen);
 	if (r < 0)
 		return r;
-	if (strcmp(kid, p->label) != 0)
+	/* A KEK rotation in progress: DEKs wrapped by a retired key the entry still lists. */
+	if (strcmp(kid, p->label) != 0 && !kms_cfg_list_has(p->cfg, "pkcs11PreviousKeyLabels", kid))
 		return kms_fail(k, -EKEYREJECTED,
 				"wrong key: the DEK was wrapped by token key '%s', this entry uses "
-				"'%s'",
+				"'%s' (list retired keys in pkcs11PreviousKeyLabels)",
 				kid, p->label);
 	dek = secmem_alloc(ctlen);
 	if (!dek)
 		return -ENOMEM;
 	len = ctlen;
-	r = gcm(k, 0, b, iv, ct, ctlen, dek, &len);
+	r = gcm(k, 0, kid, b, iv, ct, ctlen, dek, &len);
 	if (r < 0)
 		return r;
 	*retlen = len;
@@ -365,7 +371,7 @@ static int p11_check(struct kms *k, const struct kms_check_ops *c)
 	int r;
 
 	kms_report(c, -1, "module %s, token %s", p->module_path, p->uri_text);
-	r = p11_session(k, &ses, &key);
+	r = p11_session(k, p->label, &ses, &key);
 	if (r < 0) {
 		kms_report(c, 0, "log in and find key '%s': %s", p->label, k->error);
 		return r;
@@ -405,7 +411,7 @@ static int p11_create_key(struct kms *k)
 	r = p11_open(k, &ses);
 	if (r < 0)
 		return r;
-	if (p11_find_key(k, ses, &key) == 0) {
+	if (p11_find_key(k, ses, p->label, &key) == 0) {
 		(void)p->m->C_CloseSession(ses);
 		return kms_fail(k, -EEXIST, "token %s already holds a key labelled '%s'",
 				p->uri_text, p->label);
