@@ -191,9 +191,17 @@ fuzz: fuzzers
 
 # ---- lint and format ----
 C_SRCS := $(shell git ls-files '*.c' '*.h' 2>/dev/null | grep -v '^kmod/')
+NPROC := $(shell nproc 2>/dev/null || echo 1)
+TIDY_FLAGS = $(filter-out -MMD -MP -D_FORTIFY_SOURCE=3,$(CFLAGS)) $(shell $(PKG_CONFIG) --cflags cmocka)
+# One clang-tidy per file, make -j runs them on every core.
+build/lint/%.tidy: %.c
+	@mkdir -p $(dir $@)
+	$(Q)clang-tidy --quiet $< -- $(TIDY_FLAGS) && touch $@
+lint-tidy: $(patsubst %.c,build/lint/%.tidy,$(filter %.c,$(C_SRCS)))
 lint:
-	clang-tidy --quiet $(filter %.c,$(C_SRCS)) -- $(filter-out -MMD -MP -D_FORTIFY_SOURCE=3,$(CFLAGS)) $(shell $(PKG_CONFIG) --cflags cmocka)
-	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
+	@rm -rf build/lint
+	@$(MAKE) --no-print-directory -j$(NPROC) lint-tidy
+	cppcheck -j $(NPROC) --quiet --error-exitcode=1 --enable=warning,portability,performance \
 		--inline-suppr --std=c11 -D_GNU_SOURCE -Iagent -Ikmod/uapi \
 		--suppress=missingIncludeSystem $(C_SRCS)
 
@@ -234,7 +242,7 @@ clean: modules-clean
 	rm -rf build
 
 .PHONY: all modules modules-clean check check-unit check-san check-valgrind check-host \
-	check-guest check-fuzz fuzz fuzzers lint format format-check install install-dkms \
+	check-guest check-fuzz fuzz fuzzers lint lint-tidy format format-check install install-dkms \
 	print-kver clean unit-tests
 .DELETE_ON_ERROR:
 # Keep objects of test programs (otherwise make deletes them as intermediates).

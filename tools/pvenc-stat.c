@@ -406,6 +406,39 @@ static const struct metric metrics[] = {
 	  PVENC_S_BUSY_MS, 0 },
 };
 
+/* What the agent told pvenc.ko, one gauge each (pvenc.ko only). */
+static uint64_t get_key_version(const struct kvol *v)
+{
+	return v->key_version;
+}
+
+static uint64_t get_dek_version(const struct kvol *v)
+{
+	return v->dek_version;
+}
+
+static uint64_t get_rotated_at(const struct kvol *v)
+{
+	return v->rotated_at;
+}
+
+static uint64_t get_opened_at(const struct kvol *v)
+{
+	return v->opened_at;
+}
+
+static const struct {
+	const char *name, *help;
+	uint64_t (*get)(const struct kvol *v);
+} gauges[] = {
+	{ "pvenc_key_version", "Version of the key the volume's DEK is wrapped with.",
+	  get_key_version },
+	{ "pvenc_dek_version", "DEK generation, +1 per DEK rotation.", get_dek_version },
+	{ "pvenc_last_rotation_timestamp_seconds", "Last DEK rotation (0: never).",
+	  get_rotated_at },
+	{ "pvenc_opened_timestamp_seconds", "When the volume was opened.", get_opened_at },
+};
+
 static void print_prometheus(const struct snap *s, const struct opts *o)
 {
 	(void)printf("# HELP pvenc_kmod_loaded 1 if the figures come from pvenc.ko, 0 if from "
@@ -436,38 +469,14 @@ static void print_prometheus(const struct snap *s, const struct opts *o)
 		label("sector_size", ss, 1);
 		(void)printf("} 1\n");
 	}
-	if (s->kmod) {
-		(void)printf("# HELP pvenc_key_version Version of the key the volume's DEK is "
-			     "wrapped with.\n# TYPE pvenc_key_version gauge\n");
+	for (size_t g = 0; s->kmod && g < sizeof(gauges) / sizeof(gauges[0]); g++) {
+		(void)printf("# HELP %s %s\n# TYPE %s gauge\n", gauges[g].name, gauges[g].help,
+			     gauges[g].name);
 		for (size_t i = 0; i < s->n; i++)
 			if (matches(&s->v[i], o->volume)) {
-				(void)printf("pvenc_key_version");
+				(void)printf("%s", gauges[g].name);
 				labels(&s->v[i]);
-				(void)printf(" %" PRIu32 "\n", s->v[i].key_version);
-			}
-		(void)printf("# HELP pvenc_dek_version DEK generation, +1 per DEK rotation.\n"
-			     "# TYPE pvenc_dek_version gauge\n");
-		for (size_t i = 0; i < s->n; i++)
-			if (matches(&s->v[i], o->volume)) {
-				(void)printf("pvenc_dek_version");
-				labels(&s->v[i]);
-				(void)printf(" %" PRIu32 "\n", s->v[i].dek_version);
-			}
-		(void)printf("# HELP pvenc_last_rotation_timestamp_seconds Last DEK rotation "
-			     "(0: never).\n# TYPE pvenc_last_rotation_timestamp_seconds gauge\n");
-		for (size_t i = 0; i < s->n; i++)
-			if (matches(&s->v[i], o->volume)) {
-				(void)printf("pvenc_last_rotation_timestamp_seconds");
-				labels(&s->v[i]);
-				(void)printf(" %" PRIu64 "\n", s->v[i].rotated_at);
-			}
-		(void)printf("# HELP pvenc_opened_timestamp_seconds When the volume was "
-			     "opened.\n# TYPE pvenc_opened_timestamp_seconds gauge\n");
-		for (size_t i = 0; i < s->n; i++)
-			if (matches(&s->v[i], o->volume)) {
-				(void)printf("pvenc_opened_timestamp_seconds");
-				labels(&s->v[i]);
-				(void)printf(" %" PRIu64 "\n", s->v[i].opened_at);
+				(void)printf(" %" PRIu64 "\n", gauges[g].get(&s->v[i]));
 			}
 	}
 	for (size_t m = 0; m < sizeof(metrics) / sizeof(metrics[0]); m++) {

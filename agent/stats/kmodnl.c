@@ -96,21 +96,30 @@ static void decode_dev(uint32_t d, unsigned *major, unsigned *minor)
 	*minor = (d & 0xffU) | ((d >> 12) & 0xfff00U);
 }
 
+/* A socket and a message for @cmd to the pvenc family; on error the caller still
+ * frees both (either may be NULL). */
+static int new_request(struct nl_sock **sk, struct nl_msg **msg, int flags, int cmd)
+{
+	int family = 0, r = open_family(sk, &family);
+
+	if (r < 0)
+		return r;
+	*msg = nlmsg_alloc();
+	if (!*msg || !genlmsg_put(*msg, NL_AUTO_PORT, NL_AUTO_SEQ, family, 0, flags, (uint8_t)cmd,
+				  PVENC_GENL_VERSION))
+		return -ENOMEM;
+	return 0;
+}
+
 static int request(int cmd, const struct kvol *v, const char *name)
 {
 	struct nl_sock *sk = NULL;
 	struct nl_msg *msg = NULL;
-	int family = 0, r;
+	int r;
 
-	r = open_family(&sk, &family);
+	r = new_request(&sk, &msg, 0, cmd);
 	if (r < 0)
-		return r;
-	msg = nlmsg_alloc();
-	if (!msg || !genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, family, 0, 0, (uint8_t)cmd,
-				 PVENC_GENL_VERSION)) {
-		r = -ENOMEM;
 		goto out;
-	}
 	if (v) {
 		if (nla_put_string(msg, PVENC_A_NAME, v->name) < 0 ||
 		    nla_put_u32(msg, PVENC_A_DEV, encode_dev(v->dev_major, v->dev_minor)) < 0 ||
@@ -234,19 +243,13 @@ int kmodnl_list(struct kvol **vols, size_t *n)
 	struct dump d = { 0 };
 	struct nl_sock *sk = NULL;
 	struct nl_msg *msg = NULL;
-	int family = 0, r;
+	int r;
 
 	*vols = NULL;
 	*n = 0;
-	r = open_family(&sk, &family);
+	r = new_request(&sk, &msg, NLM_F_DUMP, PVENC_CMD_GET);
 	if (r < 0)
-		return r;
-	msg = nlmsg_alloc();
-	if (!msg || !genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, family, 0, NLM_F_DUMP,
-				 PVENC_CMD_GET, PVENC_GENL_VERSION)) {
-		r = -ENOMEM;
 		goto out;
-	}
 	r = nl_to_errno(nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, on_volume, &d));
 	if (r == 0)
 		r = nl_to_errno(nl_send_auto(sk, msg));
