@@ -166,7 +166,8 @@ FUZZ_CC ?= clang
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=all -Iagent $(PKG_CFLAGS)
 fuzz-ttlv_SRCS := agent/kms/ttlv.c agent/util/secmem.c
-fuzz-config_SRCS := agent/util/config.c agent/util/fileio.c agent/util/secmem.c
+fuzz-config_SRCS := agent/util/config.c agent/util/fileio.c agent/util/secmem.c \
+	agent/util/schedule.c
 fuzz-control_SRCS := agent/control/proto.c agent/volume/spec.c agent/util/log.c
 fuzz-rbdmeta_SRCS := agent/store/rbdmeta.c agent/util/schedule.c
 fuzz-vault-response_SRCS := agent/kms/vault_resp.c agent/util/jsonsec.c agent/util/b64.c \

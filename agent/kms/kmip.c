@@ -807,6 +807,8 @@ static int locate(struct kms *k, struct kmip *m, const struct kms_binding *b, ch
 	return r;
 }
 
+static int kmip_remove(struct kms *k, const struct kms_binding *b);
+
 static int kmip_store(struct kms *k, const struct kms_binding *b, const uint8_t *dek, size_t len)
 {
 	struct kmip *m = k->priv;
@@ -818,6 +820,13 @@ static int kmip_store(struct kms *k, const struct kms_binding *b, const uint8_t 
 	if (object_name(b, name, sizeof(name)) < 0)
 		return kms_fail(k, -EINVAL, "no volume id to name the key with");
 	r = locate(k, m, b, uid);
+	if (r == 0 && b->replace) {
+		/* KMIP keys are immutable: a rotation destroys the old one first. */
+		r = kmip_remove(k, b);
+		if (r < 0)
+			return r;
+		r = -ENOKEY;
+	}
 	if (r == 0)
 		return kms_fail(k, -EEXIST, "KMIP server already holds a key named %s", name);
 	if (r != -ENOKEY)

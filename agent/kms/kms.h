@@ -21,6 +21,9 @@ struct kms_binding {
 	/* KMS-held secrets: 1 = ceph-csi's passphrase text (used as it is), 0 = pvenc's
 	 * binary DEK (stored base64-encoded). */
 	int text;
+	/* KMS-held secrets: store replaces a secret that exists (rotation) instead of
+	 * refusing to overwrite it. */
+	int replace;
 };
 
 struct kms;

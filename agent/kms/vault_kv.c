@@ -208,7 +208,7 @@ static int kv_store(struct kms *k, const struct kms_binding *b, const uint8_t *d
 	r = volume_path(k, kv, b, "data/", path, sizeof(path));
 	if (r < 0)
 		return r;
-	if (kv->version == 1) {
+	if (kv->version == 1 && !b->replace) {
 		/* No check-and-set in KV v1: never overwrite a key that exists. */
 		r = vault_request(k, &kv->v, "GET", path, NULL, &o, NULL);
 		if (r == 0)
@@ -238,8 +238,9 @@ static int kv_store(struct kms *k, const struct kms_binding *b, const uint8_t *d
 		struct json_object *opts = json_object_new_object();
 
 		json_object_object_add(body, "data", secret);
-		/* cas=0: write only if the path does not exist yet. */
-		json_object_object_add(opts, "cas", json_object_new_int(0));
+		/* cas=0: write only if the path does not exist yet (a rotation replaces). */
+		if (!b->replace)
+			json_object_object_add(opts, "cas", json_object_new_int(0));
 		json_object_object_add(body, "options", opts);
 	} else {
 		/* KV v1 stores the body as the secret. */

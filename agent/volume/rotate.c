@@ -313,6 +313,120 @@ out:
 	return r;
 }
 
+#define KMS_HELD_NEXT "kms-held" /* pvenc.dek-next of a KMS-held rotation */
+
+/* A DEK the KMS keeps: the new one waits under "<uuid>.next" until the switch
+ * replaces the one under "<uuid>"; pvenc.dek-next marks the rotation. The same order
+ * as rotate_dek; the open path falls back to "<uuid>.next" while the marker is there
+ * (a KMIP replace is destroy + register, so "<uuid>" can be missing for a moment). */
+static int rotate_dek_held(struct pvenc_ctx *ctx, struct rbd_img *img, struct vol_meta *m,
+			   struct kms *k, const char *name, struct rotate_result *res)
+{
+	char nextid[META_UUID_LEN + 8], num[32];
+	struct kms_binding cur = { .volume_id = m->uuid }, nxt = { .volume_id = nextid };
+	uint8_t *old = NULL, *new_dek = NULL;
+	size_t len = 0;
+	int r;
+
+	(void)snprintf(nextid, sizeof(nextid), "%s.next", m->uuid);
+	if (m->dek_next) {
+		r = kms_fetch(k, &nxt, &new_dek, &len);
+		if (r == 0 && len != DEK_LEN)
+			r = -EBADMSG;
+		if (r < 0) {
+			r = vol_fail(ctx, r,
+				     "the new DEK of an interrupted rotation of %s is not in KMS "
+				     "'%s': %s",
+				     name, m->kms, k->error);
+			goto out;
+		}
+		r = kms_fetch(k, &cur, &old, &len);
+		if (r == -ENOKEY || r == -ENOENT) {
+			/* Stopped inside the switch: the new DEK is the current one. */
+			old = secmem_alloc(DEK_LEN);
+			if (!old) {
+				r = -ENOMEM;
+				goto out;
+			}
+			memcpy(old, new_dek, DEK_LEN);
+			r = 0;
+		}
+		if (r < 0) {
+			r = vol_fail(ctx, r, "cannot fetch the DEK of %s from KMS '%s': %s", name,
+				     m->kms, k->error);
+			goto out;
+		}
+		res->resumed = 1;
+		log_info("image=%s event=rotate-resume", name);
+	} else {
+		r = kms_fetch(k, &cur, &old, &len);
+		if (r == 0 && len != DEK_LEN)
+			r = -EBADMSG;
+		if (r == 0) {
+			new_dek = secmem_alloc(DEK_LEN);
+			if (!new_dek)
+				r = -ENOMEM;
+			else if (getrandom(new_dek, DEK_LEN, 0) != DEK_LEN)
+				r = -EIO;
+		}
+		if (r == 0) {
+			nxt.replace = 1; /* left by a rotation that stopped before its marker */
+			r = kms_store(k, &nxt, new_dek, DEK_LEN);
+		}
+		if (r < 0) {
+			r = vol_fail(ctx, r, "KMS '%s' could not fetch or keep the DEKs of %s: %s",
+				     m->kms, name, k->error[0] ? k->error : strerror(-r));
+			goto out;
+		}
+		r = vol_set_meta(ctx, img, META_DEK_NEXT, KMS_HELD_NEXT);
+		if (r < 0)
+			goto out;
+		crashpoint("rotate:next-stored");
+	}
+
+	r = header_step(ctx, img, HEADER_ADD_KEY, old, new_dek, name);
+	if (r < 0)
+		goto out;
+	crashpoint("rotate:keyslot-added");
+	cur.replace = 1;
+	r = kms_store(k, &cur, new_dek, DEK_LEN);
+	if (r < 0) {
+		r = vol_fail(ctx, r, "KMS '%s' could not replace the DEK of %s: %s", m->kms, name,
+			     k->error);
+		goto out;
+	}
+	crashpoint("rotate:switched");
+	r = rbd_img_meta_remove(img, META_DEK_NEXT);
+	if (r < 0 && r != -ENOENT) {
+		r = vol_fail(ctx, r, "cannot remove %s: %s", META_DEK_NEXT, strerror(-r));
+		goto out;
+	}
+	if (kms_remove(k, &nxt) < 0)
+		log_warn("image=%s event=rotate-cleanup error=\"%s\"", name, k->error);
+	crashpoint("rotate:next-cleared");
+	r = header_step(ctx, img, HEADER_KEEP_ONLY, NULL, new_dek, name);
+	if (r < 0)
+		goto out;
+	crashpoint("rotate:old-removed");
+	drop_local_cache(&img->spec);
+	res->dek_version = m->dek_version + 1;
+	(void)snprintf(num, sizeof(num), "%" PRIu32, res->dek_version);
+	r = vol_set_meta(ctx, img, META_DEK_VERSION, num);
+	if (r == 0) {
+		(void)snprintf(num, sizeof(num), "%lld", (long long)time(NULL));
+		r = vol_set_meta(ctx, img, META_ROTATED_AT, num);
+	}
+	if (r == 0) {
+		res->key_version = 1;
+		log_info("image=%s event=rotated what=dek dek-version=%" PRIu32 " kms=%s", name,
+			 res->dek_version, m->kms);
+	}
+out:
+	secmem_free(old);
+	secmem_free(new_dek);
+	return r;
+}
+
 static int rotate_kek(struct pvenc_ctx *ctx, struct rbd_img *img, struct vol_meta *m, struct kms *k,
 		      const char *name, struct rotate_result *res)
 {
@@ -392,12 +506,12 @@ int volume_rotate(struct pvenc_ctx *ctx, const char *specstr, unsigned what, int
 						   : "");
 		goto out;
 	}
-	if (!m.dek) {
-		r = vol_fail(ctx, -EOPNOTSUPP,
-			     "%s keeps its DEK in KMS '%s', not wrapped in image metadata: %s",
-			     name, m.kms,
-			     what == ROTATE_KEK ? "there is nothing to wrap again"
-						: "rotating KMS-held DEKs is not supported yet");
+	if (!m.dek && what == ROTATE_KEK) {
+		r = vol_fail(
+			ctx, -EOPNOTSUPP,
+			"%s keeps its DEK in KMS '%s', not wrapped in image metadata: there is "
+			"no KEK to rotate",
+			name, m.kms);
 		goto out;
 	}
 	r = vol_open_kms(ctx, &spec, m.kms, &k);
@@ -453,8 +567,12 @@ int volume_rotate(struct pvenc_ctx *ctx, const char *specstr, unsigned what, int
 			goto out;
 		}
 	}
-	r = what == ROTATE_DEK ? rotate_dek(ctx, img, &m, k, name, res)
-			       : rotate_kek(ctx, img, &m, k, name, res);
+	if (what == ROTATE_KEK)
+		r = rotate_kek(ctx, img, &m, k, name, res);
+	else if (m.dek)
+		r = rotate_dek(ctx, img, &m, k, name, res);
+	else
+		r = rotate_dek_held(ctx, img, &m, k, name, res);
 	if (r == 0 && read_meta(ctx, img, name, &m) == 0)
 		update_kstat(&spec, &m);
 out:
@@ -491,7 +609,7 @@ int volume_rotate_if_due(struct pvenc_ctx *ctx, const char *target, struct rotat
 	if (r < 0)
 		return r;
 	r = read_meta(ctx, img, name, &m);
-	if (r < 0 || m.kind != VOL_PVENC || m.state != STATE_FORMATTED || !m.dek)
+	if (r < 0 || m.kind != VOL_PVENC || m.state != STATE_FORMATTED)
 		goto out;
 	sched = config_rotation(&ctx->cfg, d.spec.pool, d.spec.ns,
 				m.rotation[0] ? m.rotation : NULL, &src);

@@ -517,6 +517,14 @@ int vol_fetch_dek(struct pvenc_ctx *ctx, struct rbd_img *img, const struct vol_m
 				"(%s) only unwraps keys",
 				name, kms_id, k->ops->type);
 		r = kms_fetch(k, &b, dek, deklen);
+		if ((r == -ENOKEY || r == -ENOENT) && m->dek_next) {
+			/* A KMS-held rotation stopped inside its switch (rotate.c). */
+			char nextid[META_UUID_LEN + 8];
+
+			(void)snprintf(nextid, sizeof(nextid), "%s.next", m->uuid);
+			b.volume_id = nextid;
+			r = kms_fetch(k, &b, dek, deklen);
+		}
 		if (r < 0)
 			return vol_fail(ctx, r, "cannot fetch the DEK of %s from KMS '%s': %s",
 					name, kms_id, k->error);
