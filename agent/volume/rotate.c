@@ -223,12 +223,88 @@ static int unwrap(struct pvenc_ctx *ctx, struct kms *k, const struct vol_meta *m
 	return 0;
 }
 
+/* How step 3 makes the new DEK the stored one: the wrapped DEK into pvenc.dek, or
+ * (KMS-held) the KMS's secret under <uuid> replaced by the one under <uuid>.next. */
+struct switch_to {
+	struct kms *k;
+	const char *wrapped;
+	struct kms_binding *cur, *next;
+	const uint8_t *new_dek;
+};
+
+static int switch_dek(struct pvenc_ctx *ctx, struct rbd_img *img, const struct vol_meta *m,
+		      const char *name, const struct switch_to *sw)
+{
+	int r;
+
+	if (sw->wrapped) {
+		r = vol_set_meta(ctx, img, META_DEK, sw->wrapped);
+	} else {
+		sw->cur->replace = 1;
+		r = kms_store(sw->k, sw->cur, sw->new_dek, DEK_LEN);
+		if (r < 0)
+			r = vol_fail(ctx, r, "KMS '%s' could not replace the DEK of %s: %s", m->kms,
+				     name, sw->k->error);
+	}
+	if (r < 0)
+		return r;
+	crashpoint("rotate:switched");
+	r = rbd_img_meta_remove(img, META_DEK_NEXT);
+	if (r < 0 && r != -ENOENT)
+		return vol_fail(ctx, r, "cannot remove %s: %s", META_DEK_NEXT, strerror(-r));
+	if (!sw->wrapped && kms_remove(sw->k, sw->next) < 0)
+		log_warn("image=%s event=rotate-cleanup error=\"%s\"", name, sw->k->error);
+	crashpoint("rotate:next-cleared");
+	return 0;
+}
+
+/* Steps 2 to 6, once the old and the new DEK are known and the new one is stored as
+ * pending. */
+static int rotate_steps(struct pvenc_ctx *ctx, struct rbd_img *img, const struct vol_meta *m,
+			const char *name, const uint8_t *old, const uint8_t *new_dek,
+			struct switch_to *sw, struct rotate_result *res)
+{
+	char num[32];
+	int r;
+
+	/* 2: a keyslot for the new DEK, opened with the old one. */
+	r = header_step(ctx, img, HEADER_ADD_KEY, old, new_dek, name);
+	if (r < 0)
+		return r;
+	crashpoint("rotate:keyslot-added");
+	/* 3, 4: the switch, then the pending key is no longer pending. */
+	sw->new_dek = new_dek;
+	r = switch_dek(ctx, img, m, name, sw);
+	if (r < 0)
+		return r;
+	/* 5: only the new keyslot stays. */
+	r = header_step(ctx, img, HEADER_KEEP_ONLY, NULL, new_dek, name);
+	if (r < 0)
+		return r;
+	crashpoint("rotate:old-removed");
+	drop_local_cache(&img->spec);
+	/* 6: the record. */
+	res->dek_version = m->dek_version + 1;
+	(void)snprintf(num, sizeof(num), "%" PRIu32, res->dek_version);
+	r = vol_set_meta(ctx, img, META_DEK_VERSION, num);
+	if (r < 0)
+		return r;
+	(void)snprintf(num, sizeof(num), "%lld", (long long)time(NULL));
+	r = vol_set_meta(ctx, img, META_ROTATED_AT, num);
+	if (r < 0)
+		return r;
+	res->key_version = kstat_key_version(sw->wrapped);
+	log_info("image=%s event=rotated what=dek dek-version=%" PRIu32 " kms=%s", name,
+		 res->dek_version, m->kms);
+	return 0;
+}
+
 static int rotate_dek(struct pvenc_ctx *ctx, struct rbd_img *img, struct vol_meta *m, struct kms *k,
 		      const char *name, struct rotate_result *res)
 {
 	struct kms_binding b = { .volume_id = m->uuid };
 	uint8_t *old = NULL, *new_dek = NULL;
-	char *wrapped = NULL, num[32];
+	char *wrapped = NULL;
 	int r;
 
 	r = unwrap(ctx, k, m, m->dek, name, &old);
@@ -268,44 +344,11 @@ static int rotate_dek(struct pvenc_ctx *ctx, struct rbd_img *img, struct vol_met
 		crashpoint("rotate:next-stored");
 	}
 
-	/* 2: a keyslot for the new DEK, opened with the old one. */
-	r = header_step(ctx, img, HEADER_ADD_KEY, old, new_dek, name);
-	if (r < 0)
-		goto out;
-	crashpoint("rotate:keyslot-added");
+	{
+		struct switch_to sw = { .k = k, .wrapped = wrapped };
 
-	/* 3, 4: the switch, then the pending key is no longer pending. */
-	r = vol_set_meta(ctx, img, META_DEK, wrapped);
-	if (r < 0)
-		goto out;
-	crashpoint("rotate:switched");
-	r = rbd_img_meta_remove(img, META_DEK_NEXT);
-	if (r < 0 && r != -ENOENT) {
-		r = vol_fail(ctx, r, "cannot remove %s: %s", META_DEK_NEXT, strerror(-r));
-		goto out;
+		r = rotate_steps(ctx, img, m, name, old, new_dek, &sw, res);
 	}
-	crashpoint("rotate:next-cleared");
-
-	/* 5: only the new keyslot stays. */
-	r = header_step(ctx, img, HEADER_KEEP_ONLY, NULL, new_dek, name);
-	if (r < 0)
-		goto out;
-	crashpoint("rotate:old-removed");
-	drop_local_cache(&img->spec);
-
-	/* 6: the record. */
-	res->dek_version = m->dek_version + 1;
-	(void)snprintf(num, sizeof(num), "%" PRIu32, res->dek_version);
-	r = vol_set_meta(ctx, img, META_DEK_VERSION, num);
-	if (r < 0)
-		goto out;
-	(void)snprintf(num, sizeof(num), "%lld", (long long)time(NULL));
-	r = vol_set_meta(ctx, img, META_ROTATED_AT, num);
-	if (r < 0)
-		goto out;
-	res->key_version = kstat_key_version(wrapped);
-	log_info("image=%s event=rotated what=dek dek-version=%" PRIu32 " kms=%s", name,
-		 res->dek_version, m->kms);
 out:
 	secmem_free(old);
 	secmem_free(new_dek);
@@ -322,7 +365,7 @@ out:
 static int rotate_dek_held(struct pvenc_ctx *ctx, struct rbd_img *img, struct vol_meta *m,
 			   struct kms *k, const char *name, struct rotate_result *res)
 {
-	char nextid[META_UUID_LEN + 8], num[32];
+	char nextid[META_UUID_LEN + 8];
 	struct kms_binding cur = { .volume_id = m->uuid }, nxt = { .volume_id = nextid };
 	uint8_t *old = NULL, *new_dek = NULL;
 	size_t len = 0;
@@ -384,42 +427,10 @@ static int rotate_dek_held(struct pvenc_ctx *ctx, struct rbd_img *img, struct vo
 		crashpoint("rotate:next-stored");
 	}
 
-	r = header_step(ctx, img, HEADER_ADD_KEY, old, new_dek, name);
-	if (r < 0)
-		goto out;
-	crashpoint("rotate:keyslot-added");
-	cur.replace = 1;
-	r = kms_store(k, &cur, new_dek, DEK_LEN);
-	if (r < 0) {
-		r = vol_fail(ctx, r, "KMS '%s' could not replace the DEK of %s: %s", m->kms, name,
-			     k->error);
-		goto out;
-	}
-	crashpoint("rotate:switched");
-	r = rbd_img_meta_remove(img, META_DEK_NEXT);
-	if (r < 0 && r != -ENOENT) {
-		r = vol_fail(ctx, r, "cannot remove %s: %s", META_DEK_NEXT, strerror(-r));
-		goto out;
-	}
-	if (kms_remove(k, &nxt) < 0)
-		log_warn("image=%s event=rotate-cleanup error=\"%s\"", name, k->error);
-	crashpoint("rotate:next-cleared");
-	r = header_step(ctx, img, HEADER_KEEP_ONLY, NULL, new_dek, name);
-	if (r < 0)
-		goto out;
-	crashpoint("rotate:old-removed");
-	drop_local_cache(&img->spec);
-	res->dek_version = m->dek_version + 1;
-	(void)snprintf(num, sizeof(num), "%" PRIu32, res->dek_version);
-	r = vol_set_meta(ctx, img, META_DEK_VERSION, num);
-	if (r == 0) {
-		(void)snprintf(num, sizeof(num), "%lld", (long long)time(NULL));
-		r = vol_set_meta(ctx, img, META_ROTATED_AT, num);
-	}
-	if (r == 0) {
-		res->key_version = 1;
-		log_info("image=%s event=rotated what=dek dek-version=%" PRIu32 " kms=%s", name,
-			 res->dek_version, m->kms);
+	{
+		struct switch_to sw = { .k = k, .cur = &cur, .next = &nxt };
+
+		r = rotate_steps(ctx, img, m, name, old, new_dek, &sw, res);
 	}
 out:
 	secmem_free(old);
