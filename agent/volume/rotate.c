@@ -545,8 +545,10 @@ int volume_rotate(struct pvenc_ctx *ctx, const char *specstr, unsigned what, int
 		(void)snprintf(cookie + 2 * i, 3, "%02x", rnd[i]);
 	r = rbd_img_lease(img, ROTATE_LOCK, cookie, ROTATE_LEASE_S, 0);
 	if (r == -EBUSY) {
-		r = vol_fail(ctx, -EBUSY, "another node is rotating the keys of %s right now",
-			     name);
+		r = vol_fail(ctx, -EBUSY,
+			     "another node is rotating the keys of %s right now (if it died, its "
+			     "lock 'pvenc.rotate' on rbd_header.%s expires within %d minutes)",
+			     name, img->id, ROTATE_LEASE_S / 60);
 		res->skipped = 1;
 		goto out;
 	}
