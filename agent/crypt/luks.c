@@ -6,6 +6,7 @@
 #include <libcryptsetup.h>
 #include <keyutils.h>
 #include <libdevmapper.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -15,6 +16,30 @@
 
 #include "util/log.h"
 #include "util/macro.h"
+
+/*
+ * libcryptsetup's device-mapper backend keeps process-wide state without locks: a use
+ * count whose drop to zero closes libdevmapper's control fd (dm_lib_release), and the
+ * context its log callback writes to. Two agent workers opening volumes at once then
+ * saw "ioctl failed: Bad file descriptor" and, under load, heap corruption (SIGABRT).
+ * Every libcryptsetup and libdevmapper call in pvenc goes through this file, under
+ * this lock; the KMS and librbd work before and after stays concurrent.
+ */
+static pthread_mutex_t cs_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static pthread_mutex_t *cs_lock_take(void)
+{
+	pthread_mutex_lock(&cs_lock);
+	return &cs_lock;
+}
+
+static void cs_unlockp(pthread_mutex_t **m)
+{
+	if (*m)
+		pthread_mutex_unlock(*m);
+}
+/* Declared before any crypt_device so that it is released after crypt_free(). */
+#define CS_LOCKED _cleanup_(cs_unlockp) pthread_mutex_t *cs_held_ = cs_lock_take()
 
 static void cd_freep(struct crypt_device **cd)
 {
@@ -63,6 +88,7 @@ static int memfd_path(uint64_t size, char *path, size_t len)
 int luks_build_header(const struct luks_format_opts *o, const uint8_t *dek, size_t deklen,
 		      uint8_t **hdr, char *err, size_t errlen)
 {
+	CS_LOCKED;
 	struct crypt_pbkdf_type pbkdf = {
 		.type = CRYPT_KDF_PBKDF2,
 		.hash = "sha256",
@@ -128,6 +154,7 @@ fail:
 int luks_check_header(const uint8_t *hdr, size_t len, const char *uuid, const uint8_t *dek,
 		      size_t deklen)
 {
+	CS_LOCKED;
 	_cleanup_cd_ struct crypt_device *cd = NULL;
 	_cleanup_close_ int fd = -1;
 	const char *have;
@@ -187,6 +214,7 @@ static int store_mem_header(int fd, uint8_t *hdr, size_t len)
 
 int luks_header_keyslot_of(const uint8_t *hdr, size_t len, const uint8_t *dek, size_t deklen)
 {
+	CS_LOCKED;
 	_cleanup_cd_ struct crypt_device *cd = NULL;
 	_cleanup_close_ int fd = -1;
 	int r;
@@ -202,6 +230,7 @@ int luks_header_keyslot_of(const uint8_t *hdr, size_t len, const uint8_t *dek, s
 int luks_header_add_key(uint8_t *hdr, size_t len, const uint8_t *old, const uint8_t *new_key,
 			size_t deklen)
 {
+	CS_LOCKED;
 	struct crypt_pbkdf_type pbkdf = {
 		.type = CRYPT_KDF_PBKDF2,
 		.hash = "sha256",
@@ -234,6 +263,7 @@ int luks_header_add_key(uint8_t *hdr, size_t len, const uint8_t *old, const uint
 
 int luks_header_keep_only(uint8_t *hdr, size_t len, const uint8_t *dek, size_t deklen)
 {
+	CS_LOCKED;
 	_cleanup_cd_ struct crypt_device *cd = NULL;
 	_cleanup_close_ int fd = -1;
 	int r, keep, removed = 0;
@@ -263,6 +293,8 @@ int luks_header_keep_only(uint8_t *hdr, size_t len, const uint8_t *dek, size_t d
 	return removed;
 }
 
+static int remove_stale(const char *name);
+
 static int same_device(const char *a, const char *b)
 {
 	struct stat sa, sb;
@@ -275,6 +307,7 @@ static int same_device(const char *a, const char *b)
 int luks_open(const char *dev, const char *name, const char *uuid, const uint8_t *dek,
 	      size_t deklen, unsigned flags, int *already, char *err, size_t errlen)
 {
+	CS_LOCKED;
 	_cleanup_cd_ struct crypt_device *cd = NULL;
 	uint32_t cflags = 0;
 	const char *have;
@@ -282,7 +315,7 @@ int luks_open(const char *dev, const char *name, const char *uuid, const uint8_t
 
 	cs_init_logging();
 	*already = 0;
-	if (luks_remove_stale(name) > 0)
+	if (remove_stale(name) > 0)
 		log_notice("dm=%s event=stale-removed", name);
 	if (crypt_init_by_name(&cd, name) == 0 && crypt_status(cd, name) == CRYPT_ACTIVE) {
 		const char *under = crypt_get_device_name(cd);
@@ -349,7 +382,7 @@ void luks_forget_thread_keys(void)
 	(void)keyctl_clear(KEY_SPEC_THREAD_KEYRING);
 }
 
-int luks_remove_stale(const char *name)
+static int remove_stale(const char *name)
 {
 	struct dm_task *dmt;
 	struct dm_info info;
@@ -376,8 +409,16 @@ int luks_remove_stale(const char *name)
 	return r;
 }
 
+int luks_remove_stale(const char *name)
+{
+	CS_LOCKED;
+
+	return remove_stale(name);
+}
+
 int luks_resize(const char *name, const uint8_t *dek, size_t deklen, uint64_t *new_size)
 {
+	CS_LOCKED;
 	_cleanup_cd_ struct crypt_device *cd = NULL;
 	struct crypt_active_device ad;
 	int r;
@@ -406,6 +447,7 @@ int luks_resize(const char *name, const uint8_t *dek, size_t deklen, uint64_t *n
 
 int luks_close(const char *name, int deferred)
 {
+	CS_LOCKED;
 	_cleanup_cd_ struct crypt_device *cd = NULL;
 	int r;
 
@@ -420,6 +462,7 @@ int luks_close(const char *name, int deferred)
 
 int luks_status(const char *name, struct luks_status *st)
 {
+	CS_LOCKED;
 	_cleanup_cd_ struct crypt_device *cd = NULL;
 	struct crypt_active_device ad;
 	crypt_status_info s;

@@ -52,6 +52,8 @@ struct dev {
 	char last_error[1024];
 	int have_ident; /* DEV_OPEN: ident is what pvenc.ko was told */
 	struct kvol ident;
+	int64_t rot_period; /* DEV_OPEN: its rotation schedule; 0 (off): never checked */
+	time_t rot_check; /* monotonic seconds of its next rotation check */
 	struct dev *next;
 };
 
@@ -68,6 +70,8 @@ struct job {
 	char err[1024];
 	int have_ident;
 	struct kvol ident;
+	int have_rot; /* rot_period was read (open, rotation check) */
+	int64_t rot_period;
 	struct job *next;
 };
 
@@ -85,7 +89,6 @@ struct agent {
 	int listen_fd;
 	int clients;
 	struct kmodnl_watch *kwatch; /* pvenc.ko appearing; NULL if netlink is unusable */
-	time_t next_rotation_check; /* monotonic seconds */
 };
 
 static time_t mono(void)
@@ -228,6 +231,8 @@ static void run_job(struct agent *a, struct pvenc_ctx *ctx, struct job *j)
 			(void)snprintf(j->dm_path, sizeof(j->dm_path), "%s", res.dm_path);
 			j->ident = res.ident;
 			j->have_ident = 1;
+			j->rot_period = res.rotation_period;
+			j->have_rot = 1;
 		}
 		break;
 	case CTL_RESIZE:
@@ -237,6 +242,8 @@ static void run_job(struct agent *a, struct pvenc_ctx *ctx, struct job *j)
 			if (r == 0) {
 				j->ident = res.ident;
 				j->have_ident = 1;
+				j->rot_period = res.rotation_period;
+				j->have_rot = 1;
 			}
 		}
 		break;
@@ -250,6 +257,10 @@ static void run_job(struct agent *a, struct pvenc_ctx *ctx, struct job *j)
 		struct rotate_result rr;
 
 		r = volume_rotate_if_due(ctx, dev, &rr);
+		if (r == 0) {
+			j->rot_period = rr.rotation_period;
+			j->have_rot = 1;
+		}
 		break;
 	}
 	default:
@@ -270,6 +281,10 @@ static void account(struct agent *a, struct job *j)
 
 	if (!d)
 		return;
+	if (j->have_rot) {
+		d->rot_period = j->rot_period;
+		d->rot_check = mono() + a->cfg.rotation_check_s;
+	}
 	if (j->op == CTL_ROTATE) {
 		/* The volume stays open whatever happens; the next check tries again. */
 		if (j->result < 0)
@@ -341,19 +356,25 @@ static long due_retries(struct agent *a)
 	return next;
 }
 
-/* Every check-interval, a rotation check for each open volume (the check itself reads
- * the schedule); with the lock held. Returns seconds until the next check. */
+/* Every check-interval, a rotation check for each open volume whose schedule (read at
+ * open and at each check) is on. With every schedule off nothing is timed: the agent
+ * sleeps until an event. Lock held; seconds until the next check, or -1. */
 static long due_rotations(struct agent *a)
 {
 	time_t now = mono();
+	long next = -1;
 
-	if (now >= a->next_rotation_check) {
-		for (struct dev *d = a->devs; d; d = d->next)
-			if (d->state == DEV_OPEN)
-				(void)enqueue(a, d->id, CTL_ROTATE, 0, 0);
-		a->next_rotation_check = now + a->cfg.rotation_check_s;
+	for (struct dev *d = a->devs; d; d = d->next) {
+		if (d->state != DEV_OPEN || d->rot_period <= 0)
+			continue;
+		if (d->rot_check <= now) {
+			d->rot_check = now + a->cfg.rotation_check_s;
+			(void)enqueue(a, d->id, CTL_ROTATE, 0, 0);
+		}
+		if (next < 0 || d->rot_check - now < next)
+			next = d->rot_check - now;
 	}
-	return a->next_rotation_check - now;
+	return next;
 }
 
 static void *worker(void *arg)
@@ -374,7 +395,7 @@ static void *worker(void *arg)
 			long rot = due_rotations(a);
 
 			wait = due_retries(a);
-			if (wait < 0 || rot < wait)
+			if (rot >= 0 && (wait < 0 || rot < wait))
 				wait = rot;
 		}
 		j = dequeue(a);

@@ -27,4 +27,10 @@ int vol_fetch_dek(struct pvenc_ctx *ctx, struct rbd_img *img, const struct vol_m
 		  const struct open_opts *o, const char *name, uint8_t **dek, size_t *deklen,
 		  char *kms_used, size_t kms_used_len);
 
+/* Seconds between DEK rotations of a formatted pvenc volume under its schedule
+ * (config_rotation precedence); 0 when off, for snapshots and ceph-csi volumes.
+ * *sched and *src (may be NULL) get the schedule string and where it came from. */
+int64_t vol_rotation_period(const struct pvenc_config *cfg, const struct image_spec *spec,
+			    const struct vol_meta *m, const char **sched, const char **src);
+
 #endif

@@ -485,6 +485,17 @@ static void update_kstat(const struct image_spec *spec, const struct vol_meta *m
 	kstat_volume_opened(&d, dm, m->kms, m, 1, &kv);
 }
 
+/* Nodes' clocks differ a little; a rotated-at further ahead than this is not skew but a
+ * hostile or broken value that would put the schedule off forever: it counts as due. */
+#define ROTATION_MAX_SKEW (24 * 3600)
+
+static int rotation_due(int64_t rotated_at, int64_t period, int64_t now)
+{
+	int64_t age = now - rotated_at;
+
+	return age < -ROTATION_MAX_SKEW || age >= period;
+}
+
 int volume_rotate(struct pvenc_ctx *ctx, const char *specstr, unsigned what, int64_t due_period,
 		  struct rotate_result *res)
 {
@@ -574,7 +585,7 @@ int volume_rotate(struct pvenc_ctx *ctx, const char *specstr, unsigned what, int
 			res->skipped = 1;
 			goto out;
 		}
-		if (t - m.rotated_at < due_period) {
+		if (!rotation_due(m.rotated_at, due_period, t)) {
 			res->skipped = 1;
 			r = 0;
 			goto out;
@@ -595,14 +606,30 @@ out:
 	return r;
 }
 
+int64_t vol_rotation_period(const struct pvenc_config *cfg, const struct image_spec *spec,
+			    const struct vol_meta *m, const char **sched, const char **src)
+{
+	const char *s, *from;
+	int64_t period = 0;
+
+	if (spec->snap[0] || m->kind != VOL_PVENC || m->state != STATE_FORMATTED)
+		return 0;
+	s = config_rotation(cfg, spec->pool, spec->ns, m->rotation[0] ? m->rotation : NULL, &from);
+	if (sched)
+		*sched = s;
+	if (src)
+		*src = from;
+	return schedule_parse(s, &period) < 0 ? 0 : period;
+}
+
 int volume_rotate_if_due(struct pvenc_ctx *ctx, const char *target, struct rotate_result *res)
 {
 	_cleanup_rbd_img_ struct rbd_img *img = NULL;
 	struct vol_meta m = { 0 };
 	struct rbd_dev d = { 0 };
 	char name[4 * (SPEC_NAME_MAX + 1)];
-	const char *sched, *src;
-	int64_t period = 0;
+	const char *sched = NULL, *src = NULL;
+	int64_t period;
 	int r;
 
 	memset(res, 0, sizeof(*res));
@@ -622,18 +649,19 @@ int volume_rotate_if_due(struct pvenc_ctx *ctx, const char *target, struct rotat
 	if (r < 0)
 		return r;
 	r = read_meta(ctx, img, name, &m);
-	if (r < 0 || m.kind != VOL_PVENC || m.state != STATE_FORMATTED)
+	if (r < 0)
 		goto out;
-	sched = config_rotation(&ctx->cfg, d.spec.pool, d.spec.ns,
-				m.rotation[0] ? m.rotation : NULL, &src);
-	if (schedule_parse(sched, &period) < 0 || period == 0)
+	period = vol_rotation_period(&ctx->cfg, &d.spec, &m, &sched, &src);
+	res->rotation_period = period;
+	if (period == 0)
 		goto out;
 	/* Not due and nothing to resume: no lock, no write. */
-	if (m.rotated_at && !m.dek_next && (int64_t)time(NULL) - m.rotated_at < period)
+	if (m.rotated_at && !m.dek_next && !rotation_due(m.rotated_at, period, (int64_t)time(NULL)))
 		goto out;
 	log_debug("image=%s event=rotation-due schedule=\"%s\" from=%s", name, sched, src);
 	rbd_img_close(TAKE_PTR(img));
 	r = volume_rotate(ctx, name, ROTATE_DEK, period, res);
+	res->rotation_period = period;
 	if (r == -EBUSY && res->skipped)
 		r = 0; /* another node has it */
 out:

@@ -606,6 +606,7 @@ int volume_open(struct pvenc_ctx *ctx, const char *target, const struct open_opt
 	(void)snprintf(res->dm_path, sizeof(res->dm_path), "/dev/mapper/%s", res->dm_name);
 	(void)snprintf(res->device, sizeof(res->device), "%s", d.path);
 	res->readonly = !!(flags & LUKS_OPEN_READONLY);
+	res->rotation_period = vol_rotation_period(&ctx->cfg, &d.spec, &m, NULL, NULL);
 	kstat_volume_opened(&d, res->dm_name, kms, &m, res->already, &res->ident);
 	log_info("image=%s event=%s device=%s dm=%s kms=%s", name,
 		 res->already ? "already-open" : "opened", d.path, res->dm_name,

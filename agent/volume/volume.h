@@ -52,6 +52,7 @@ struct open_result {
 	char device[32];
 	int already; /* it was open already; nothing changed */
 	int readonly;
+	int64_t rotation_period; /* seconds between DEK rotations here; 0: schedule off */
 	struct kvol ident; /* what pvenc.ko was told (Documentation/kmod.md) */
 };
 
@@ -82,6 +83,7 @@ struct rotate_result {
 	uint32_t key_version; /* KEK version of the stored wrapped DEK (vault:vN; else 1) */
 	int resumed; /* an interrupted DEK rotation was finished */
 	int skipped; /* not due, or another node holds the rotation lock */
+	int64_t rotation_period; /* the schedule that applies (if_due); 0: off */
 };
 
 /* Rotates the keys of the formatted pvenc volume @spec, open or not, on any node
