@@ -130,7 +130,22 @@ check: all unit-tests modules
 	@$(MAKE) --no-print-directory fuzzers
 	@$(TESTRUN) fuzz tests/fuzz/check-fuzzers
 	@$(TESTRUN) host $(sort $(wildcard tests/host/*.test))
+	@$(TESTRUN) san-host $(SAN_HOST_TESTS)
+	@$(TESTRUN) valgrind-host $(VALGRIND_HOST_TESTS)
 	@$(TESTRUN) -j $(GUEST_JOBS) guest $(sort $(wildcard tests/guest/*.test))
+	@$(TESTRUN) --summary
+
+# Host tests run again with pvencctl from build/san (ASan+UBSan, leaks fatal) and under
+# valgrind memcheck: the volume lifecycle, crash walks, and every KMS error path.
+SAN_HOST_TESTS := tests/host/40-volume-librbd.test tests/host/45-kms-vault-errors.test \
+	tests/host/46-kms-vault-delete.test tests/host/47-kms-kmip-pkcs11.test
+VALGRIND_HOST_TESTS := tests/host/45-kms-vault-errors.test
+
+check-san-host: all
+	@$(MAKE) --no-print-directory SANITIZE=1 all
+	@$(TESTRUN) --reset
+	@$(TESTRUN) san-host $(SAN_HOST_TESTS)
+	@$(TESTRUN) valgrind-host $(VALGRIND_HOST_TESTS)
 	@$(TESTRUN) --summary
 
 check-unit: unit-tests
@@ -243,7 +258,7 @@ clean: modules-clean
 	rm -rf build
 
 .PHONY: all modules modules-clean check check-unit check-san check-valgrind check-host \
-	check-guest check-fuzz fuzz fuzzers lint lint-tidy format format-check install install-dkms \
+	check-guest check-san-host check-fuzz fuzz fuzzers lint lint-tidy format format-check install install-dkms \
 	print-kver clean unit-tests
 .DELETE_ON_ERROR:
 # Keep objects of test programs (otherwise make deletes them as intermediates).

@@ -57,6 +57,9 @@ int main(int argc, char **argv)
 	/* Keys pass through this process: no core dumps, no ptrace by other users. */
 	(void)setrlimit(RLIMIT_CORE, &no_core);
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/* A KMS that resets the connection must give an error, not kill us (TLS writes
+	 * through OpenSSL's socket BIO would raise SIGPIPE). */
+	(void)signal(SIGPIPE, SIG_IGN);
 	log_set_ident("pvenc-agent");
 	while ((c = getopt_long(argc, argv, "c:s:j:vh", opts, NULL)) != -1) {
 		switch (c) {

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -830,6 +831,8 @@ int main(int argc, char **argv)
 	/* Keys pass through this process: no core dumps, no ptrace by other users. */
 	(void)setrlimit(RLIMIT_CORE, &no_core);
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/* A KMS that resets the connection must give an error, not kill us. */
+	(void)signal(SIGPIPE, SIG_IGN);
 	log_set_ident("pvencctl");
 	log_set_max_level(LOG_NOTICE);
 	if (argc < 2) {

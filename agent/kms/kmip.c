@@ -437,11 +437,15 @@ static int io_all(struct kms *k, struct kmip *m, struct conn *c, uint8_t *buf, s
 			   : SSL_read(c->ssl, buf + done, (int)(len - done));
 
 		if (n <= 0) {
+			int err = errno; /* before anything else can change it */
 			int e = SSL_get_error(c->ssl, n);
 			char t[256];
 
 			ssl_errors(t, sizeof(t));
-			if (e == SSL_ERROR_SYSCALL && (errno == EAGAIN || errno == EWOULDBLOCK))
+			/* The socket blocks with SO_RCVTIMEO/SO_SNDTIMEO: a retry request from
+			 * OpenSSL, or EAGAIN underneath it, means that timeout expired. */
+			if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ||
+			    (e == SSL_ERROR_SYSCALL && (err == EAGAIN || err == EWOULDBLOCK)))
 				return kms_fail(k, -ETIMEDOUT, "KMIP server %s:%s: %s timed out",
 						m->host, m->port, wr ? "write" : "read");
 			if (!wr && strstr(t, "alert"))
@@ -571,6 +575,12 @@ static int call(struct kms *k, struct kmip *m, int op, struct ttlv_enc *payload,
 				"DEK was tampered with or belongs to another volume",
 				op_name(op), m->host, m->port, msg);
 		default:
+			if (!reason && !msg[0])
+				return kms_fail(
+					k, -EIO,
+					"KMIP %s on %s:%s failed (the server gave no reason "
+					"or message; see its log)",
+					op_name(op), m->host, m->port);
 			return kms_fail(k, -EIO, "KMIP %s on %s:%s failed (reason %lld: %s)",
 					op_name(op), m->host, m->port, (long long)reason, msg);
 		}

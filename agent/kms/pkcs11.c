@@ -161,7 +161,8 @@ static int p11_open(struct kms *k, CK_SESSION_HANDLE *ses)
 		}
 		pthread_mutex_unlock(&modules_lock);
 		if (!p->m)
-			return kms_fail(k, -ENOENT, "cannot load PKCS#11 module %s: %s",
+			/* A configuration error (exit 1), not a missing image or device. */
+			return kms_fail(k, -EINVAL, "cannot load PKCS#11 module %s: %s",
 					p->module_path,
 					p11_kit_message() ? p11_kit_message() : "not found");
 		if (!p->initialized)
@@ -364,10 +365,12 @@ static int p11_check(struct kms *k, const struct kms_check_ops *c)
 	CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
 	CK_BBOOL ext = CK_TRUE, sens = CK_FALSE, never = CK_FALSE;
 	CK_ULONG klen = 0;
+	CK_KEY_TYPE type = CKK_AES;
 	CK_ATTRIBUTE at[] = { { CKA_EXTRACTABLE, &ext, sizeof(ext) },
 			      { CKA_SENSITIVE, &sens, sizeof(sens) },
 			      { CKA_NEVER_EXTRACTABLE, &never, sizeof(never) },
-			      { CKA_VALUE_LEN, &klen, sizeof(klen) } };
+			      { CKA_VALUE_LEN, &klen, sizeof(klen) },
+			      { CKA_KEY_TYPE, &type, sizeof(type) } };
 	int r;
 
 	kms_report(c, -1, "module %s, token %s", p->module_path, p->uri_text);
@@ -379,6 +382,13 @@ static int p11_check(struct kms *k, const struct kms_check_ops *c)
 	kms_report(c, 1, "log in with the PIN from %s and find key '%s'", p->pin_file, p->label);
 	(void)p->m->C_GetAttributeValue(ses, key, at, ARRAY_SIZE(at));
 	(void)p->m->C_CloseSession(ses);
+	if (type != CKK_AES) {
+		kms_report(c, 0,
+			   "key '%s' is not an AES key (CKA_KEY_TYPE 0x%lx): it cannot be the KEK",
+			   p->label, (unsigned long)type);
+		return kms_fail(k, -EINVAL, "key '%s' on %s is not an AES key", p->label,
+				p->uri_text);
+	}
 	kms_report(c, !ext && sens, "key '%s' (AES-%lu) is %s and %s%s", p->label,
 		   (unsigned long)klen * 8, ext ? "EXTRACTABLE" : "non-extractable",
 		   sens ? "sensitive" : "NOT sensitive", never ? ", never was extractable" : "");

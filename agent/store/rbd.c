@@ -94,6 +94,70 @@ int rbd_img_remove(struct rbd_conn *c, const struct image_spec *spec)
 	return r;
 }
 
+int rbd_img_trash_move(struct rbd_conn *c, const struct image_spec *spec)
+{
+	rados_ioctx_t io;
+	int r;
+
+	r = open_ioctx(c, spec, &io);
+	if (r < 0)
+		return r;
+	r = rbd_trash_move(io, spec->image, 0);
+	rados_ioctx_destroy(io);
+	return r;
+}
+
+int rbd_img_trash_find(struct rbd_conn *c, const struct image_spec *spec, char *id, size_t len)
+{
+	rbd_trash_image_info_t *t = NULL;
+	size_t n = 16;
+	rados_ioctx_t io;
+	int r;
+
+	r = open_ioctx(c, spec, &io);
+	if (r < 0)
+		return r;
+	for (;;) {
+		free(t);
+		t = calloc(n, sizeof(*t));
+		if (!t) {
+			r = -ENOMEM;
+			break;
+		}
+		r = rbd_trash_list(io, t, &n);
+		if (r != -ERANGE)
+			break;
+	}
+	if (r >= 0) {
+		int found = -ENOENT;
+
+		for (size_t k = 0; k < n; k++)
+			if (found < 0 && t[k].source == RBD_TRASH_IMAGE_SOURCE_USER &&
+			    !strcmp(t[k].name, spec->image)) {
+				(void)snprintf(id, len, "%s", t[k].id);
+				found = 0;
+			}
+		rbd_trash_list_cleanup(t, n);
+		r = found;
+	}
+	free(t);
+	rados_ioctx_destroy(io);
+	return r;
+}
+
+int rbd_img_trash_remove(struct rbd_conn *c, const struct image_spec *spec, const char *id)
+{
+	rados_ioctx_t io;
+	int r;
+
+	r = open_ioctx(c, spec, &io);
+	if (r < 0)
+		return r;
+	r = rbd_trash_remove(io, id, 0);
+	rados_ioctx_destroy(io);
+	return r;
+}
+
 int rbd_img_users(struct rbd_img *i, size_t *watchers, int *snaps)
 {
 	rbd_image_watcher_t w[64];
@@ -120,8 +184,9 @@ int rbd_img_users(struct rbd_img *i, size_t *watchers, int *snaps)
 	return 0;
 }
 
-int rbd_img_open(struct rbd_conn *c, const struct image_spec *spec, int read_only,
-		 struct rbd_img **ret)
+/* By name (@id NULL) or, read-only, by id (which also finds trashed images). */
+static int img_open(struct rbd_conn *c, const struct image_spec *spec, const char *id,
+		    int read_only, struct rbd_img **ret)
 {
 	struct rbd_img *i = calloc(1, sizeof(*i));
 	int r;
@@ -135,8 +200,11 @@ int rbd_img_open(struct rbd_conn *c, const struct image_spec *spec, int read_onl
 		free(i);
 		return r;
 	}
-	r = read_only ? rbd_open_read_only(i->io, spec->image, &i->image, NULL)
-		      : rbd_open(i->io, spec->image, &i->image, NULL);
+	if (id)
+		r = rbd_open_by_id_read_only(i->io, id, &i->image, NULL);
+	else
+		r = read_only ? rbd_open_read_only(i->io, spec->image, &i->image, NULL)
+			      : rbd_open(i->io, spec->image, &i->image, NULL);
 	if (r < 0) {
 		rados_ioctx_destroy(i->io);
 		free(i);
@@ -146,6 +214,18 @@ int rbd_img_open(struct rbd_conn *c, const struct image_spec *spec, int read_onl
 	i->pool_id = rados_ioctx_get_id(i->io);
 	*ret = i;
 	return 0;
+}
+
+int rbd_img_open(struct rbd_conn *c, const struct image_spec *spec, int read_only,
+		 struct rbd_img **ret)
+{
+	return img_open(c, spec, NULL, read_only, ret);
+}
+
+int rbd_img_open_id(struct rbd_conn *c, const struct image_spec *spec, const char *id,
+		    struct rbd_img **ret)
+{
+	return img_open(c, spec, id, 1, ret);
 }
 
 void rbd_img_close(struct rbd_img *i)

@@ -44,10 +44,19 @@ int rbd_img_remove(struct rbd_conn *c, const struct image_spec *spec);
 /* Who uses the image: watchers (mappings and open handles; a read-only open adds
  * none) and snapshot count. */
 int rbd_img_users(struct rbd_img *i, size_t *watchers, int *snaps);
+/* Delete in steps (Documentation/pvencctl.md "delete"): the image moves to the RBD
+ * trash, where it keeps its metadata but no one can map it, until the KMS key is gone.
+ * find: the id of the trash entry named spec->image (moved by a user), -ENOENT if none. */
+int rbd_img_trash_move(struct rbd_conn *c, const struct image_spec *spec);
+int rbd_img_trash_find(struct rbd_conn *c, const struct image_spec *spec, char *id, size_t len);
+int rbd_img_trash_remove(struct rbd_conn *c, const struct image_spec *spec, const char *id);
 /* Opens the image head (snapshots share the head's metadata). */
 int rbd_img_open(struct rbd_conn *c, const struct image_spec *spec, int read_only,
 		 struct rbd_img **ret);
 void rbd_img_close(struct rbd_img *i);
+/* An image by its id (also one in the trash); spec names its pool and namespace. */
+int rbd_img_open_id(struct rbd_conn *c, const struct image_spec *spec, const char *id,
+		    struct rbd_img **ret);
 static inline void rbd_img_closep(struct rbd_img **i)
 {
 	rbd_img_close(*i);

@@ -2,7 +2,9 @@
 /*
  * Named crash points for tests: when PVENC_CRASH_AT names this point, the process kills
  * itself with SIGKILL right there, as a power cut or OOM kill would. Tests use this to
- * prove every multi-step operation leaves a volume that still opens.
+ * prove every multi-step operation leaves a volume that still opens. With
+ * PVENC_CRASH_TRACE=FILE each point passed appends its name to FILE, so a crash walk
+ * learns the steps from the code instead of a list kept by hand.
  */
 #ifndef PVENC_UTIL_CRASHPOINT_H
 #define PVENC_UTIL_CRASHPOINT_H

@@ -345,6 +345,26 @@ out:
 	return r;
 }
 
+/* A create whose format failed before anything was stored (no pvenc.state: the KMS
+ * refused, say) removes its new, empty image again, so that the operator can simply
+ * run the same create once the cause is fixed. A prepared image stays: it holds a DEK
+ * and `pvencctl format` finishes it. ctx->err keeps the format's error. */
+static void undo_create(struct pvenc_ctx *ctx, const struct image_spec *spec, const char *name)
+{
+	_cleanup_free_ char *state = NULL;
+	struct rbd_img *img = NULL;
+	int r;
+
+	if (rbd_img_open(ctx->conn, spec, 1, &img) < 0)
+		return;
+	r = rbd_img_meta_get(img, META_STATE, &state);
+	rbd_img_close(img);
+	if (r != -ENOENT)
+		return;
+	if (rbd_img_remove(ctx->conn, spec) == 0)
+		log_info("image=%s event=create-undone", name);
+}
+
 int volume_create(struct pvenc_ctx *ctx, const char *specstr, uint64_t size,
 		  const struct format_opts *o)
 {
@@ -381,7 +401,10 @@ int volume_create(struct pvenc_ctx *ctx, const char *specstr, uint64_t size,
 		return vol_fail(ctx, r, "cannot create image %s: %s", name, strerror(-r));
 	log_info("image=%s event=created size=%llu", name, (unsigned long long)size);
 	crashpoint("create:created");
-	return volume_format(ctx, specstr, o);
+	r = volume_format(ctx, specstr, o);
+	if (r < 0)
+		undo_create(ctx, &spec, name);
+	return r;
 }
 
 /* ---- open / close ---- */
@@ -591,6 +614,7 @@ int volume_open(struct pvenc_ctx *ctx, const char *target, const struct open_opt
 	r = vol_fetch_dek(ctx, img, &m, o, name, &dek, &deklen, kms, sizeof(kms));
 	if (r < 0)
 		goto out;
+	crashpoint("open:dek-unwrapped");
 	if (d.spec.snap[0])
 		flags |= LUKS_OPEN_READONLY;
 	if (ctx->cfg.discards)
@@ -603,6 +627,7 @@ int volume_open(struct pvenc_ctx *ctx, const char *target, const struct open_opt
 		      &res->already, ctx->err, sizeof(ctx->err));
 	if (r < 0)
 		goto out;
+	crashpoint("open:activated");
 	(void)snprintf(res->dm_path, sizeof(res->dm_path), "/dev/mapper/%s", res->dm_name);
 	(void)snprintf(res->device, sizeof(res->device), "%s", d.path);
 	res->readonly = !!(flags & LUKS_OPEN_READONLY);
@@ -796,6 +821,7 @@ int volume_resize(struct pvenc_ctx *ctx, const char *target, uint64_t *new_size)
 	r = vol_fetch_dek(ctx, img, &m, &none, name, &dek, &deklen, NULL, 0);
 	if (r < 0)
 		goto out;
+	crashpoint("resize:dek-unwrapped");
 	r = luks_resize(dm, dek, deklen, new_size);
 	if (r == -ENOENT) {
 		r = vol_fail(ctx, r, "%s is not open", name);
@@ -805,6 +831,7 @@ int volume_resize(struct pvenc_ctx *ctx, const char *target, uint64_t *new_size)
 		r = vol_fail(ctx, r, "growing %s (%s) failed: %s", name, dm, strerror(-r));
 		goto out;
 	}
+	crashpoint("resize:grown");
 	log_info("image=%s event=resized dm=%s size=%llu", name, dm,
 		 new_size ? (unsigned long long)*new_size : 0ULL);
 out:
@@ -894,6 +921,97 @@ int volume_format_by_policy(struct pvenc_ctx *ctx, const char *target)
 
 /* ---- delete ---- */
 
+/* The KMS-held DEK of @img (an image about to go, or one in the trash): *k open on the
+ * right KMS and @b naming the key, or *k NULL when the DEK is wrapped in metadata (an
+ * envelope KEK is shared and never deleted). @m and @volid back @b. */
+static int delete_key_of(struct pvenc_ctx *ctx, struct rbd_img *img, const char *name,
+			 const struct open_opts *o, struct vol_meta *m, char *volid, size_t len,
+			 struct kms **k, struct kms_binding *b, const char **kms_id, char **csi_kms)
+{
+	char merr[256] = "";
+	int r;
+
+	*kms_id = NULL;
+	r = vol_meta_read(rbd_img_meta_getter, img, m, merr, sizeof(merr));
+	if (r < 0)
+		return vol_fail(ctx, r, "image %s has invalid encryption metadata: %s", name, merr);
+	if (m->kind == VOL_PVENC && !m->dek && m->kms[0]) {
+		*kms_id = m->kms;
+		*b = (struct kms_binding){ .volume_id = m->uuid };
+	} else if (m->kind == VOL_CEPHCSI && !m->dek) {
+		*kms_id = o->kms_id;
+		if (!*kms_id && csi_kms_id(ctx, img, name, csi_kms) == 0)
+			*kms_id = *csi_kms;
+		if (!*kms_id)
+			return -EINVAL;
+		r = csi_volume_id(ctx, img, o, volid, len);
+		if (r < 0)
+			return r;
+		*b = (struct kms_binding){ .volume_id = volid, .text = 1 };
+	}
+	return *kms_id ? vol_open_kms(ctx, &img->spec, *kms_id, k) : 0;
+}
+
+/* The steps after the image went to the trash: the key, then the trashed image. */
+static int delete_finish(struct pvenc_ctx *ctx, const struct image_spec *spec, const char *name,
+			 const char *trash_id, struct kms *k, struct kms_binding *b,
+			 const char *kms_id)
+{
+	int r;
+
+	if (k) {
+		r = kms_remove(k, b);
+		if (r < 0 && r != -ENOENT)
+			return vol_fail(ctx, r,
+					"%s is in the RBD trash (id %s), but its DEK in KMS '%s' "
+					"was not removed: %s; run the delete again to finish",
+					name, trash_id, kms_id, k->error);
+		log_info("image=%s event=dek-removed kms=%s", name, kms_id);
+	}
+	crashpoint("delete:dek-removed");
+	r = rbd_img_trash_remove(ctx->conn, spec, trash_id);
+	if (r < 0 && r != -ENOENT)
+		return vol_fail(ctx, r,
+				"the DEK of %s is removed, but the image in the RBD trash (id %s) "
+				"was not: %s; run the delete again, or 'rbd trash rm'",
+				name, trash_id, strerror(-r));
+	log_info("image=%s event=deleted", name);
+	return 0;
+}
+
+/* A delete stopped after the image went to the trash: finish it. */
+static int delete_resume(struct pvenc_ctx *ctx, const struct image_spec *spec, const char *name,
+			 const struct open_opts *o)
+{
+	_cleanup_rbd_img_ struct rbd_img *img = NULL;
+	_cleanup_kms_ struct kms *k = NULL;
+	_cleanup_free_ char *csi_kms = NULL;
+	struct vol_meta m = { 0 };
+	struct kms_binding b = { 0 };
+	char id[64], volid[256];
+	const char *kms_id;
+	int r;
+
+	r = rbd_img_trash_find(ctx->conn, spec, id, sizeof(id));
+	if (r == -ENOENT)
+		return vol_fail(ctx, -ENOENT, "image %s does not exist (nothing to delete)", name);
+	if (r < 0)
+		return vol_fail(ctx, r, "cannot list the RBD trash of %s: %s", name, strerror(-r));
+	r = rbd_img_open_id(ctx->conn, spec, id, &img);
+	if (r < 0)
+		return vol_fail(ctx, r, "cannot open %s in the RBD trash (id %s): %s", name, id,
+				strerror(-r));
+	r = delete_key_of(ctx, img, name, o, &m, volid, sizeof(volid), &k, &b, &kms_id, &csi_kms);
+	if (r < 0)
+		goto out;
+	rbd_img_close(TAKE_PTR(img));
+	log_notice("image=%s event=delete-resumed trash-id=%s", name, id);
+	r = delete_finish(ctx, spec, name, id, k, &b, kms_id);
+out:
+	vol_meta_clear(&m);
+	return r;
+}
+
 int volume_delete(struct pvenc_ctx *ctx, const char *specstr, const struct open_opts *o,
 		  const char *confirm)
 {
@@ -903,7 +1021,7 @@ int volume_delete(struct pvenc_ctx *ctx, const char *specstr, const struct open_
 	struct vol_meta m = { 0 };
 	struct kms_binding b = { 0 };
 	struct image_spec spec;
-	char name[4 * (SPEC_NAME_MAX + 1)], merr[256] = "", volid[256];
+	char name[4 * (SPEC_NAME_MAX + 1)], volid[256], id[64];
 	const char *kms_id = NULL;
 	size_t watchers;
 	int r, snaps;
@@ -918,6 +1036,8 @@ int volume_delete(struct pvenc_ctx *ctx, const char *specstr, const struct open_
 				"deleting destroys %s and its data: confirm with --force %s", name,
 				name);
 	r = vol_open_image(ctx, &spec, 1, &img);
+	if (r == -ENOENT)
+		return delete_resume(ctx, &spec, name, o); /* a stopped delete, or nothing */
 	if (r < 0)
 		return r;
 	r = rbd_img_users(img, &watchers, &snaps);
@@ -933,53 +1053,23 @@ int volume_delete(struct pvenc_ctx *ctx, const char *specstr, const struct open_
 		return vol_fail(ctx, -ENOTEMPTY,
 				"%s has %d snapshots; remove them first (rbd snap purge)", name,
 				snaps);
-	r = vol_meta_read(rbd_img_meta_getter, img, &m, merr, sizeof(merr));
+	/* The KMS answers before anything is destroyed: credentials are checked first. */
+	r = delete_key_of(ctx, img, name, o, &m, volid, sizeof(volid), &k, &b, &kms_id, &csi_kms);
 	if (r < 0)
-		return vol_fail(ctx, r, "image %s has invalid encryption metadata: %s", name, merr);
-	/* Only KMS-held DEKs are destroyed; envelope KEKs are shared and never deleted. */
-	if (m.kind == VOL_PVENC && !m.dek && m.kms[0]) {
-		kms_id = m.kms;
-		b.volume_id = m.uuid;
-	} else if (m.kind == VOL_CEPHCSI && !m.dek) {
-		kms_id = o->kms_id;
-		if (!kms_id && csi_kms_id(ctx, img, name, &csi_kms) == 0)
-			kms_id = csi_kms;
-		if (!kms_id) {
-			r = -EINVAL;
-			goto out;
-		}
-		r = csi_volume_id(ctx, img, o, volid, sizeof(volid));
-		if (r < 0)
-			goto out;
-		b = (struct kms_binding){ .volume_id = volid, .text = 1 };
-	}
-	if (kms_id) {
-		r = vol_open_kms(ctx, &spec, kms_id, &k);
-		if (r < 0)
-			goto out;
-	}
-	rbd_img_close(img);
-	img = NULL;
-	/* The image goes first: a key is never destroyed while its data still exists. */
-	r = rbd_img_remove(ctx->conn, &spec);
+		goto out;
+	(void)snprintf(id, sizeof(id), "%s", img->id);
+	rbd_img_close(TAKE_PTR(img));
+	/* The image goes first (to the trash, where no one can map it): a key is never
+	 * destroyed while a usable image still needs it, and a stop at any step is finished
+	 * by running the delete again. */
+	r = rbd_img_trash_move(ctx->conn, &spec);
 	if (r < 0) {
-		r = vol_fail(ctx, r, "cannot remove image %s: %s", name, strerror(-r));
+		r = vol_fail(ctx, r, "cannot move image %s to the RBD trash: %s", name,
+			     strerror(-r));
 		goto out;
 	}
-	crashpoint("delete:image-removed");
-	log_info("image=%s event=deleted", name);
-	if (k) {
-		r = kms_remove(k, &b);
-		if (r < 0) {
-			r = vol_fail(ctx, r,
-				     "image %s is removed, but its DEK in KMS '%s' was not: %s; "
-				     "remove it there by hand (volume id %s)",
-				     name, kms_id, k->error, b.volume_id);
-			goto out;
-		}
-		log_info("image=%s event=dek-removed kms=%s", name, kms_id);
-	}
-	r = 0;
+	crashpoint("delete:trashed");
+	r = delete_finish(ctx, &spec, name, id, k, &b, kms_id);
 out:
 	vol_meta_clear(&m);
 	return r;

@@ -1,6 +1,10 @@
 # Shared by host and guest shell tests: TAP helpers, cleanup registry, free ports.
 PVENC_TOP=${PVENC_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 export PVENC_TOP
+# Where host tests take pvenc's programs: build/rel, or build/san and a valgrind wrapper
+# directory for the sanitizer and valgrind passes of `make check`.
+PVENC_BIN=${PVENC_BIN:-$PVENC_TOP/build/rel}
+export PVENC_BIN
 # shellcheck source=tests/lib/tap.sh
 . "$PVENC_TOP/tests/lib/tap.sh"
 
