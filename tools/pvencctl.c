@@ -708,7 +708,9 @@ static int cmd_spec(int argc, char **argv)
 static const char delete_help[] =
 	"Removes the image (it must be unmapped everywhere and have no snapshots), then\n"
 	"destroys its DEK where the KMS keeps it (vault-kv and ceph-csi's Vault types, as\n"
-	"vaultDestroyKeys says). Envelope KEKs (keyfile, Transit keys) are never deleted.\n\n"
+	"vaultDestroyKeys says). Envelope KEKs (keyfile, Transit keys) are never deleted.\n"
+	"In steps: the image moves to the RBD trash, the DEK goes, then the trash entry; if a\n"
+	"delete stops anywhere, running it again finishes it.\n\n"
 	"Options:\n"
 	"      --force IMAGE      required: repeat the image name to confirm\n"
 	"      --kms ID           ceph-csi volumes: KMS id (default: from ceph-csi's journal)\n"
