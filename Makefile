@@ -136,9 +136,9 @@ check: all unit-tests modules
 	@$(TESTRUN) --summary
 
 # Host tests run again with pvencctl from build/san (ASan+UBSan, leaks fatal) and under
-# valgrind memcheck: the volume lifecycle, crash walks, and every KMS error path.
+# valgrind memcheck: the volume lifecycle, crash walks, rotation and every KMS error path.
 SAN_HOST_TESTS := tests/host/40-volume-librbd.test tests/host/45-kms-vault-errors.test \
-	tests/host/46-kms-vault-delete.test tests/host/47-kms-kmip-pkcs11.test
+	tests/host/46-kms-vault-delete.test tests/host/47-kms-kmip-pkcs11.test tests/host/48-rotate.test
 VALGRIND_HOST_TESTS := tests/host/45-kms-vault-errors.test
 
 check-san-host: all
@@ -170,6 +170,7 @@ check-host: all
 	@$(TESTRUN) --summary
 
 check-guest: all modules
+	@$(MAKE) --no-print-directory SANITIZE=1 all
 	@$(TESTRUN) --reset
 	@$(TESTRUN) -j $(GUEST_JOBS) guest $(sort $(wildcard tests/guest/*.test))
 	@$(TESTRUN) --summary

@@ -236,6 +236,12 @@ static int login(struct kms *k, struct vault_session *s)
 		return kms_fail(k, r, "Vault login at %s/v1/%s: %s", s->c.addr, s->auth_path, err);
 	if (st != 200) {
 		vault_errors(o, errs, sizeof(errs));
+		/* Same words as an operation on a sealed Vault: operators grep for them. */
+		if (st == 503 && strstr(errs, "sealed"))
+			return kms_fail(k, -EAGAIN,
+					"Vault at %s is sealed (503); unseal it — pvenc retries "
+					"(login at %s)",
+					s->c.addr, s->auth_path);
 		if (st == 503 || st == 429)
 			return kms_fail(k, -EAGAIN, "Vault login at %s/v1/%s: HTTP %ld%s%s",
 					s->c.addr, s->auth_path, st, errs[0] ? ": " : "", errs);

@@ -185,6 +185,66 @@ int vol_set_meta(struct pvenc_ctx *ctx, struct rbd_img *img, const char *key, co
 	return 0;
 }
 
+/* The UUID an earlier, stopped format of @img reserved with the same KMS entry: 1 and
+ * @uuid filled, or 0 (none, or another KMS: then a DEK may be left there, say so). */
+static int reserved_uuid(struct rbd_img *img, const char *name, const char *kms_id, char *uuid)
+{
+	_cleanup_free_ char *u = NULL, *kms = NULL;
+
+	if (rbd_img_meta_get(img, META_UUID, &u) < 0 || !meta_valid_uuid(u))
+		return 0;
+	if (rbd_img_meta_get(img, META_KMS, &kms) < 0 || strcmp(kms, kms_id) != 0) {
+		log_warn("image=%s event=format-kms-changed uuid=%s was=\"%s\" "
+			 "msg=\"a stopped format may have left a DEK for volume %s in that KMS\"",
+			 name, u, kms ? kms : "", u);
+		return 0;
+	}
+	(void)snprintf(uuid, META_UUID_LEN + 1, "%s", u);
+	return 1;
+}
+
+/* The DEK of a new volume: wrapped for metadata by an envelope KMS, or kept by the KMS.
+ * A KMS that already keeps one for this UUID got it from a stopped format of this
+ * image, which wrote no header with it: use it, so that no key is orphaned. */
+static int new_dek(struct pvenc_ctx *ctx, struct kms *k, const struct kms_binding *b,
+		   const char *name, uint8_t **dek, char **wrapped)
+{
+	size_t len = 0;
+	int r;
+
+	if (!kms_is_envelope(k)) {
+		r = kms_fetch(k, b, dek, &len);
+		if (r == 0 && len == DEK_LEN) {
+			log_info("image=%s event=dek-reused uuid=%s", name, b->volume_id);
+			return 0;
+		}
+		secmem_free(*dek);
+		*dek = NULL;
+		if (r == 0)
+			return vol_fail(
+				ctx, -EBADMSG,
+				"KMS '%s' holds a %zu-byte key for volume %s, not a %d-byte "
+				"DEK; remove it or format with another KMS entry",
+				k->id, len, b->volume_id, DEK_LEN);
+		if (r != -ENOKEY && r != -ENOENT)
+			return vol_fail(ctx, r, "KMS '%s' could not be asked for volume %s: %s",
+					k->id, b->volume_id, k->error);
+	}
+	*dek = secmem_alloc(DEK_LEN);
+	if (!*dek)
+		return -ENOMEM;
+	if (getrandom(*dek, DEK_LEN, 0) != DEK_LEN)
+		return vol_fail(ctx, -EIO, "getrandom failed");
+	if (kms_is_envelope(k))
+		r = kms_wrap(k, b, *dek, DEK_LEN, wrapped);
+	else
+		r = kms_store(k, b, *dek, DEK_LEN);
+	if (r < 0)
+		return vol_fail(ctx, r, "KMS '%s' could not %s the new DEK: %s", k->id,
+				kms_is_envelope(k) ? "wrap" : "store", k->error);
+	return 0;
+}
+
 int volume_format(struct pvenc_ctx *ctx, const char *specstr, const struct format_opts *o)
 {
 	_cleanup_rbd_img_ struct rbd_img *img = NULL;
@@ -292,34 +352,24 @@ int volume_format(struct pvenc_ctx *ctx, const char *specstr, const struct forma
 		r = vol_open_kms(ctx, &spec, kms_id, &k);
 		if (r < 0)
 			goto out;
-		dek = secmem_alloc(DEK_LEN);
-		if (!dek) {
-			r = -ENOMEM;
-			goto out;
-		}
-		if (getrandom(dek, DEK_LEN, 0) != DEK_LEN) {
-			r = vol_fail(ctx, -EIO, "getrandom failed");
-			goto out;
-		}
-		random_uuid(uuid);
-		b = (struct kms_binding){ .volume_id = uuid };
-		/* Envelope KMSes wrap the DEK for image metadata; others keep it (vault-kv). */
-		if (kms_is_envelope(k))
-			r = kms_wrap(k, &b, dek, DEK_LEN, &wrapped);
+		if (reserved_uuid(img, name, kms_id, uuid) == 0)
+			random_uuid(uuid);
 		else
-			r = kms_store(k, &b, dek, DEK_LEN);
-		if (r < 0) {
-			r = vol_fail(ctx, r, "KMS '%s' could not %s the new DEK: %s", kms_id,
-				     kms_is_envelope(k) ? "wrap" : "store", k->error);
-			goto out;
-		}
-		/* Phase 1: everything needed to open, then state=prepared as the commit. */
+			log_info("image=%s event=format-again uuid=%s", name, uuid);
+		b = (struct kms_binding){ .volume_id = uuid };
+		/* Phase 1: the UUID first, so that a DEK the KMS keeps is always findable
+		 * from the image; then the DEK; then state=prepared as the commit. */
 		if ((r = vol_set_meta(ctx, img, META_FORMAT, "1")) < 0 ||
 		    (r = vol_set_meta(ctx, img, META_KMS, kms_id)) < 0 ||
 		    (r = vol_set_meta(ctx, img, META_ENDPOINT, k->endpoint ? k->endpoint : "")) <
 			    0 ||
-		    (r = vol_set_meta(ctx, img, META_UUID, uuid)) < 0 ||
-		    (wrapped && (r = vol_set_meta(ctx, img, META_DEK, wrapped)) < 0))
+		    (r = vol_set_meta(ctx, img, META_UUID, uuid)) < 0)
+			goto out;
+		r = new_dek(ctx, k, &b, name, &dek, &wrapped);
+		if (r < 0)
+			goto out;
+		crashpoint("format:dek-stored");
+		if (wrapped && (r = vol_set_meta(ctx, img, META_DEK, wrapped)) < 0)
 			goto out;
 		crashpoint("format:before-prepared");
 		r = vol_set_meta(ctx, img, META_STATE, "prepared");

@@ -36,13 +36,14 @@ free_port() {
 	return 1
 }
 
-# wait_for SECS CMD...: poll CMD every 0.1 s until it succeeds.
+# wait_for SECS CMD...: poll CMD every 0.1 s until it succeeds, for SECS seconds of
+# wall clock (under TCG one poll can take longer than the sleep, so no poll count).
 wait_for() {
-	local secs=$1 i
+	local end=$((SECONDS + $1))
 	shift
-	for i in $(seq 1 $((secs * 10))); do
+	while :; do
 		"$@" >/dev/null 2>&1 && return 0
+		[ "$SECONDS" -lt "$end" ] || return 1
 		sleep 0.1
 	done
-	return 1
 }

@@ -7,6 +7,15 @@ fi
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
+# PVENC_GUEST_XTRACE=1 (with PVENC_GUEST_KEEP=1): a timestamped trace of the test
+# script in the results share's xtrace file, to see where a slow test spends its time.
+if [ -n "${PVENC_GUEST_XTRACE:-}" ]; then
+	exec {xtrace_fd}>/share/xtrace
+	BASH_XTRACEFD=$xtrace_fd
+	PS4='+ $EPOCHREALTIME ${BASH_SOURCE[0]##*/}:${LINENO}: '
+	set -x
+fi
+
 # udevd: rbd map waits for udev to announce the device (Ceph's 50-rbd.rules).
 guest_start_udev() {
 	/lib/systemd/systemd-udevd --daemon --resolve-names=never
@@ -14,6 +23,16 @@ guest_start_udev() {
 	# and replaying every boot device costs seconds under TCG.
 	udevadm settle --timeout=30
 	on_exit "udevadm control --exit"
+}
+
+# systemd-journald without systemd as PID 1 (for tests that check what reaches the
+# journal): it needs a machine id and a cgroup2 mount.
+guest_start_journald() {
+	[ -s /etc/machine-id ] || systemd-id128 new >/etc/machine-id
+	mkdir -p /run/systemd/journal /run/log/journal
+	mountpoint -q /sys/fs/cgroup || mount -t cgroup2 none /sys/fs/cgroup || return 1
+	/lib/systemd/systemd-journald >/run/journald.log 2>&1 &
+	wait_for 20 test -S /run/systemd/journal/stdout
 }
 
 guest_modprobe() {

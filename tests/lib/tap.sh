@@ -37,6 +37,15 @@ tap_check_fails() {
 	fi
 }
 
+# tap_count_from NAME / tap_count NAME: print "# NAME: OK/TOTAL" for the checks made
+# between the two calls (the counts issue acceptance lists ask for).
+tap_count_from() { eval "_tap_from_$1=\$_tap_n _tap_ffrom_$1=\$_tap_failed"; }
+tap_count() {
+	local n f
+	eval "n=\$((_tap_n - _tap_from_$1)) f=\$((_tap_failed - _tap_ffrom_$1))"
+	echo "# ${1//_/ }: $((n - f))/$n"
+}
+
 tap_done() {
 	echo "1..$_tap_n"
 	[ "$_tap_failed" -eq 0 ]
