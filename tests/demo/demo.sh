@@ -39,6 +39,8 @@ cat >/etc/pvenc/kms.json <<JSON
 JSON
 cat /etc/pvenc/kms.json
 run "$pv" kms check demo
+# pvenc.ko (optional) gives pvenc-stat its per-volume counters; make modules builds it.
+[ -f "$PVENC_TOP/kmod/pvenc.ko" ] && insmod "$PVENC_TOP/kmod/pvenc.ko" 2>/dev/null || true
 say "Start pvenc-agent (systemd would: pvenc-agent.service)"
 "$PVENC_TOP/build/rel/pvenc-agent" 2>/run/agent.log &
 agent=$!
@@ -69,6 +71,8 @@ mount "$dm" /mnt/demo
 echo "Hello from pvenc: this sentence is stored encrypted on Ceph." >/mnt/demo/hello.txt
 run cat /mnt/demo/hello.txt
 umount /mnt/demo
+say "pvenc-stat: the volume's encryption statistics"
+run "$PVENC_TOP/build/rel/pvenc-stat"
 
 say "The raw image: a LUKS2 header, then ciphertext only"
 echo "\$ cryptsetup luksDump $dev"
@@ -91,4 +95,8 @@ mount -o ro "$dm" /mnt/demo
 run cat /mnt/demo/hello.txt
 umount /mnt/demo
 "$pv" unmap rbd/demo
+say "Clean up: the image (through the RBD trash), its key material with it"
+echo "\$ pvencctl delete rbd/demo --force rbd/demo"
+"$pv" delete rbd/demo --force rbd/demo
+run rbd ls
 say "Done: the guest and everything in it are discarded now"

@@ -47,3 +47,21 @@ wait_for() {
 		sleep 0.1
 	done
 }
+
+# forget_dead IMAGE: blocklist every client watching IMAGE's header except krbd's, as an
+# operator does for a process known to be dead (`ceph osd blocklist add`): its watch goes
+# at once, instead of holding header notifies and its exclusive lock until the watch
+# timeout. Call it right after killing a process that had IMAGE open, when nothing else
+# but krbd has it open. Needs CEPH_CONF.
+forget_dead() {
+	local krbd cl addr
+	krbd=" $(sed 's/^client//' /sys/bus/rbd/devices/*/client_id 2>/dev/null | tr '\n' ' ') "
+	rbd status "$1" --format json 2>/dev/null | jq -r '.watchers[]? | "\(.client) \(.address)"' |
+		while read -r cl addr; do
+			[ -n "$addr" ] || continue
+			case $krbd in *" ${cl#client.} "*) continue ;; esac
+			"$PVENC_TOP/build/rel/tests/ceph-mon-command" "$CEPH_CONF" \
+				"{\"prefix\": \"osd blocklist\", \"blocklistop\": \"add\", \"addr\": \"$addr\"}" >/dev/null ||
+				echo "# blocklisting $addr failed" >&2
+		done
+}
