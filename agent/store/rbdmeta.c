@@ -131,6 +131,9 @@ static int parse_count(const char *s, int64_t max, int64_t *out)
 	for (; *s; s++) {
 		if (*s < '0' || *s > '9')
 			return -1;
+		/* 19 digits can exceed INT64_MAX: refuse before the overflow (UB). */
+		if (v > (INT64_MAX - (*s - '0')) / 10)
+			return -1;
 		v = v * 10 + (*s - '0');
 	}
 	if (v < 1 || v > max)

@@ -214,6 +214,9 @@ static void test_rotation_keys(void **state)
 		{ META_DEK_VERSION, "1x" },
 		{ META_ROTATED_AT, "" },
 		{ META_ROTATED_AT, "99999999999999999999" },
+		/* 19 digits above INT64_MAX: found by fuzz-rbdmeta (signed overflow) */
+		{ META_ROTATED_AT, "9790000000000000000" },
+		{ META_ROTATED_AT, "9223372036854775808" },
 		{ META_ROTATED_AT, "1e9" },
 		{ META_ROTATED_AT, "253402300800" },
 		{ META_ROTATION, "weekly" },
