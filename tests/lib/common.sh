@@ -30,8 +30,10 @@ scratch_dir() {
 free_port() {
 	local p i
 	for i in $(seq 1 200); do
-		p=$((20000 + RANDOM % 20000))
-		ss -Hltn "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return 0; }
+		# Below the kernel's ephemeral range (32768-60999): an outgoing connection
+		# can take a port there between this check and the server's bind.
+		p=$((20000 + RANDOM % 12000))
+		ss -Htan "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return 0; }
 	done
 	return 1
 }
@@ -48,20 +50,28 @@ wait_for() {
 	done
 }
 
-# forget_dead IMAGE: blocklist every client watching IMAGE's header except krbd's, as an
-# operator does for a process known to be dead (`ceph osd blocklist add`): its watch goes
-# at once, instead of holding header notifies and its exclusive lock until the watch
-# timeout. Call it right after killing a process that had IMAGE open, when nothing else
-# but krbd has it open. Needs CEPH_CONF.
-forget_dead() {
+# dead_watchers IMAGE: the addresses of the clients watching IMAGE's header, other
+# than krbd's (mapped images). Right after a test killed a process that had IMAGE open,
+# when nothing else has it open, these are the dead process's.
+dead_watchers() {
 	local krbd cl addr
 	krbd=" $(sed 's/^client//' /sys/bus/rbd/devices/*/client_id 2>/dev/null | tr '\n' ' ') "
 	rbd status "$1" --format json 2>/dev/null | jq -r '.watchers[]? | "\(.client) \(.address)"' |
 		while read -r cl addr; do
 			[ -n "$addr" ] || continue
 			case $krbd in *" ${cl#client.} "*) continue ;; esac
-			"$PVENC_TOP/build/rel/tests/ceph-mon-command" "$CEPH_CONF" \
-				"{\"prefix\": \"osd blocklist\", \"blocklistop\": \"add\", \"addr\": \"$addr\"}" >/dev/null ||
-				echo "# blocklisting $addr failed" >&2
+			echo "$addr"
 		done
+}
+
+# forget_dead IMAGE: blocklist those clients, as an operator does for a process known to
+# be dead (`ceph osd blocklist add`): its watch goes at once, instead of holding header
+# notifies and its exclusive lock until the watch timeout. Needs CEPH_CONF.
+forget_dead() {
+	local addr
+	for addr in $(dead_watchers "$1"); do
+		"$PVENC_TOP/build/rel/tests/ceph-mon-command" "$CEPH_CONF" \
+			"{\"prefix\": \"osd blocklist\", \"blocklistop\": \"add\", \"addr\": \"$addr\"}" >/dev/null ||
+			echo "# blocklisting $addr failed" >&2
+	done
 }
