@@ -282,6 +282,17 @@ class VaultServerTest(unittest.TestCase):
         st, body, _ = self.c(tok).req("POST", "auth/token/renew-self", {})
         self.assertEqual((st, body["errors"]), (400, ["lease is not renewable"]))
 
+    def test_token_revoke(self):
+        st, body, _ = self.c().req("POST", "auth/token/create", {"policies": ["pvenc-transit"]})
+        tok = body["auth"]["client_token"]
+        self.assertEqual(self.c(tok).req("POST", "transit/encrypt/pvenc-kek", {"plaintext": b64("x")})[0], 200)
+        self.assertEqual(self.c().req("POST", "auth/token/revoke", {"token": tok})[0], 204)
+        st, body, _ = self.c(tok).req("POST", "transit/encrypt/pvenc-kek", {"plaintext": b64("x")})
+        self.assertEqual(st, 403)
+        self.assertIn("permission denied", body["errors"][0])
+        # A token without the capability cannot revoke others.
+        self.assertEqual(self.c("transit-token").req("POST", "auth/token/revoke", {"token": "kv-token"})[0], 403)
+
     # ---- auth methods
 
     def test_approle_login(self):
