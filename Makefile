@@ -4,6 +4,7 @@
 #   make check           every test: unit, sanitizers, valgrind, host, guest
 #   make check-unit | check-host | check-guest | check-san | check-valgrind
 #   make lint            clang-tidy + cppcheck; make format / format-check
+#   make bench           benchmarks against their baselines (tests/bench)
 #   make install DESTDIR=...   make clean
 #   make SANITIZE=1 ...  ASan+UBSan build (own build directory)
 
@@ -48,6 +49,8 @@ BINS := $(TOOLS:%=$(BUILDDIR)/%) $(BUILDDIR)/pvenc-agent
 
 # Test helpers (tests/helpers/*.c) link libpvenc like the tools.
 HELPERS := $(patsubst tests/helpers/%.c,$(BUILDDIR)/tests/%,$(wildcard tests/helpers/*.c))
+# Benchmark helpers (tests/bench/*.c), built with the helpers; run by make bench.
+BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILDDIR)/bench/%,$(wildcard tests/bench/*.c))
 UNIT_SRCS := $(wildcard tests/unit/test-*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILDDIR)/tests/%)
 
@@ -60,7 +63,7 @@ Q := @
 say = @printf '  %-6s %s\n' $(1) $(2)
 endif
 
-all: $(BINS) $(HELPERS)
+all: $(BINS) $(HELPERS) $(BENCH_BINS)
 
 $(BUILDDIR)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -87,6 +90,11 @@ $(BUILDDIR)/pvenc-stat: $(BUILDDIR)/tools/pvenc-stat.o $(LIB)
 $(BUILDDIR)/tests/%: $(BUILDDIR)/tests/helpers/%.o $(LIB)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILDDIR)/bench/%: $(BUILDDIR)/tests/bench/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -pthread -o $@ $^ $(PKG_LIBS)
 
 $(BUILDDIR)/pvenc-agent: $(BUILDDIR)/agent/main.o $(LIB)
 	$(call say,LD,$@)
@@ -149,6 +157,14 @@ HOST_REST := $(filter-out $(HOST_FIRST),$(sort $(wildcard tests/host/*.test)))
 SAN_HOST_TESTS := tests/host/40-volume-librbd.test tests/host/45-kms-vault-errors.test \
 	tests/host/46-kms-vault-delete.test tests/host/47-kms-kmip-pkcs11.test tests/host/48-rotate.test
 VALGRIND_HOST_TESTS := tests/host/45-kms-vault-errors.test
+
+# Benchmarks (tests/bench, Documentation/performance.md): figures and ratios measured in
+# one run, into build/bench/*.txt. Not part of check: they assert no time.
+bench: all modules
+	@mkdir -p build/bench
+	tests/bench/pipeline.bench 2>&1 | tee build/bench/pipeline.txt
+	PVENC_GUEST_TIMEOUT=3600 tests/bench/open.bench 2>&1 | tee build/bench/open.txt
+	PVENC_GUEST_TIMEOUT=1800 tests/bench/datapath.bench 2>&1 | tee build/bench/datapath.txt
 
 check-san-host: all
 	@$(MAKE) --no-print-directory SANITIZE=1 all
@@ -283,7 +299,7 @@ print-kver:
 clean: modules-clean
 	rm -rf build
 
-.PHONY: all modules modules-clean check check-unit check-san check-valgrind check-host \
+.PHONY: all modules modules-clean check check-unit check-san check-valgrind check-host bench \
 	check-guest check-san-host check-fuzz fuzz fuzzers lint lint-tidy format format-check install install-dkms deb \
 	print-kver clean unit-tests
 .DELETE_ON_ERROR:

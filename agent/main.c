@@ -5,6 +5,7 @@
  * or the cluster is away. Runs in the foreground; systemd Type=notify.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <getopt.h>
@@ -57,6 +58,11 @@ int main(int argc, char **argv)
 	/* Keys pass through this process: no core dumps, no ptrace by other users. */
 	(void)setrlimit(RLIMIT_CORE, &no_core);
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/* glibc gives each thread that allocates its own arena (8 workers plus librados'
+	 * threads); two arenas keep an idle agent's private memory 30 % smaller (measured
+	 * 14.5 -> 10.3 MiB with 48 volumes, Documentation/performance.md), and the agent
+	 * allocates too little for the contention to show. */
+	(void)mallopt(M_ARENA_MAX, 2);
 	/* A KMS that resets the connection must give an error, not kill us (TLS writes
 	 * through OpenSSL's socket BIO would raise SIGPIPE). */
 	(void)signal(SIGPIPE, SIG_IGN);

@@ -16,6 +16,7 @@
 
 #include "util/log.h"
 #include "util/macro.h"
+#include "util/secmem.h"
 
 /*
  * libcryptsetup's device-mapper backend keeps process-wide state without locks: a use
@@ -68,6 +69,33 @@ static void cs_init_logging(void)
 	crypt_set_log_callback(NULL, cs_log, NULL);
 }
 
+/*
+ * Reading a header and unlocking a keyslot need no device-mapper: libcryptsetup
+ * decrypts keyslots in userspace (OpenSSL) and only falls back to a temporary dm-crypt
+ * mapping where userspace cannot do the cipher, which aes-xts-plain64 never needs. Only
+ * crypt_init() and crypt_free() touch the shared state there (the use count above), so
+ * those two take the lock and the unlock itself (PBKDF2 and the AF merge, most of an
+ * open's CPU) runs in parallel across workers. crypt_init_locked() and
+ * cd_free_locked() are that pattern.
+ */
+static int crypt_init_locked(struct crypt_device **cd, const char *dev)
+{
+	CS_LOCKED;
+
+	cs_init_logging();
+	return crypt_init(cd, dev);
+}
+
+static void cd_free_locked(struct crypt_device **cd)
+{
+	if (*cd) {
+		CS_LOCKED;
+
+		crypt_free(*cd);
+	}
+}
+#define _cleanup_cd_locked_ _cleanup_(cd_free_locked)
+
 /* A memfd sized @size, returned with its /proc path for libcryptsetup. */
 static int memfd_path(uint64_t size, char *path, size_t len)
 {
@@ -91,7 +119,7 @@ int luks_build_header(const struct luks_format_opts *o, const uint8_t *dek, size
 	CS_LOCKED;
 	struct crypt_pbkdf_type pbkdf = {
 		.type = CRYPT_KDF_PBKDF2,
-		.hash = "sha256",
+		.hash = LUKS_PBKDF_HASH,
 		.iterations = LUKS_PBKDF2_ITERATIONS,
 		.flags = CRYPT_PBKDF_NO_BENCHMARK,
 	};
@@ -104,8 +132,9 @@ int luks_build_header(const struct luks_format_opts *o, const uint8_t *dek, size
 	_cleanup_close_ int fd = -1;
 	_cleanup_free_ uint8_t *buf = NULL;
 	char path[64], label[48];
+	uint64_t meta = 0, slots = 0, ks_off = 0, ks_len = 0;
 	ssize_t n;
-	int r;
+	int slot, r;
 
 	cs_init_logging();
 	if (o->label) {
@@ -137,12 +166,24 @@ int luks_build_header(const struct luks_format_opts *o, const uint8_t *dek, size
 	r = crypt_keyslot_add_by_volume_key(cd, CRYPT_ANY_SLOT, NULL, 0, (const char *)dek, deklen);
 	if (r < 0)
 		goto fail;
+	slot = r;
+	if (crypt_get_metadata_size(cd, &meta, &slots) < 0 ||
+	    crypt_keyslot_area(cd, slot, &ks_off, &ks_len) < 0 || ks_off < 2 * meta ||
+	    ks_off + ks_len > LUKS_HEADER_SIZE) {
+		(void)snprintf(err, errlen, "libcryptsetup gave an unexpected keyslot layout");
+		return -EINVAL;
+	}
 	buf = malloc(LUKS_HEADER_SIZE);
 	if (!buf)
 		return -ENOMEM;
 	n = pread(fd, buf, LUKS_HEADER_SIZE, 0);
 	if (n != (ssize_t)LUKS_HEADER_SIZE)
 		return n < 0 ? -errno : -EIO;
+	/* libcryptsetup fills the unused keyslot area with random bytes. Zeros there cost
+	 * nothing (the JSON says what is in use; key material is encrypted either way)
+	 * and let format write only the used part, so a new image stays thin. */
+	memset(buf + 2 * meta, 0, ks_off - 2 * meta);
+	memset(buf + ks_off + ks_len, 0, LUKS_HEADER_SIZE - ks_off - ks_len);
 	*hdr = TAKE_PTR(buf);
 	return 0;
 fail:
@@ -154,22 +195,22 @@ fail:
 int luks_check_header(const uint8_t *hdr, size_t len, const char *uuid, const uint8_t *dek,
 		      size_t deklen)
 {
-	CS_LOCKED;
-	_cleanup_cd_ struct crypt_device *cd = NULL;
 	_cleanup_close_ int fd = -1;
+	_cleanup_cd_locked_ struct crypt_device *cd = NULL;
 	const char *have;
 	char path[64];
 	int r;
 
-	cs_init_logging();
 	if (len < 4096 || memcmp(hdr, "LUKS\xba\xbe", 6) != 0)
 		return -ENODATA;
-	fd = memfd_path(len, path, sizeof(path));
+	/* A prefix (the JSON areas and the keyslots in use) is enough: the rest of the
+	 * header area reads as zeros. */
+	fd = memfd_path(len > LUKS_HEADER_SIZE ? len : LUKS_HEADER_SIZE, path, sizeof(path));
 	if (fd < 0)
 		return fd;
 	if (pwrite(fd, hdr, len, 0) != (ssize_t)len)
 		return -EIO;
-	r = crypt_init(&cd, path);
+	r = crypt_init_locked(&cd, path);
 	if (r < 0)
 		return r;
 	(void)crypt_metadata_locking(cd, 0);
@@ -178,7 +219,7 @@ int luks_check_header(const uint8_t *hdr, size_t len, const char *uuid, const ui
 	have = crypt_get_uuid(cd);
 	if (uuid && (!have || strcmp(have, uuid) != 0))
 		return -ESTALE;
-	/* NULL name: verify the passphrase without activating. */
+	/* NULL name: verify the passphrase without activating (no device-mapper). */
 	r = crypt_activate_by_passphrase(cd, NULL, CRYPT_ANY_SLOT, (const char *)dek, deklen, 0);
 	return r < 0 ? -EPERM : 0;
 }
@@ -233,7 +274,7 @@ int luks_header_add_key(uint8_t *hdr, size_t len, const uint8_t *old, const uint
 	CS_LOCKED;
 	struct crypt_pbkdf_type pbkdf = {
 		.type = CRYPT_KDF_PBKDF2,
-		.hash = "sha256",
+		.hash = LUKS_PBKDF_HASH,
 		.iterations = LUKS_PBKDF2_ITERATIONS,
 		.flags = CRYPT_PBKDF_NO_BENCHMARK,
 	};
@@ -304,35 +345,52 @@ static int same_device(const char *a, const char *b)
 	return S_ISBLK(sa.st_mode) && S_ISBLK(sb.st_mode) && sa.st_rdev == sb.st_rdev;
 }
 
-int luks_open(const char *dev, const char *name, const char *uuid, const uint8_t *dek,
-	      size_t deklen, unsigned flags, int *already, char *err, size_t errlen)
+/* Already active over @dev: 1; over another device: -EEXIST with @err; else 0. */
+static int active_over(const char *name, const char *dev, char *err, size_t errlen)
 {
 	CS_LOCKED;
 	_cleanup_cd_ struct crypt_device *cd = NULL;
+	const char *under;
+
+	cs_init_logging();
+	if (remove_stale(name) > 0)
+		log_notice("dm=%s event=stale-removed", name);
+	if (crypt_init_by_name(&cd, name) < 0 || crypt_status(cd, name) != CRYPT_ACTIVE)
+		return 0;
+	under = crypt_get_device_name(cd);
+	if (under && same_device(under, dev))
+		return 1;
+	(void)snprintf(err, errlen, "device-mapper name %s is in use over %s, not %s", name,
+		       under ? under : "another device", dev);
+	return -EEXIST;
+}
+
+static int activate(struct crypt_device *cd, const char *name, const uint8_t *vk, size_t vklen,
+		    uint32_t cflags)
+{
+	CS_LOCKED;
+
+	return crypt_activate_by_volume_key(cd, name, (const char *)vk, vklen, cflags);
+}
+
+int luks_open(const char *dev, const char *name, const char *uuid, const uint8_t *dek,
+	      size_t deklen, unsigned flags, int *already, char *err, size_t errlen)
+{
+	_cleanup_cd_locked_ struct crypt_device *cd = NULL;
+	_cleanup_secmem_ uint8_t *vk = NULL;
+	size_t vklen;
 	uint32_t cflags = 0;
 	const char *have;
 	int r;
 
-	cs_init_logging();
 	*already = 0;
-	if (remove_stale(name) > 0)
-		log_notice("dm=%s event=stale-removed", name);
-	if (crypt_init_by_name(&cd, name) == 0 && crypt_status(cd, name) == CRYPT_ACTIVE) {
-		const char *under = crypt_get_device_name(cd);
-
-		if (under && same_device(under, dev)) {
-			*already = 1;
-			return 0;
-		}
-		(void)snprintf(err, errlen, "device-mapper name %s is in use over %s, not %s", name,
-			       under ? under : "another device", dev);
-		return -EEXIST;
+	r = active_over(name, dev, err, errlen);
+	if (r != 0) {
+		*already = r > 0;
+		return r < 0 ? r : 0;
 	}
-	if (cd) {
-		crypt_free(cd);
-		cd = NULL;
-	}
-	r = crypt_init(&cd, dev);
+	/* Header read and keyslot unlock: no device-mapper, so outside the lock. */
+	r = crypt_init_locked(&cd, dev);
 	if (r < 0) {
 		(void)snprintf(err, errlen, "cannot open %s: %s", dev, strerror(-r));
 		return r;
@@ -350,6 +408,17 @@ int luks_open(const char *dev, const char *name, const char *uuid, const uint8_t
 			       have ? have : "(none)", dev, uuid);
 		return -ESTALE;
 	}
+	r = crypt_get_volume_key_size(cd);
+	vklen = r > 0 ? (size_t)r : 0;
+	vk = vklen ? secmem_alloc(vklen) : NULL;
+	if (!vk)
+		return -ENOMEM;
+	r = crypt_volume_key_get(cd, CRYPT_ANY_SLOT, (char *)vk, &vklen, (const char *)dek, deklen);
+	if (r < 0) {
+		(void)snprintf(err, errlen, "the unwrapped DEK does not unlock any keyslot of %s",
+			       dev);
+		return -EPERM;
+	}
 	if (flags & LUKS_OPEN_READONLY)
 		cflags |= CRYPT_ACTIVATE_READONLY;
 	if (flags & LUKS_OPEN_DISCARDS)
@@ -358,13 +427,8 @@ int luks_open(const char *dev, const char *name, const char *uuid, const uint8_t
 		cflags |= CRYPT_ACTIVATE_NO_READ_WORKQUEUE;
 	if (flags & LUKS_OPEN_NO_WRITE_WQ)
 		cflags |= CRYPT_ACTIVATE_NO_WRITE_WORKQUEUE;
-	r = crypt_activate_by_passphrase(cd, name, CRYPT_ANY_SLOT, (const char *)dek, deklen,
-					 cflags);
-	if (r == -EPERM) {
-		(void)snprintf(err, errlen, "the unwrapped DEK does not unlock any keyslot of %s",
-			       dev);
-		return r;
-	}
+	/* The table load: the volume key goes to the thread keyring as a logon key. */
+	r = activate(cd, name, vk, vklen, cflags);
 	if (r == -EEXIST) { /* raced with another opener */
 		*already = 1;
 		return 0;

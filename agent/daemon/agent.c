@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -27,6 +28,10 @@
 
 #define MAX_CLIENTS	 64
 #define CLIENT_TIMEOUT_S 30
+/* The Ceph connection is dropped after this long without a job: librados keeps ~14
+ * threads that wake several times a second and ~15 MiB, and an idle agent should cost
+ * nothing. Reconnecting costs one open a few milliseconds (Documentation/performance.md). */
+#define CEPH_IDLE_S 30
 
 enum dev_state {
 	DEV_QUEUED,
@@ -77,7 +82,10 @@ struct job {
 
 struct agent {
 	struct pvenc_config cfg;
-	struct pvenc_ctx ctx0; /* owns the Ceph connection */
+	struct pvenc_ctx ctx0; /* owns the Ceph connection (NULL while idle) */
+	pthread_mutex_t conn_lock; /* ctx0.conn, conn_users, conn_idle_at */
+	int conn_users; /* jobs and requests using ctx0.conn */
+	time_t conn_idle_at; /* monotonic: drop the connection then if unused */
 	pthread_mutex_t lock;
 	pthread_cond_t work; /* jobs or retries may be ready */
 	pthread_cond_t done; /* a waited job finished */
@@ -97,6 +105,58 @@ static time_t mono(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec;
+}
+
+/* The shared Ceph connection, made if there is none; conn_put() when done. */
+static int conn_get(struct agent *a, struct pvenc_ctx *ctx)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&a->conn_lock);
+	if (!a->ctx0.conn) {
+		r = pvenc_ctx_connect(&a->ctx0);
+		if (r < 0)
+			(void)snprintf(ctx->err, sizeof(ctx->err), "%s", a->ctx0.err);
+		else
+			log_debug("event=ceph-connected");
+	}
+	if (r == 0) {
+		a->conn_users++;
+		pvenc_ctx_share(ctx, a->ctx0.conn);
+	}
+	pthread_mutex_unlock(&a->conn_lock);
+	return r;
+}
+
+static void conn_put(struct agent *a, struct pvenc_ctx *ctx)
+{
+	pthread_mutex_lock(&a->conn_lock);
+	if (--a->conn_users == 0)
+		a->conn_idle_at = mono() + CEPH_IDLE_S;
+	pthread_mutex_unlock(&a->conn_lock);
+	ctx->conn = NULL;
+}
+
+/* Drops an unused connection whose idle time is up; else the seconds until it is
+ * (-1: nothing to wait for). With a->lock held (a->lock, then conn_lock). */
+static long conn_idle(struct agent *a)
+{
+	long wait = -1;
+
+	pthread_mutex_lock(&a->conn_lock);
+	if (a->ctx0.conn && a->conn_users == 0) {
+		wait = a->conn_idle_at - mono();
+		if (wait <= 0) {
+			rbd_conn_close(a->ctx0.conn);
+			a->ctx0.conn = NULL;
+			/* Give librados' freed arenas back: the idle footprint is the point. */
+			(void)malloc_trim(0);
+			log_debug("event=ceph-disconnected reason=idle");
+			wait = -1;
+		}
+	}
+	pthread_mutex_unlock(&a->conn_lock);
+	return wait;
 }
 
 static struct dev *dev_get(struct agent *a, int id, int create)
@@ -383,7 +443,6 @@ static void *worker(void *arg)
 	struct pvenc_ctx ctx;
 
 	pvenc_ctx_init(&ctx, &a->cfg);
-	pvenc_ctx_share(&ctx, a->ctx0.conn);
 	pthread_mutex_lock(&a->lock);
 	for (;;) {
 		struct job *j;
@@ -400,8 +459,13 @@ static void *worker(void *arg)
 		}
 		j = dequeue(a);
 		if (!j) {
+			long idle;
+
 			if (a->stopping)
 				break;
+			idle = conn_idle(a);
+			if (idle >= 0 && (wait < 0 || idle < wait))
+				wait = idle;
 			if (wait < 0) {
 				pthread_cond_wait(&a->work, &a->lock);
 			} else {
@@ -417,7 +481,14 @@ static void *worker(void *arg)
 		if (d)
 			d->busy = 1;
 		pthread_mutex_unlock(&a->lock);
-		run_job(a, &ctx, j);
+		ctx.err[0] = '\0';
+		if (conn_get(a, &ctx) == 0) {
+			run_job(a, &ctx, j);
+			conn_put(a, &ctx);
+		} else {
+			j->result = -EAGAIN; /* a Ceph outage is transient: retried */
+			(void)snprintf(j->err, sizeof(j->err), "%s", ctx.err);
+		}
 		pthread_mutex_lock(&a->lock);
 		d = dev_get(a, j->devid, 1);
 		if (d)
@@ -607,16 +678,23 @@ static struct json_object *handle(struct agent *a, struct ctl_request *req)
 	case CTL_STATUS:
 	case CTL_LIST:
 		pvenc_ctx_init(&ctx, &a->cfg);
-		pvenc_ctx_share(&ctx, a->ctx0.conn);
-		if (req->op == CTL_STATUS) {
+		r = conn_get(a, &ctx);
+		if (r == 0 && req->op == CTL_STATUS) {
 			r = volume_status(&ctx, req->target, &o);
 			if (r == 0)
 				add_agent_state(a, o);
-		} else {
+		} else if (r == 0) {
 			r = volume_list(&ctx, &o);
 			if (r == 0)
 				for (size_t i = 0; i < json_object_array_length(o); i++)
 					add_agent_state(a, json_object_array_get_idx(o, i));
+		}
+		if (ctx.conn) {
+			conn_put(a, &ctx);
+			/* A worker arms the idle timer. */
+			pthread_mutex_lock(&a->lock);
+			pthread_cond_broadcast(&a->work);
+			pthread_mutex_unlock(&a->lock);
 		}
 		pvenc_ctx_done(&ctx);
 		return r < 0 ? answer_err(r, ctx.err) : answer_ok(o);
@@ -835,6 +913,7 @@ int agent_new(const struct pvenc_config *cfg, struct agent **ret)
 	a->cfg = *cfg;
 	a->listen_fd = -1;
 	pthread_mutex_init(&a->lock, NULL);
+	pthread_mutex_init(&a->conn_lock, NULL);
 	pthread_cond_init(&a->work, NULL);
 	pthread_cond_init(&a->done, NULL);
 	pvenc_ctx_init(&a->ctx0, cfg);
@@ -851,9 +930,12 @@ int agent_start(struct agent *a)
 	r = bind_socket(a);
 	if (r < 0)
 		return r;
+	/* Connect once now so that a broken Ceph setup fails the start, not the first
+	 * open; the connection goes after CEPH_IDLE_S without work. */
 	r = pvenc_ctx_connect(&a->ctx0);
 	if (r < 0)
 		return log_err(r, "%s", a->ctx0.err);
+	a->conn_idle_at = mono() + CEPH_IDLE_S;
 	a->workers = calloc((size_t)a->cfg.jobs, sizeof(*a->workers));
 	if (!a->workers)
 		return -ENOMEM;

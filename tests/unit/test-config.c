@@ -19,7 +19,8 @@ static void test_defaults(void **state)
 	config_defaults(&c);
 	assert_string_equal(c.kms_config, "/etc/pvenc/kms.json");
 	assert_string_equal(c.ceph_conf, "");
-	assert_true(c.discards && c.no_read_wq && c.no_write_wq);
+	assert_true(c.discards);
+	assert_false(c.no_read_wq || c.no_write_wq);
 }
 
 static void test_parse(void **state)
@@ -35,7 +36,8 @@ static void test_parse(void **state)
 			   "cluster-id = rook-ceph\n"
 			   "[open]\n"
 			   "discards = no\n"
-			   "no-read-workqueue = false\n";
+			   "no-read-workqueue = false\n"
+			   "no-write-workqueue = yes\n";
 	struct pvenc_config c;
 	char err[256];
 
