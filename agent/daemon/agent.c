@@ -143,7 +143,10 @@ static long conn_idle(struct agent *a)
 {
 	long wait = -1;
 
-	pthread_mutex_lock(&a->conn_lock);
+	/* A worker may hold conn_lock for a whole connect (up to client_mount_timeout when
+	 * Ceph is down): never wait for it with a->lock held, look again in a second. */
+	if (pthread_mutex_trylock(&a->conn_lock) != 0)
+		return 1;
 	if (a->ctx0.conn && a->conn_users == 0) {
 		wait = a->conn_idle_at - mono();
 		if (wait <= 0) {
