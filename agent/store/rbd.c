@@ -54,7 +54,7 @@ void rbd_conn_close(struct rbd_conn *c)
 	free(c);
 }
 
-static int open_ioctx(struct rbd_conn *c, const struct image_spec *spec, rados_ioctx_t *io)
+int rbd_ioctx_open(struct rbd_conn *c, const struct image_spec *spec, rados_ioctx_t *io)
 {
 	int r = rados_ioctx_create(c->cluster, spec->pool, io);
 
@@ -70,7 +70,7 @@ int rbd_img_create(struct rbd_conn *c, const struct image_spec *spec, uint64_t s
 	rbd_image_options_t opts;
 	int r;
 
-	r = open_ioctx(c, spec, &io);
+	r = rbd_ioctx_open(c, spec, &io);
 	if (r < 0)
 		return r;
 	rbd_image_options_create(&opts);
@@ -86,7 +86,7 @@ int rbd_img_remove(struct rbd_conn *c, const struct image_spec *spec)
 	rados_ioctx_t io;
 	int r;
 
-	r = open_ioctx(c, spec, &io);
+	r = rbd_ioctx_open(c, spec, &io);
 	if (r < 0)
 		return r;
 	r = rbd_remove(io, spec->image);
@@ -99,7 +99,7 @@ int rbd_img_trash_move(struct rbd_conn *c, const struct image_spec *spec)
 	rados_ioctx_t io;
 	int r;
 
-	r = open_ioctx(c, spec, &io);
+	r = rbd_ioctx_open(c, spec, &io);
 	if (r < 0)
 		return r;
 	r = rbd_trash_move(io, spec->image, 0);
@@ -114,7 +114,7 @@ int rbd_img_trash_find(struct rbd_conn *c, const struct image_spec *spec, char *
 	rados_ioctx_t io;
 	int r;
 
-	r = open_ioctx(c, spec, &io);
+	r = rbd_ioctx_open(c, spec, &io);
 	if (r < 0)
 		return r;
 	for (;;) {
@@ -150,7 +150,7 @@ int rbd_img_trash_remove(struct rbd_conn *c, const struct image_spec *spec, cons
 	rados_ioctx_t io;
 	int r;
 
-	r = open_ioctx(c, spec, &io);
+	r = rbd_ioctx_open(c, spec, &io);
 	if (r < 0)
 		return r;
 	r = rbd_trash_remove(io, id, 0);
@@ -164,6 +164,9 @@ int rbd_img_users(struct rbd_img *i, size_t *watchers, int *snaps)
 	rbd_snap_info_t sn[64];
 	size_t nw = ARRAY_SIZE(w);
 	int max = (int)ARRAY_SIZE(sn), n, r;
+
+	if (!i->image)
+		return -EBADF;
 
 	r = rbd_watchers_list(i->image, w, &nw);
 	if (r == -ERANGE)
@@ -195,7 +198,7 @@ static int img_open(struct rbd_conn *c, const struct image_spec *spec, const cha
 		return -ENOMEM;
 	i->conn = c;
 	i->spec = *spec;
-	r = open_ioctx(c, spec, &i->io);
+	r = rbd_ioctx_open(c, spec, &i->io);
 	if (r < 0) {
 		free(i);
 		return r;
@@ -232,13 +235,17 @@ void rbd_img_close(struct rbd_img *i)
 {
 	if (!i)
 		return;
-	(void)rbd_close(i->image);
+	if (i->image)
+		(void)rbd_close(i->image);
+	rbd_img_meta_drop(i);
 	rados_ioctx_destroy(i->io);
 	free(i);
 }
 
 int rbd_img_size(struct rbd_img *i, uint64_t *size)
 {
+	if (!i->image)
+		return -EBADF; /* opened by rbd_img_open_meta */
 	return rbd_get_size(i->image, size);
 }
 
@@ -246,6 +253,8 @@ int rbd_img_read(struct rbd_img *i, uint64_t off, size_t len, uint8_t *buf)
 {
 	size_t done = 0;
 
+	if (!i->image)
+		return -EBADF; /* opened by rbd_img_open_meta */
 	while (done < len) {
 		ssize_t n = rbd_read(i->image, off + done, len - done, (char *)buf + done);
 
@@ -264,6 +273,8 @@ int rbd_img_write(struct rbd_img *i, uint64_t off, size_t len, const uint8_t *bu
 {
 	size_t done = 0;
 
+	if (!i->image)
+		return -EBADF; /* opened by rbd_img_open_meta */
 	while (done < len) {
 		ssize_t n = rbd_write(i->image, off + done, len - done, (const char *)buf + done);
 
@@ -278,13 +289,15 @@ int rbd_img_write(struct rbd_img *i, uint64_t off, size_t len, const uint8_t *bu
 
 int rbd_img_flush(struct rbd_img *i)
 {
+	if (!i->image)
+		return -EBADF; /* opened by rbd_img_open_meta */
 	return rbd_flush(i->image);
 }
 
 int rbd_img_object_size(struct rbd_img *i, uint64_t *size)
 {
 	rbd_image_info_t info;
-	int r = rbd_stat(i->image, &info, sizeof(info));
+	int r = i->image ? rbd_stat(i->image, &info, sizeof(info)) : -EBADF;
 
 	if (r < 0)
 		return r;
@@ -320,6 +333,8 @@ int rbd_img_meta_get(struct rbd_img *i, const char *key, char **value)
 {
 	size_t len = 256;
 
+	if (!i->image)
+		return rbd_img_meta_cached(i, key, value);
 	for (int tries = 0; tries < 4; tries++) {
 		char *buf = malloc(len);
 		int r;
@@ -342,12 +357,14 @@ int rbd_img_meta_get(struct rbd_img *i, const char *key, char **value)
 
 int rbd_img_meta_set(struct rbd_img *i, const char *key, const char *value)
 {
+	if (!i->image)
+		return -EBADF; /* opened by rbd_img_open_meta */
 	return rbd_metadata_set(i->image, key, value);
 }
 
 int rbd_img_meta_remove(struct rbd_img *i, const char *key)
 {
-	int r = rbd_metadata_remove(i->image, key);
+	int r = i->image ? rbd_metadata_remove(i->image, key) : -EBADF;
 
 	return r == -ENOENT ? 0 : r;
 }

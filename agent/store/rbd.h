@@ -20,13 +20,20 @@ struct rbd_conn {
 	rados_t cluster;
 };
 
+struct rbd_meta_kv {
+	char *key; /* without librbd's "metadata_" omap prefix */
+	char *value; /* NULL: longer than any pvenc value */
+};
+
 struct rbd_img {
 	struct rbd_conn *conn;
 	rados_ioctx_t io;
-	rbd_image_t image;
+	rbd_image_t image; /* NULL when opened by rbd_img_open_meta */
 	struct image_spec spec;
 	char id[64];
 	int64_t pool_id;
+	struct rbd_meta_kv *meta; /* rbd_img_open_meta: the keys read at open */
+	size_t nmeta;
 };
 
 int rbd_conn_open(const struct ceph_opts *o, struct rbd_conn **ret, char *err, size_t errlen);
@@ -63,6 +70,14 @@ static inline void rbd_img_closep(struct rbd_img **i)
 }
 #define _cleanup_rbd_img_ _cleanup_(rbd_img_closep)
 
+/* The image's id and its pvenc and ceph-csi metadata, read straight from RADOS in two
+ * round trips, without librbd's image open (store/rbdheader.c). Enough for open and
+ * status; the data and write calls below need rbd_img_open (-EBADF otherwise). */
+int rbd_img_open_meta(struct rbd_conn *c, const struct image_spec *spec, struct rbd_img **ret);
+
+/* The ioctx of the image's pool and namespace. */
+int rbd_ioctx_open(struct rbd_conn *c, const struct image_spec *spec, rados_ioctx_t *io);
+
 int rbd_img_size(struct rbd_img *i, uint64_t *size);
 int rbd_img_read(struct rbd_img *i, uint64_t off, size_t len, uint8_t *buf);
 int rbd_img_write(struct rbd_img *i, uint64_t off, size_t len, const uint8_t *buf);
@@ -82,6 +97,9 @@ int rbd_img_lease_release(struct rbd_img *i, const char *name, const char *cooki
 int rbd_img_meta_get(struct rbd_img *i, const char *key, char **value);
 int rbd_img_meta_set(struct rbd_img *i, const char *key, const char *value);
 int rbd_img_meta_remove(struct rbd_img *i, const char *key);
+/* rbd_img_meta_get of an image opened by rbd_img_open_meta; frees what it read. */
+int rbd_img_meta_cached(const struct rbd_img *i, const char *key, char **value);
+void rbd_img_meta_drop(struct rbd_img *i);
 /* meta_get_fn adapter (ctx is a struct rbd_img *). */
 int rbd_img_meta_getter(void *ctx, const char *key, char **value);
 

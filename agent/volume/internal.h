@@ -17,6 +17,9 @@ int vol_fail(struct pvenc_ctx *ctx, int r, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 int vol_open_image(struct pvenc_ctx *ctx, const struct image_spec *spec, int ro,
 		   struct rbd_img **img);
+/* The image's id and metadata only (two RADOS reads, no librbd open): open, status,
+ * resize and the rotation check need nothing else. */
+int vol_open_meta(struct pvenc_ctx *ctx, const struct image_spec *spec, struct rbd_img **img);
 /* The KMS entry @id with the tenant override for the image's pool/namespace. */
 int vol_open_kms(struct pvenc_ctx *ctx, const struct image_spec *spec, const char *id,
 		 struct kms **k);

@@ -645,7 +645,7 @@ int volume_rotate_if_due(struct pvenc_ctx *ctx, const char *target, struct rotat
 	if (d.spec.snap[0])
 		return 0; /* snapshots are read-only; their keys rotate with the image */
 	(void)image_spec_format(&d.spec, name, sizeof(name));
-	r = vol_open_image(ctx, &d.spec, 1, &img);
+	r = vol_open_meta(ctx, &d.spec, &img);
 	if (r < 0)
 		return r;
 	r = read_meta(ctx, img, name, &m);

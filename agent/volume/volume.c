@@ -64,8 +64,9 @@ int pvenc_ctx_connect(struct pvenc_ctx *ctx)
 	return rbd_conn_open(&o, &ctx->conn, ctx->err, sizeof(ctx->err));
 }
 
-int vol_open_image(struct pvenc_ctx *ctx, const struct image_spec *spec, int ro,
-		   struct rbd_img **img)
+/* @ro: 1 read-only, 0 read-write, -1 metadata only (rbd_img_open_meta). */
+static int open_image(struct pvenc_ctx *ctx, const struct image_spec *spec, int ro,
+		      struct rbd_img **img)
 {
 	char name[4 * (SPEC_NAME_MAX + 1)];
 	struct image_spec head = *spec;
@@ -75,16 +76,33 @@ int vol_open_image(struct pvenc_ctx *ctx, const struct image_spec *spec, int ro,
 	if (r < 0)
 		return r;
 	head.snap[0] = '\0'; /* metadata lives on the image head */
-	r = rbd_img_open(ctx->conn, &head, ro, img);
+	r = ro < 0 ? rbd_img_open_meta(ctx->conn, &head, img)
+		   : rbd_img_open(ctx->conn, &head, ro, img);
 	if (r < 0) {
 		(void)image_spec_format(&head, name, sizeof(name));
 		if (r == -ENOENT)
 			return vol_fail(ctx, r,
 					"image %s does not exist (or its pool/namespace does not)",
 					name);
+		if (r == -E2BIG)
+			return vol_fail(ctx, -EBADMSG,
+					"image %s has invalid encryption metadata: more than 64 "
+					"keys under one of pvenc.*, rbd.csi.ceph.com/*",
+					name);
 		return vol_fail(ctx, r, "cannot open image %s: %s", name, strerror(-r));
 	}
 	return 0;
+}
+
+int vol_open_image(struct pvenc_ctx *ctx, const struct image_spec *spec, int ro,
+		   struct rbd_img **img)
+{
+	return open_image(ctx, spec, !!ro, img);
+}
+
+int vol_open_meta(struct pvenc_ctx *ctx, const struct image_spec *spec, struct rbd_img **img)
+{
+	return open_image(ctx, spec, -1, img);
 }
 
 int vol_open_kms(struct pvenc_ctx *ctx, const struct image_spec *spec, const char *id,
@@ -666,7 +684,7 @@ int volume_open(struct pvenc_ctx *ctx, const char *target, const struct open_opt
 		return r;
 	(void)image_spec_format(&d.spec, name, sizeof(name));
 	t = mono_us();
-	r = vol_open_image(ctx, &d.spec, 1, &img);
+	r = vol_open_meta(ctx, &d.spec, &img);
 	if (r < 0)
 		return r;
 	if (strcmp(img->id, d.image_id) != 0)
@@ -785,7 +803,7 @@ static int status_of(struct pvenc_ctx *ctx, const struct rbd_dev *d, int strict,
 	(void)image_spec_format(&d->spec, name, sizeof(name));
 	add_str(o, "image", name);
 	add_str(o, "device", d->id >= 0 ? d->path : NULL);
-	r = vol_open_image(ctx, &d->spec, 1, &img);
+	r = vol_open_meta(ctx, &d->spec, &img);
 	if (r < 0 && strict) {
 		json_object_put(o);
 		return r;
@@ -899,7 +917,7 @@ int volume_resize(struct pvenc_ctx *ctx, const char *target, uint64_t *new_size)
 	r = rbd_dev_dm_name(d.image_id, d.spec.snap, dm, sizeof(dm));
 	if (r < 0)
 		return vol_fail(ctx, r, "device-mapper name for %s is too long", name);
-	r = vol_open_image(ctx, &d.spec, 1, &img);
+	r = vol_open_meta(ctx, &d.spec, &img);
 	if (r < 0)
 		return r;
 	r = vol_meta_read(rbd_img_meta_getter, img, &m, merr, sizeof(merr));
@@ -989,7 +1007,7 @@ int volume_format_by_policy(struct pvenc_ctx *ctx, const char *target)
 	if (!fo.kms_id)
 		return 0;
 	(void)image_spec_format(&d.spec, name, sizeof(name));
-	r = vol_open_image(ctx, &d.spec, 1, &img);
+	r = vol_open_meta(ctx, &d.spec, &img);
 	if (r < 0)
 		return r;
 	r = vol_meta_read(rbd_img_meta_getter, img, &m, merr, sizeof(merr));
