@@ -54,3 +54,18 @@ guest_start_ceph() {
 	# No stop: the guest powers off when the test ends, and stopping the daemons
 	# gracefully costs seconds under TCG.
 }
+
+# cephq_start, then cephq REQUEST ARGS...: one Ceph client for the rest of the test
+# (tests/lib/cephq), for metadata reads in loops where an rbd CLI call each would cost
+# a second under TCG. Command substitutions may call cephq; pipelines and background
+# jobs may not (bash gives coprocess descriptors only to command and process
+# substitutions): take the answer into a variable first.
+cephq_start() {
+	coproc CEPHQ { exec /usr/bin/python3 "$PVENC_TOP/tests/lib/cephq" 2>>/run/cephq.err; }
+}
+cephq() {
+	local IFS=$'\t' answer
+	printf '%s\n' "$*" >&"${CEPHQ[1]}" || return 1
+	IFS= read -r answer <&"${CEPHQ[0]}" || return 1
+	printf '%s\n' "$answer"
+}

@@ -3,12 +3,22 @@
 _tap_n=0
 _tap_failed=0
 
+# Before a result that took 5 s or more since the previous one, a "# Ns" comment: the
+# logs of a slow test then show where its time goes.
+_tap_time() {
+	local d=$((SECONDS - ${_tap_last:-0}))
+	_tap_last=$SECONDS
+	[ "$d" -lt 5 ] || echo "# ${d}s"
+}
+
 tap_ok() {
+	_tap_time
 	_tap_n=$((_tap_n + 1))
 	echo "ok $_tap_n - $*"
 }
 
 tap_fail() {
+	_tap_time
 	_tap_n=$((_tap_n + 1))
 	_tap_failed=$((_tap_failed + 1))
 	echo "not ok $_tap_n - $*"
