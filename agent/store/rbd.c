@@ -54,7 +54,7 @@ void rbd_conn_close(struct rbd_conn *c)
 	free(c);
 }
 
-int rbd_ioctx_open(struct rbd_conn *c, const struct image_spec *spec, rados_ioctx_t *io)
+static int open_ioctx(struct rbd_conn *c, const struct image_spec *spec, rados_ioctx_t *io)
 {
 	int r = rados_ioctx_create(c->cluster, spec->pool, io);
 
@@ -70,7 +70,7 @@ int rbd_img_create(struct rbd_conn *c, const struct image_spec *spec, uint64_t s
 	rbd_image_options_t opts;
 	int r;
 
-	r = rbd_ioctx_open(c, spec, &io);
+	r = open_ioctx(c, spec, &io);
 	if (r < 0)
 		return r;
 	rbd_image_options_create(&opts);
@@ -86,7 +86,7 @@ int rbd_img_remove(struct rbd_conn *c, const struct image_spec *spec)
 	rados_ioctx_t io;
 	int r;
 
-	r = rbd_ioctx_open(c, spec, &io);
+	r = open_ioctx(c, spec, &io);
 	if (r < 0)
 		return r;
 	r = rbd_remove(io, spec->image);
@@ -99,7 +99,7 @@ int rbd_img_trash_move(struct rbd_conn *c, const struct image_spec *spec)
 	rados_ioctx_t io;
 	int r;
 
-	r = rbd_ioctx_open(c, spec, &io);
+	r = open_ioctx(c, spec, &io);
 	if (r < 0)
 		return r;
 	r = rbd_trash_move(io, spec->image, 0);
@@ -114,7 +114,7 @@ int rbd_img_trash_find(struct rbd_conn *c, const struct image_spec *spec, char *
 	rados_ioctx_t io;
 	int r;
 
-	r = rbd_ioctx_open(c, spec, &io);
+	r = open_ioctx(c, spec, &io);
 	if (r < 0)
 		return r;
 	for (;;) {
@@ -150,7 +150,7 @@ int rbd_img_trash_remove(struct rbd_conn *c, const struct image_spec *spec, cons
 	rados_ioctx_t io;
 	int r;
 
-	r = rbd_ioctx_open(c, spec, &io);
+	r = open_ioctx(c, spec, &io);
 	if (r < 0)
 		return r;
 	r = rbd_trash_remove(io, id, 0);
@@ -187,9 +187,7 @@ int rbd_img_users(struct rbd_img *i, size_t *watchers, int *snaps)
 	return 0;
 }
 
-/* By name (@id NULL) or, read-only, by id (which also finds trashed images). */
-static int img_open(struct rbd_conn *c, const struct image_spec *spec, const char *id,
-		    int read_only, struct rbd_img **ret)
+int rbd_img_alloc(struct rbd_conn *c, const struct image_spec *spec, struct rbd_img **ret)
 {
 	struct rbd_img *i = calloc(1, sizeof(*i));
 	int r;
@@ -198,23 +196,36 @@ static int img_open(struct rbd_conn *c, const struct image_spec *spec, const cha
 		return -ENOMEM;
 	i->conn = c;
 	i->spec = *spec;
-	r = rbd_ioctx_open(c, spec, &i->io);
+	r = open_ioctx(c, spec, &i->io);
 	if (r < 0) {
 		free(i);
 		return r;
 	}
+	i->pool_id = rados_ioctx_get_id(i->io);
+	*ret = i;
+	return 0;
+}
+
+/* By name (@id NULL) or, read-only, by id (which also finds trashed images). */
+static int img_open(struct rbd_conn *c, const struct image_spec *spec, const char *id,
+		    int read_only, struct rbd_img **ret)
+{
+	struct rbd_img *i;
+	int r;
+
+	r = rbd_img_alloc(c, spec, &i);
+	if (r < 0)
+		return r;
 	if (id)
 		r = rbd_open_by_id_read_only(i->io, id, &i->image, NULL);
 	else
 		r = read_only ? rbd_open_read_only(i->io, spec->image, &i->image, NULL)
 			      : rbd_open(i->io, spec->image, &i->image, NULL);
 	if (r < 0) {
-		rados_ioctx_destroy(i->io);
-		free(i);
+		rbd_img_close(i);
 		return r;
 	}
 	(void)rbd_get_id(i->image, i->id, sizeof(i->id));
-	i->pool_id = rados_ioctx_get_id(i->io);
 	*ret = i;
 	return 0;
 }

@@ -75,8 +75,9 @@ static inline void rbd_img_closep(struct rbd_img **i)
  * status; the data and write calls below need rbd_img_open (-EBADF otherwise). */
 int rbd_img_open_meta(struct rbd_conn *c, const struct image_spec *spec, struct rbd_img **ret);
 
-/* The ioctx of the image's pool and namespace. */
-int rbd_ioctx_open(struct rbd_conn *c, const struct image_spec *spec, rados_ioctx_t *io);
+/* An rbd_img with the ioctx of the image's pool and namespace, no image opened yet
+ * (for the two open functions). */
+int rbd_img_alloc(struct rbd_conn *c, const struct image_spec *spec, struct rbd_img **ret);
 
 int rbd_img_size(struct rbd_img *i, uint64_t *size);
 int rbd_img_read(struct rbd_img *i, uint64_t off, size_t len, uint8_t *buf);

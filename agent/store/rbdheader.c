@@ -68,10 +68,13 @@ static int collect(struct rbd_img *i, rados_omap_iter_t it)
 	int r;
 
 	while ((r = rados_omap_get_next2(it, &k, &v, &klen, &vlen)) == 0 && k) {
-		struct rbd_meta_kv *kv = &i->meta[i->nmeta];
+		struct rbd_meta_kv *kv;
 
 		if (klen <= strlen(OMAP_PREFIX))
 			continue;
+		if (i->nmeta >= ARRAY_SIZE(families) * FAMILY_MAX_KEYS)
+			return -E2BIG; /* the OSD returned more than asked for */
+		kv = &i->meta[i->nmeta];
 		kv->key = strndup(k + strlen(OMAP_PREFIX), klen - strlen(OMAP_PREFIX));
 		kv->value = vlen <= VALUE_MAX ? strndup(v, vlen) : NULL;
 		if (!kv->key || (vlen <= VALUE_MAX && !kv->value)) {
@@ -127,19 +130,12 @@ static int read_meta(struct rbd_img *i)
 
 int rbd_img_open_meta(struct rbd_conn *c, const struct image_spec *spec, struct rbd_img **ret)
 {
-	struct rbd_img *i = calloc(1, sizeof(*i));
+	struct rbd_img *i;
 	int r;
 
-	if (!i)
-		return -ENOMEM;
-	i->conn = c;
-	i->spec = *spec;
-	r = rbd_ioctx_open(c, spec, &i->io);
-	if (r < 0) {
-		free(i);
+	r = rbd_img_alloc(c, spec, &i);
+	if (r < 0)
 		return r;
-	}
-	i->pool_id = rados_ioctx_get_id(i->io);
 	r = read_id(i->io, spec->image, i->id, sizeof(i->id));
 	if (r == 0)
 		r = read_meta(i);
