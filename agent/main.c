@@ -126,7 +126,7 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	/* Renew Vault tokens read from files between opens. */
 	kms_agent_mode();
-	r = agent_new(&cfg, &a);
+	r = agent_new(&cfg, config, &a);
 	if (r == 0)
 		r = agent_start(a);
 	if (r == 0)

@@ -56,6 +56,10 @@ static int pvenc_nl_register(struct sk_buff *skb, struct genl_info *info)
 		.dek_version = u32_attr(info, PVENC_A_DEK_VERSION),
 	};
 
+	/* CAP_SYS_ADMIN, which opening dm-crypt needs anyway, rather than genetlink's
+	 * CAP_NET_ADMIN: pvenc-agent's unit then needs no network privilege. */
+	if (!netlink_capable(skb, CAP_SYS_ADMIN))
+		return -EPERM;
 	if (!info->attrs[PVENC_A_NAME] || !info->attrs[PVENC_A_DEV]) {
 		GENL_SET_ERR_MSG(info, "NAME and DEV are required");
 		return -EINVAL;
@@ -81,6 +85,8 @@ static int pvenc_nl_register(struct sk_buff *skb, struct genl_info *info)
 
 static int pvenc_nl_unregister(struct sk_buff *skb, struct genl_info *info)
 {
+	if (!netlink_capable(skb, CAP_SYS_ADMIN))
+		return -EPERM;
 	if (!info->attrs[PVENC_A_NAME]) {
 		GENL_SET_ERR_MSG(info, "NAME is required");
 		return -EINVAL;
@@ -168,12 +174,10 @@ static const struct genl_small_ops pvenc_ops[] = {
 	{
 		.cmd = PVENC_CMD_REGISTER,
 		.doit = pvenc_nl_register,
-		.flags = GENL_ADMIN_PERM,
 	},
 	{
 		.cmd = PVENC_CMD_UNREGISTER,
 		.doit = pvenc_nl_unregister,
-		.flags = GENL_ADMIN_PERM,
 	},
 	{
 		.cmd = PVENC_CMD_GET,

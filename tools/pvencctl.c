@@ -60,12 +60,12 @@ static const struct command commands[] = {
 	  "make an existing empty image an encrypted volume" },
 	{ "open", cmd_open, "POOL/[NS/]IMAGE[@SNAP] | /dev/rbdN",
 	  "open a mapped volume as a decrypted device" },
-	{ "close", cmd_close, "POOL/[NS/]IMAGE[@SNAP] | /dev/rbdN [--deferred]",
+	{ "close", cmd_close, "POOL/[NS/]IMAGE[@SNAP] | /dev/rbdN [--deferred] | --all [--unmount]",
 	  "close the decrypted device and wipe its key" },
 	{ "status", cmd_status, "POOL/[NS/]IMAGE[@SNAP] | /dev/rbdN [--json]",
 	  "show a volume's encryption state" },
 	{ "list", cmd_list, "[--json]", "list mapped rbd devices on this node and their state" },
-	{ "unmap", cmd_unmap, "POOL/[NS/]IMAGE[@SNAP] | /dev/rbdN",
+	{ "unmap", cmd_unmap, "POOL/[NS/]IMAGE[@SNAP] | /dev/rbdN | --all [--unmount]",
 	  "close the volume, then unmap its rbd device" },
 	{ "resize", cmd_resize, "POOL/[NS/]IMAGE | /dev/rbdN",
 	  "grow the decrypted device after rbd resize (the agent does it by itself)" },
@@ -163,6 +163,8 @@ enum {
 	OPT_DEK,
 	OPT_KEK,
 	OPT_IF_DUE,
+	OPT_ALL,
+	OPT_UNMOUNT,
 };
 
 static const struct option long_opts[] = {
@@ -183,13 +185,15 @@ static const struct option long_opts[] = {
 	{ "dek", no_argument, NULL, OPT_DEK },
 	{ "kek", no_argument, NULL, OPT_KEK },
 	{ "if-due", no_argument, NULL, OPT_IF_DUE },
+	{ "all", no_argument, NULL, OPT_ALL },
+	{ "unmount", no_argument, NULL, OPT_UNMOUNT },
 	{ NULL, 0, NULL, 0 },
 };
 
 struct args {
 	const char *config, *ceph_conf, *id, *kms_config;
 	const char *size, *kms, *force, *csi_volume_id, *tenant;
-	int deferred, json, help, no_agent, dek, kek, if_due;
+	int deferred, json, help, no_agent, dek, kek, if_due, all, unmount;
 	const char *pos[2];
 	int npos;
 	/* which command-specific options this command accepts */
@@ -266,6 +270,14 @@ static int parse_args(const char *cmd, int argc, char **argv, struct args *a)
 		case OPT_IF_DUE:
 			name = "if-due";
 			a->if_due = 1;
+			break;
+		case OPT_ALL:
+			name = "all";
+			a->all = 1;
+			break;
+		case OPT_UNMOUNT:
+			name = "unmount";
+			a->unmount = 1;
 			break;
 		default:
 			(void)fprintf(stderr, "pvencctl %s: unknown or incomplete option '%s'\n",
@@ -527,13 +539,40 @@ static int cmd_open(int argc, char **argv)
 static const char close_help[] =
 	"Options:\n"
 	"      --deferred         if the device is in use, remove it when\n"
-	"                         the last user closes it\n\n";
+	"                         the last user closes it\n"
+	"      --all              every open pvenc volume of this node (no Ceph or KMS\n"
+	"                         needed; what pvenc-shutdown.service runs)\n"
+	"      --unmount          with --all: unmount filesystems on them first\n\n";
+
+/* close --all / unmap --all: done here, never through the agent (it may be stopping). */
+static int close_all(struct args *a, struct pvenc_ctx *ctx, unsigned flags)
+{
+	unsigned closed = 0;
+	int r;
+
+	if (a->npos || (a->unmount && !a->all) || a->deferred) {
+		log_error("--all takes no image and no --deferred; --unmount needs --all");
+		return EXIT_USAGE;
+	}
+	r = volume_close_all(ctx, flags | (a->unmount ? CLOSE_ALL_UNMOUNT : 0), &closed);
+	if (r == 0)
+		(void)printf("%u volume(s) %s\n", closed,
+			     flags & CLOSE_ALL_UNMAP ? "closed and unmapped" : "closed");
+	pvenc_ctx_done(ctx);
+	return report(ctx, r);
+}
 
 static int cmd_close(int argc, char **argv)
 {
 	int was_open;
 
-	PREPARE("close", "deferred", 1, 1, close_help);
+	PREPARE("close", "deferred all unmount", 0, 1, close_help);
+	if (a.all || a.unmount)
+		return close_all(&a, &ctx, 0);
+	if (a.npos != 1) {
+		cmd_usage(stderr, "close", close_help);
+		return EXIT_USAGE;
+	}
 	{
 		struct json_object *o = NULL;
 
@@ -615,9 +654,20 @@ static int cmd_list(int argc, char **argv)
 
 static int cmd_unmap(int argc, char **argv)
 {
-	PREPARE("unmap", "", 1, 1,
+	static const char unmap_help[] =
 		"Use this instead of 'rbd unmap' for an open volume: krbd refuses to unmap a\n"
-		"device that dm-crypt holds (device busy).\n\n");
+		"device that dm-crypt holds (device busy).\n\n"
+		"Options:\n"
+		"      --all              every open pvenc volume of this node\n"
+		"      --unmount          with --all: unmount filesystems on them first\n\n";
+
+	PREPARE("unmap", "all unmount", 0, 1, unmap_help);
+	if (a.all || a.unmount)
+		return close_all(&a, &ctx, CLOSE_ALL_UNMAP);
+	if (a.npos != 1) {
+		cmd_usage(stderr, "unmap", unmap_help);
+		return EXIT_USAGE;
+	}
 	{
 		struct json_object *o = NULL;
 

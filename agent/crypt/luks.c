@@ -113,6 +113,45 @@ static int memfd_path(uint64_t size, char *path, size_t len)
 	return fd;
 }
 
+/*
+ * Which keyslots are pvenc's: a LUKS2 token of type "pvenc" lists them, as clevis and
+ * systemd-cryptenroll list theirs. Rotation removes only those; a keyslot or token an
+ * operator added (a break-glass passphrase, a clevis binding) is never touched. A
+ * header made before the token existed gets it at its next rotation, listing the slot
+ * the old DEK opens. With the lock held.
+ */
+#define PVENC_TOKEN_TYPE "pvenc"
+#define LUKS2_TOKENS_MAX 32 /* LUKS2's limit; libcryptsetup does not export it */
+
+static int pvenc_token(struct crypt_device *cd)
+{
+	for (int t = 0; t < LUKS2_TOKENS_MAX; t++) {
+		const char *type = NULL;
+		crypt_token_info ti = crypt_token_status(cd, t, &type);
+
+		if (ti != CRYPT_TOKEN_INACTIVE && ti != CRYPT_TOKEN_INVALID && type &&
+		    strcmp(type, PVENC_TOKEN_TYPE) == 0)
+			return t;
+	}
+	return -ENOENT;
+}
+
+/* Adds @slot to pvenc's token, making the token if there is none. */
+static int pvenc_token_add(struct crypt_device *cd, int slot)
+{
+	int t = pvenc_token(cd);
+
+	if (t == -ENOENT) {
+		t = crypt_token_json_set(cd, CRYPT_ANY_TOKEN,
+					 "{\"type\":\"" PVENC_TOKEN_TYPE "\",\"keyslots\":[]}");
+		if (t < 0)
+			return t;
+	}
+	if (crypt_token_is_assigned(cd, t, slot) == 0)
+		return 0;
+	return crypt_token_assign_keyslot(cd, t, slot);
+}
+
 int luks_build_header(const struct luks_format_opts *o, const uint8_t *dek, size_t deklen,
 		      uint8_t **hdr, char *err, size_t errlen)
 {
@@ -167,6 +206,9 @@ int luks_build_header(const struct luks_format_opts *o, const uint8_t *dek, size
 	if (r < 0)
 		goto fail;
 	slot = r;
+	r = pvenc_token_add(cd, slot);
+	if (r < 0)
+		goto fail;
 	if (crypt_get_metadata_size(cd, &meta, &slots) < 0 ||
 	    crypt_keyslot_area(cd, slot, &ks_off, &ks_len) < 0 || ks_off < 2 * meta ||
 	    ks_off + ks_len > LUKS_HEADER_SIZE) {
@@ -289,15 +331,29 @@ int luks_header_add_key(uint8_t *hdr, size_t len, const uint8_t *old, const uint
 	/* Already there (a resumed rotation): nothing to add. */
 	slot = crypt_activate_by_passphrase(cd, NULL, CRYPT_ANY_SLOT, (const char *)new_key, deklen,
 					    0);
-	if (slot >= 0)
-		return slot;
+	if (slot >= 0) {
+		r = pvenc_token_add(cd, slot);
+		if (r == 0)
+			r = store_mem_header(fd, hdr, len);
+		return r < 0 ? r : slot;
+	}
 	r = crypt_set_pbkdf_type(cd, &pbkdf);
+	if (r < 0)
+		return r;
+	/* The slot @old opens is pvenc's: a header older than the token learns it here. */
+	r = crypt_activate_by_passphrase(cd, NULL, CRYPT_ANY_SLOT, (const char *)old, deklen, 0);
+	if (r < 0)
+		return r == -EPERM || r == -ENOENT ? -EPERM : r;
+	r = pvenc_token_add(cd, r);
 	if (r < 0)
 		return r;
 	slot = crypt_keyslot_add_by_passphrase(cd, CRYPT_ANY_SLOT, (const char *)old, deklen,
 					       (const char *)new_key, deklen);
 	if (slot < 0)
 		return slot == -EPERM || slot == -ENOENT ? -EPERM : slot;
+	r = pvenc_token_add(cd, slot);
+	if (r < 0)
+		return r;
 	r = store_mem_header(fd, hdr, len);
 	return r < 0 ? r : slot;
 }
@@ -307,7 +363,7 @@ int luks_header_keep_only(uint8_t *hdr, size_t len, const uint8_t *dek, size_t d
 	CS_LOCKED;
 	_cleanup_cd_ struct crypt_device *cd = NULL;
 	_cleanup_close_ int fd = -1;
-	int r, keep, removed = 0;
+	int r, keep, token, removed = 0;
 
 	cs_init_logging();
 	r = load_mem_header(hdr, len, &cd, &fd);
@@ -316,11 +372,16 @@ int luks_header_keep_only(uint8_t *hdr, size_t len, const uint8_t *dek, size_t d
 	keep = crypt_activate_by_passphrase(cd, NULL, CRYPT_ANY_SLOT, (const char *)dek, deklen, 0);
 	if (keep < 0)
 		return -EPERM; /* never remove slots without one that is known to work */
+	token = pvenc_token(cd);
+	if (token < 0)
+		return 0; /* no record of which slots are pvenc's: remove none */
 	for (int slot = 0; slot < crypt_keyslot_max(CRYPT_LUKS2); slot++) {
 		crypt_keyslot_info ki = crypt_keyslot_status(cd, slot);
 
 		if (slot == keep || (ki != CRYPT_SLOT_ACTIVE && ki != CRYPT_SLOT_ACTIVE_LAST))
 			continue;
+		if (crypt_token_is_assigned(cd, token, slot) != 0)
+			continue; /* not pvenc's: an operator's slot stays */
 		r = crypt_keyslot_destroy(cd, slot);
 		if (r < 0)
 			return r;
@@ -388,6 +449,19 @@ int luks_open(const char *dev, const char *name, const char *uuid, const uint8_t
 	if (r != 0) {
 		*already = r > 0;
 		return r < 0 ? r : 0;
+	}
+	/* libcryptsetup reports every open() failure as ENOTBLK ("Block device required");
+	 * say what it was. A device that cannot be opened now (a device cgroup that
+	 * predates rbd.ko, a node not there yet) may be later: EACCES is retried. */
+	{
+		int fd = open(dev, O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0) {
+			r = -errno;
+			(void)snprintf(err, errlen, "cannot open %s: %s", dev, strerror(-r));
+			return r == -EPERM ? -EACCES : r;
+		}
+		(void)close(fd);
 	}
 	/* Header read and keyslot unlock: no device-mapper, so outside the lock. */
 	r = crypt_init_locked(&cd, dev);

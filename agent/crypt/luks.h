@@ -42,8 +42,9 @@ int luks_check_header(const uint8_t *hdr, size_t len, const char *uuid, const ui
 /* Keyslots of an in-memory header (LUKS_HEADER_SIZE bytes), for rotation; the header
  * is changed in place. keyslot_of: the slot @dek opens, -EPERM if none. add_key: a
  * keyslot for @new_key unlocked with @old (none added if @new_key opens one already);
- * returns the slot. keep_only: destroys every keyslot but the one @dek opens (-EPERM
- * if @dek opens none); returns how many were destroyed. */
+ * returns the slot. keep_only: destroys every keyslot of pvenc's (those its "pvenc"
+ * token lists) but the one @dek opens (-EPERM if @dek opens none); returns how many
+ * were destroyed. Keyslots and tokens pvenc did not make are never destroyed. */
 int luks_header_keyslot_of(const uint8_t *hdr, size_t len, const uint8_t *dek, size_t deklen);
 int luks_header_add_key(uint8_t *hdr, size_t len, const uint8_t *old, const uint8_t *new_key,
 			size_t deklen);

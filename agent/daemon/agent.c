@@ -21,6 +21,7 @@
 #include "control/proto.h"
 #include "crypt/luks.h"
 #include "daemon/notify.h"
+#include "daemon/retry.h"
 #include "util/log.h"
 #include "util/macro.h"
 #include "volume/device.h"
@@ -54,6 +55,8 @@ struct dev {
 	int attempts; /* failed opens in a row */
 	time_t next_try; /* DEV_RETRY: monotonic seconds */
 	char dm_name[128];
+	char image[4 * 64]; /* pool/[ns/]image, for logs: rbdN changes every boot */
+	int scanned; /* found by the startup scan, not yet tried: READY=1 waits for it */
 	char last_error[1024];
 	int have_ident; /* DEV_OPEN: ident is what pvenc.ko was told */
 	struct kvol ident;
@@ -72,6 +75,7 @@ struct job {
 	int result;
 	int already;
 	char dm_path[160];
+	char image[4 * 64];
 	char err[1024];
 	int have_ident;
 	struct kvol ident;
@@ -94,8 +98,14 @@ struct agent {
 	pthread_t *workers;
 	int nworkers;
 	int stopping;
+	int ready; /* READY=1 sent: the startup scan tried every device once */
+	time_t ready_by; /* monotonic: READY=1 at the latest then */
+	char status[128]; /* the last STATUS= sent */
+	const char *config_path; /* re-read on reload (SIGHUP) */
+	unsigned cfg_gen; /* bumped by a reload; workers copy cfg when it changes */
 	int listen_fd;
 	int clients;
+	struct client *client_list; /* live client threads, joined by agent_free() */
 	struct kmodnl_watch *kwatch; /* pvenc.ko appearing; NULL if netlink is unusable */
 };
 
@@ -241,38 +251,55 @@ static struct job *dequeue(struct agent *a)
 	return NULL;
 }
 
-/* Errors worth retrying: the KMS or the cluster may come back, a file may appear.
- * Not retried: wrong keys, bad metadata, images that are not ours. */
-static int transient(int r)
+/* STATUS= for systemctl status: the device table in one line; sent when it changes.
+ * With the lock held. */
+static void status_update(struct agent *a)
 {
-	switch (r) {
-	case -ENOMSG:
-	case -EKEYREJECTED:
-	case -EBADMSG:
-	case -ESTALE:
-	case -EINVAL:
-	case -ENAMETOOLONG:
-	case -ENOTEMPTY:
-	case -EEXIST:
-	case -ENODEV:
-	case -EOPNOTSUPP:
-		return 0;
-	default:
-		return 1;
+	int n[DEV_CLOSED + 1] = { 0 };
+	char st[sizeof(a->status)];
+
+	for (struct dev *d = a->devs; d; d = d->next)
+		n[d->state]++;
+	(void)snprintf(st, sizeof(st), "%d open, %d retrying, %d failed, %d opening", n[DEV_OPEN],
+		       n[DEV_RETRY], n[DEV_FAILED], n[DEV_QUEUED]);
+	if (strcmp(st, a->status) == 0)
+		return;
+	(void)snprintf(a->status, sizeof(a->status), "%s", st);
+	if (a->ready) {
+		char msg[sizeof(st) + 8];
+
+		(void)snprintf(msg, sizeof(msg), "STATUS=%s", st);
+		(void)notify(msg);
 	}
+}
+
+/* READY=1 once the startup scan has tried every device it found (open, retrying,
+ * failed or ignored), or READY_WAIT_S after the start: units ordered after the agent
+ * then find the volumes that can open already open. With the lock held. */
+#define READY_WAIT_S 30
+static void check_ready(struct agent *a)
+{
+	char msg[sizeof(a->status) + 32];
+
+	if (a->ready)
+		return;
+	if (mono() < a->ready_by)
+		for (struct dev *d = a->devs; d; d = d->next)
+			if (d->scanned)
+				return;
+	a->ready = 1;
+	(void)snprintf(msg, sizeof(msg), "READY=1\nSTATUS=%s", a->status);
+	(void)notify(msg);
+	log_info("event=ready %s", a->status);
 }
 
 static unsigned backoff(const struct agent *a, int attempts)
 {
-	unsigned base = 1u << (attempts > 16 ? 16 : attempts - 1);
 	uint32_t rnd = 0;
 
-	if (base > (unsigned)a->cfg.retry_max)
-		base = (unsigned)a->cfg.retry_max;
 	if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
 		rnd = (uint32_t)mono();
-	/* +-20 % jitter so a fleet does not retry in lockstep. */
-	return base * (80 + rnd % 41) / 100 + 1;
+	return retry_backoff(attempts, a->cfg.retry_max, rnd);
 }
 
 static void run_job(struct agent *a, struct pvenc_ctx *ctx, struct job *j)
@@ -284,6 +311,12 @@ static void run_job(struct agent *a, struct pvenc_ctx *ctx, struct job *j)
 
 	(void)snprintf(dev, sizeof(dev), "/dev/rbd%d", j->devid);
 	ctx->err[0] = '\0';
+	if (!j->image[0]) {
+		struct rbd_dev rd;
+
+		if (rbd_dev_from_path(dev, &rd) == 0)
+			(void)image_spec_format(&rd.spec, j->image, sizeof(j->image));
+	}
 	switch (j->op) {
 	case CTL_OPEN:
 		r = volume_format_by_policy(ctx, dev);
@@ -344,6 +377,9 @@ static void account(struct agent *a, struct job *j)
 
 	if (!d)
 		return;
+	if (j->image[0])
+		(void)snprintf(d->image, sizeof(d->image), "%s", j->image);
+	d->scanned = 0;
 	if (j->have_rot) {
 		d->rot_period = j->rot_period;
 		d->rot_check = mono() + a->cfg.rotation_check_s;
@@ -351,7 +387,8 @@ static void account(struct agent *a, struct job *j)
 	if (j->op == CTL_ROTATE) {
 		/* The volume stays open whatever happens; the next check tries again. */
 		if (j->result < 0)
-			log_warn("device=rbd%d event=rotate-failed error=\"%s\"", j->devid, j->err);
+			log_warn("image=%s device=rbd%d event=rotate-failed error=\"%s\"", d->image,
+				 j->devid, j->err);
 		return;
 	}
 	if (j->op == CTL_CLOSE || j->op == CTL_UNMAP) {
@@ -367,7 +404,8 @@ static void account(struct agent *a, struct job *j)
 	}
 	if (j->result == 0) {
 		if (d->state != DEV_OPEN)
-			log_info("device=rbd%d event=open dm=%s", j->devid, j->dm_path);
+			log_info("image=%s device=rbd%d event=open dm=%s", d->image, j->devid,
+				 j->dm_path);
 		d->state = DEV_OPEN;
 		d->attempts = 0;
 		d->last_error[0] = '\0';
@@ -378,25 +416,27 @@ static void account(struct agent *a, struct job *j)
 		}
 		return;
 	}
-	if (j->result == -ENOMSG) {
+	if (retry_class(j->result) == RETRY_IGNORE) {
 		if (d->state != DEV_IGNORED)
-			log_debug("device=rbd%d event=ignored reason=not-encrypted", j->devid);
+			log_debug("image=%s device=rbd%d event=ignored reason=not-encrypted",
+				  d->image, j->devid);
 		d->state = DEV_IGNORED;
 		return;
 	}
 	(void)snprintf(d->last_error, sizeof(d->last_error), "%s", j->err);
 	d->attempts++;
-	if (transient(j->result) && (a->cfg.retry_limit == 0 || d->attempts < a->cfg.retry_limit)) {
+	if (retry_class(j->result) == RETRY_AGAIN &&
+	    (a->cfg.retry_limit == 0 || d->attempts < a->cfg.retry_limit)) {
 		unsigned wait = backoff(a, d->attempts);
 
 		d->state = DEV_RETRY;
 		d->next_try = mono() + wait;
-		log_warn("device=rbd%d event=retry attempt=%d in=%us error=\"%s\"", j->devid,
-			 d->attempts, wait, j->err);
+		log_warn("image=%s device=rbd%d event=retry attempt=%d in=%us error=\"%s\"",
+			 d->image, j->devid, d->attempts, wait, j->err);
 	} else {
 		d->state = DEV_FAILED;
-		log_error("device=rbd%d event=failed attempts=%d error=\"%s\"", j->devid,
-			  d->attempts, j->err);
+		log_error("image=%s device=rbd%d event=failed attempts=%d error=\"%s\"", d->image,
+			  j->devid, d->attempts, j->err);
 	}
 }
 
@@ -444,9 +484,11 @@ static void *worker(void *arg)
 {
 	struct agent *a = arg;
 	struct pvenc_ctx ctx;
+	unsigned gen;
 
-	pvenc_ctx_init(&ctx, &a->cfg);
 	pthread_mutex_lock(&a->lock);
+	pvenc_ctx_init(&ctx, &a->cfg);
+	gen = a->cfg_gen;
 	for (;;) {
 		struct job *j;
 		struct dev *d;
@@ -483,6 +525,10 @@ static void *worker(void *arg)
 		d = dev_get(a, j->devid, 1);
 		if (d)
 			d->busy = 1;
+		if (gen != a->cfg_gen) { /* reloaded: the new settings from this job on */
+			ctx.cfg = a->cfg;
+			gen = a->cfg_gen;
+		}
 		pthread_mutex_unlock(&a->lock);
 		ctx.err[0] = '\0';
 		if (conn_get(a, &ctx) == 0) {
@@ -497,6 +543,8 @@ static void *worker(void *arg)
 		if (d)
 			d->busy = 0;
 		account(a, j);
+		status_update(a);
+		check_ready(a);
 		/* Another job for this device may be runnable now. */
 		pthread_cond_broadcast(&a->work);
 		if (j->waited) {
@@ -515,18 +563,21 @@ static void *worker(void *arg)
  * once its users go (deferred). */
 static void handle_remove(struct agent *a, int devid)
 {
-	char dm[128] = "";
+	char dm[128] = "", image[4 * 64] = "";
 	struct dev *d;
 
 	pthread_mutex_lock(&a->lock);
 	d = dev_get(a, devid, 0);
 	if (d && d->state == DEV_OPEN)
 		(void)snprintf(dm, sizeof(dm), "%s", d->dm_name);
+	if (d)
+		(void)snprintf(image, sizeof(image), "%s", d->image);
 	dev_drop(a, devid);
 	pthread_mutex_unlock(&a->lock);
 	if (dm[0] && luks_close(dm, 1) == 0)
-		log_notice("device=rbd%d event=removed-while-open dm=%s action=deferred-remove",
-			   devid, dm);
+		log_notice("image=%s device=rbd%d event=removed-while-open dm=%s "
+			   "action=deferred-remove",
+			   image, devid, dm);
 }
 
 /* ---- control socket ---- */
@@ -617,6 +668,10 @@ static struct json_object *queued_op(struct agent *a, struct ctl_request *req)
 		return answer_err(r == -EINVAL ? -EINVAL : -ENODEV, msg);
 	}
 	pthread_mutex_lock(&a->lock);
+	if (a->stopping) {
+		pthread_mutex_unlock(&a->lock);
+		return answer_err(-ESHUTDOWN, "pvenc-agent is stopping; try again when it runs");
+	}
 	if (req->op == CTL_OPEN) {
 		struct dev *dv = dev_get(a, d.id, 1);
 
@@ -710,6 +765,9 @@ static struct json_object *handle(struct agent *a, struct ctl_request *req)
 struct client {
 	struct agent *a;
 	int fd;
+	int done; /* the thread has finished: join it */
+	pthread_t thread;
+	struct client *next;
 };
 
 static int write_all(int fd, const char *s, size_t n)
@@ -775,12 +833,35 @@ static void *client_thread(void *arg)
 	}
 out:
 	free(buf);
-	(void)close(c->fd);
 	pthread_mutex_lock(&a->lock);
+	(void)close(c->fd);
+	c->fd = -1;
+	c->done = 1;
 	a->clients--;
 	pthread_mutex_unlock(&a->lock);
-	free(c);
 	return NULL;
+}
+
+/* Joins client threads that have finished; all of them with @all (after their sockets
+ * were shut down, so none waits for its peer). */
+static void reap_clients(struct agent *a, int all)
+{
+	for (;;) {
+		struct client *c = NULL;
+
+		pthread_mutex_lock(&a->lock);
+		for (struct client **p = &a->client_list; *p; p = &(*p)->next)
+			if ((*p)->done || all) {
+				c = *p;
+				*p = c->next;
+				break;
+			}
+		pthread_mutex_unlock(&a->lock);
+		if (!c)
+			return;
+		pthread_join(c->thread, NULL);
+		free(c);
+	}
 }
 
 static void accept_client(struct agent *a)
@@ -789,8 +870,6 @@ static void accept_client(struct agent *a)
 	struct ucred cred;
 	socklen_t clen = sizeof(cred);
 	struct client *c;
-	pthread_attr_t attr;
-	pthread_t t;
 	int fd;
 
 	fd = accept4(a->listen_fd, NULL, NULL, SOCK_CLOEXEC);
@@ -817,14 +896,17 @@ static void accept_client(struct agent *a)
 		goto fail;
 	c->a = a;
 	c->fd = fd;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&t, &attr, client_thread, c) != 0) {
-		pthread_attr_destroy(&attr);
+	/* Listed before the thread runs, under the lock it takes to finish. */
+	pthread_mutex_lock(&a->lock);
+	if (pthread_create(&c->thread, NULL, client_thread, c) != 0) {
+		pthread_mutex_unlock(&a->lock);
 		free(c);
 		goto fail;
 	}
-	pthread_attr_destroy(&attr);
+	c->next = a->client_list;
+	a->client_list = c;
+	pthread_mutex_unlock(&a->lock);
+	reap_clients(a, 0);
 	return;
 fail:
 	(void)close(fd);
@@ -907,13 +989,14 @@ static void kstat_resync(struct agent *a, int reregister, int prune)
 	log_info("event=kstat-resync registered=%zu pruned=%zu", registered, pruned);
 }
 
-int agent_new(const struct pvenc_config *cfg, struct agent **ret)
+int agent_new(const struct pvenc_config *cfg, const char *config_path, struct agent **ret)
 {
 	struct agent *a = calloc(1, sizeof(*a));
 
 	if (!a)
 		return -ENOMEM;
 	a->cfg = *cfg;
+	a->config_path = config_path;
 	a->listen_fd = -1;
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_mutex_init(&a->conn_lock, NULL);
@@ -933,12 +1016,9 @@ int agent_start(struct agent *a)
 	r = bind_socket(a);
 	if (r < 0)
 		return r;
-	/* Connect once now so that a broken Ceph setup fails the start, not the first
-	 * open; the connection goes after CEPH_IDLE_S without work. */
-	r = pvenc_ctx_connect(&a->ctx0);
-	if (r < 0)
-		return log_err(r, "%s", a->ctx0.err);
-	a->conn_idle_at = mono() + CEPH_IDLE_S;
+	/* No Ceph connection yet: the first job makes it. A cluster that is not reachable
+	 * (boot, outage) must neither fail nor delay the start (a connect waits up to
+	 * client_mount_timeout): each open retries a Ceph outage like a KMS outage. */
 	a->workers = calloc((size_t)a->cfg.jobs, sizeof(*a->workers));
 	if (!a->workers)
 		return -ENOMEM;
@@ -952,7 +1032,10 @@ int agent_start(struct agent *a)
 	if (r == 0) {
 		pthread_mutex_lock(&a->lock);
 		for (size_t i = 0; i < n; i++) {
-			(void)dev_get(a, devs[i].id, 1);
+			struct dev *d = dev_get(a, devs[i].id, 1);
+
+			if (d)
+				d->scanned = 1;
 			(void)enqueue(a, devs[i].id, CTL_OPEN, 0, 0);
 		}
 		pthread_mutex_unlock(&a->lock);
@@ -962,9 +1045,53 @@ int agent_start(struct agent *a)
 	if (kmodnl_watch_open(&a->kwatch) < 0)
 		log_warn("event=kstat-watch-unavailable reason=\"no generic netlink\"");
 	kstat_resync(a, 0, 1);
+	a->ready_by = mono() + READY_WAIT_S;
 	log_info("event=started socket=%s jobs=%d mapped=%zu", a->cfg.agent_socket, a->cfg.jobs,
 		 r == 0 ? n : 0);
 	return 0;
+}
+
+/* systemctl reload (SIGHUP): pvenc.conf again; kms.json is read at every use anyway.
+ * Settings that the running agent cannot change (socket, jobs, Ceph identity) need a
+ * restart and are kept. Volumes that failed are tried again: the operator may have
+ * fixed what failed them. */
+static void reload(struct agent *a)
+{
+	struct pvenc_config cfg;
+	char err[512];
+	int requeued = 0;
+
+	(void)notify("RELOADING=1");
+	if (config_load(a->config_path ? a->config_path : PVENC_CONFIG_DEFAULT,
+			a->config_path != NULL, &cfg, err, sizeof(err)) < 0) {
+		log_error("event=reload-failed error=\"%s\" action=kept-running-configuration",
+			  err);
+		(void)notify("READY=1");
+		return;
+	}
+	pthread_mutex_lock(&a->lock);
+	if (strcmp(cfg.ceph_conf, a->cfg.ceph_conf) != 0 ||
+	    strcmp(cfg.ceph_id, a->cfg.ceph_id) != 0 ||
+	    strcmp(cfg.agent_socket, a->cfg.agent_socket) != 0 || cfg.jobs != a->cfg.jobs)
+		log_notice("event=reload-partial reason=\"[ceph], [agent] socket and jobs take "
+			   "effect at the next restart\"");
+	memcpy(cfg.ceph_conf, a->cfg.ceph_conf, sizeof(cfg.ceph_conf));
+	memcpy(cfg.ceph_id, a->cfg.ceph_id, sizeof(cfg.ceph_id));
+	memcpy(cfg.agent_socket, a->cfg.agent_socket, sizeof(cfg.agent_socket));
+	cfg.jobs = a->cfg.jobs;
+	a->cfg = cfg;
+	a->cfg_gen++;
+	for (struct dev *d = a->devs; d; d = d->next)
+		if (d->state == DEV_FAILED) {
+			d->state = DEV_QUEUED;
+			d->attempts = 0;
+			(void)enqueue(a, d->id, CTL_OPEN, 0, 0);
+			requeued++;
+		}
+	status_update(a);
+	pthread_mutex_unlock(&a->lock);
+	log_info("event=reloaded requeued=%d", requeued);
+	(void)notify("READY=1");
 }
 
 int agent_run(struct agent *a)
@@ -980,14 +1107,19 @@ int agent_run(struct agent *a)
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	if (sfd < 0)
 		return -errno;
-	notify("READY=1\nSTATUS=serving");
 	for (;;) {
+		int timeout;
 		struct pollfd p[3] = { { .fd = a->listen_fd, .events = POLLIN },
 				       { .fd = sfd, .events = POLLIN },
 				       { .fd = a->kwatch ? kmodnl_watch_fd(a->kwatch) : -1,
 					 .events = POLLIN } };
 
-		if (poll(p, 3, -1) < 0) {
+		pthread_mutex_lock(&a->lock);
+		status_update(a);
+		check_ready(a);
+		timeout = a->ready ? -1 : 1000;
+		pthread_mutex_unlock(&a->lock);
+		if (poll(p, 3, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
@@ -997,7 +1129,7 @@ int agent_run(struct agent *a)
 
 			if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si) &&
 			    si.ssi_signo == SIGHUP) {
-				log_info("event=sighup action=none");
+				reload(a);
 				continue;
 			}
 			break;
@@ -1024,6 +1156,14 @@ void agent_free(struct agent *a)
 	for (int i = 0; i < a->nworkers; i++)
 		pthread_join(a->workers[i], NULL);
 	free(a->workers);
+	/* The workers drained the queue; client threads still reading get EOF, and one
+	 * waiting for a job (enqueued before stopping was set) has its answer. */
+	pthread_mutex_lock(&a->lock);
+	for (struct client *c = a->client_list; c; c = c->next)
+		if (c->fd >= 0)
+			(void)shutdown(c->fd, SHUT_RDWR);
+	pthread_mutex_unlock(&a->lock);
+	reap_clients(a, 1);
 	if (a->listen_fd >= 0) {
 		(void)close(a->listen_fd);
 		(void)unlink(a->cfg.agent_socket);
@@ -1043,4 +1183,5 @@ void agent_free(struct agent *a)
 	kmodnl_watch_close(a->kwatch);
 	pvenc_ctx_done(&a->ctx0);
 	free(a);
+	log_info("event=stopped threads=joined");
 }

@@ -11,11 +11,15 @@
 
 struct agent;
 
-int agent_new(const struct pvenc_config *cfg, struct agent **ret);
+/* @config_path: the pvenc.conf that a reload (SIGHUP) reads again; NULL: the default,
+ * which may be missing. */
+int agent_new(const struct pvenc_config *cfg, const char *config_path, struct agent **ret);
 /* Binds the control socket, connects to Ceph, starts the workers and queues every
  * rbd device already mapped (boot, agent restart). */
 int agent_start(struct agent *a);
-/* Serves the control socket until SIGTERM/SIGINT; then lets running jobs finish. */
+/* Serves the control socket until SIGTERM/SIGINT; then lets running jobs finish.
+ * systemd: READY=1 once every device mapped at the start was tried once (at most 30 s),
+ * STATUS= "N open, M retrying, K failed, Q opening"; SIGHUP reloads pvenc.conf. */
 int agent_run(struct agent *a);
 void agent_free(struct agent *a);
 

@@ -996,6 +996,7 @@ int volume_format_by_policy(struct pvenc_ctx *ctx, const char *target)
 	struct rbd_dev d = { 0 };
 	char name[4 * (SPEC_NAME_MAX + 1)], merr[256] = "";
 	_cleanup_close_ int fd = -1;
+	enum vol_kind kind;
 	int r;
 
 	r = resolve(ctx, target, &d, 1);
@@ -1011,11 +1012,12 @@ int volume_format_by_policy(struct pvenc_ctx *ctx, const char *target)
 	if (r < 0)
 		return r;
 	r = vol_meta_read(rbd_img_meta_getter, img, &m, merr, sizeof(merr));
+	kind = m.kind; /* read before the clear below zeroes it */
 	vol_meta_clear(&m);
 	rbd_img_close(TAKE_PTR(img));
 	if (r < 0)
 		return vol_fail(ctx, r, "image %s has invalid encryption metadata: %s", name, merr);
-	if (m.kind != VOL_PLAIN)
+	if (kind != VOL_PLAIN)
 		return 0;
 	r = volume_format(ctx, name, &fo);
 	if (r < 0)

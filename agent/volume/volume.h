@@ -70,6 +70,13 @@ int volume_close(struct pvenc_ctx *ctx, const char *target, int deferred, int *w
 int volume_resize(struct pvenc_ctx *ctx, const char *target, uint64_t *new_size);
 /* Closes the volume, then unmaps the rbd device. */
 int volume_unmap(struct pvenc_ctx *ctx, const char *target);
+enum {
+	CLOSE_ALL_UNMOUNT = 1 << 0, /* unmount filesystems on the volumes first */
+	CLOSE_ALL_UNMAP = 1 << 1, /* unmap the rbd devices after closing */
+};
+/* Closes every open pvenc volume of the node (shutdown); *closed counts them. Keeps
+ * going past a volume that stays busy and fails naming the first. */
+int volume_close_all(struct pvenc_ctx *ctx, unsigned flags, unsigned *closed);
 /* Removes an unused image without snapshots, then its KMS-held DEK (vault-kv: destroyed
  * or soft-deleted as the entry's vaultDestroyKeys says). @confirm must repeat the
  * image name. Envelope KEKs are never touched. */

@@ -127,6 +127,37 @@ class VaultServerTest(unittest.TestCase):
         self.assertEqual(st, 200)
         self.assertEqual(base64.b64decode(body["data"]["plaintext"]), dek)
 
+    def test_key_hex_survives_a_restart(self):
+        # A Transit key with fixed material: what one server encrypted, a fresh server
+        # with the same config decrypts (Vault's storage outlives a restart).
+        cfg = json.load(open(CONFIG))
+        cfg["transit_keys"] = [{"name": "pvenc-kek", "key_hex": "11" * 32}]
+        path = os.path.join(self.tmp, "fixed.json")
+        with open(path, "w") as f:
+            json.dump(cfg, f)
+        dek = os.urandom(32)
+        cts = []
+        for _ in range(2):
+            tmp = tempfile.mkdtemp(dir=self.tmp)
+            ready = os.path.join(tmp, "ready")
+            proc = subprocess.Popen([SERVER, "--config", path, "--ready-file", ready],
+                                    stderr=subprocess.DEVNULL)
+            try:
+                for _ in range(200):
+                    if os.path.exists(ready) and open(ready).read().strip():
+                        break
+                    time.sleep(0.05)
+                c = Client(open(ready).read().strip(), "transit-token")
+                if cts:
+                    st, body, _ = c.req("POST", "transit/decrypt/pvenc-kek", {"ciphertext": cts[0]})
+                    self.assertEqual(st, 200)
+                    self.assertEqual(base64.b64decode(body["data"]["plaintext"]), dek)
+                cts.append(c.req("POST", "transit/encrypt/pvenc-kek",
+                                 {"plaintext": b64(dek)})[1]["data"]["ciphertext"])
+            finally:
+                proc.kill()
+                proc.wait()
+
     def test_rotate_versions_rewrap_and_min_decryption(self):
         root = self.c()
         self.assertIn(root.req("POST", "transit/keys/rot")[0], (200, 204))
