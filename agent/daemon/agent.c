@@ -735,7 +735,9 @@ static struct json_object *handle(struct agent *a, struct ctl_request *req)
 		return queued_op(a, req);
 	case CTL_STATUS:
 	case CTL_LIST:
+		pthread_mutex_lock(&a->lock); /* a reload may be replacing a->cfg */
 		pvenc_ctx_init(&ctx, &a->cfg);
+		pthread_mutex_unlock(&a->lock);
 		r = conn_get(a, &ctx);
 		if (r == 0 && req->op == CTL_STATUS) {
 			r = volume_status(&ctx, req->target, &o);
