@@ -47,7 +47,7 @@ CONF
 	pid=$!
 	# It only sees SIGTERM after accept() times out: give it a moment, then SIGKILL.
 	on_exit "kill -- -$pid; sleep 0.3; kill -9 -- -$pid"
-	wait_for 30 sh -c "ss -Hltn 'sport = :$port' | grep -q ." ||
+	wait_for 60 sh -c "ss -Hltn 'sport = :$port' | grep -q ." ||
 		{ echo "# pykmip-server did not start:"; tail -n 20 "$d/server.log" "$d/stdout.log" | sed 's/^/#   /'; return 1; }
 	KMIP_PORT=$port
 	KMIP_DIR=$d
