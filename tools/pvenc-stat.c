@@ -21,7 +21,7 @@
 #include "stats/blockstat.h"
 #include "stats/kmodnl.h"
 #include "util/config.h"
-#include "volume/spec.h"
+#include "util/imagespec.h"
 
 enum output {
 	OUT_TABLE,

@@ -15,7 +15,7 @@
 #include "util/config.h"
 #include "util/fileio.h"
 #include "util/log.h"
-#include "volume/device.h"
+#include "store/krbd.h"
 
 static int event(const char *action, const char *dev)
 {
@@ -42,7 +42,7 @@ static int event(const char *action, const char *dev)
 static int name(const char *dm)
 {
 	char path[300], val[256];
-	struct rbd_dev d;
+	struct krbd_dev d;
 	struct dirent *de;
 	DIR *dir;
 	int id = -1;
@@ -60,7 +60,7 @@ static int name(const char *dm)
 		if ((id = ctl_rbd_index(de->d_name)) >= 0)
 			break;
 	closedir(dir);
-	if (id < 0 || rbd_dev_from_id(id, &d) < 0)
+	if (id < 0 || krbd_dev_from_id(id, &d) < 0)
 		return 1;
 	if (image_spec_format(&d.spec, val, sizeof(val)) < 0)
 		return 1;

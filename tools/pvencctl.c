@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,7 @@
 #include "util/config.h"
 #include "util/log.h"
 #include "util/macro.h"
-#include "volume/spec.h"
+#include "util/imagespec.h"
 #include "volume/volume.h"
 
 /* Exit codes (Documentation/pvencctl.md): cryptsetup's convention, plus 6. */
@@ -147,149 +148,112 @@ static void cmd_usage(FILE *f, const char *name, const char *extra)
 		      extra ? extra : "", common_help);
 }
 
-/* Options every volume command takes. */
-enum {
-	OPT_CEPH_CONF = 0x100,
-	OPT_ID,
-	OPT_KMS_CONFIG,
-	OPT_SIZE,
-	OPT_KMS,
-	OPT_FORCE,
-	OPT_DEFERRED,
-	OPT_JSON,
-	OPT_CSI_VOLUME_ID,
-	OPT_NO_AGENT,
-	OPT_TENANT,
-	OPT_DEK,
-	OPT_KEK,
-	OPT_IF_DUE,
-	OPT_ALL,
-	OPT_UNMOUNT,
-};
-
-static const struct option long_opts[] = {
-	{ "config", required_argument, NULL, 'c' },
-	{ "ceph-conf", required_argument, NULL, OPT_CEPH_CONF },
-	{ "id", required_argument, NULL, OPT_ID },
-	{ "kms-config", required_argument, NULL, OPT_KMS_CONFIG },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "size", required_argument, NULL, OPT_SIZE },
-	{ "kms", required_argument, NULL, OPT_KMS },
-	{ "force", required_argument, NULL, OPT_FORCE },
-	{ "deferred", no_argument, NULL, OPT_DEFERRED },
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "csi-volume-id", required_argument, NULL, OPT_CSI_VOLUME_ID },
-	{ "no-agent", no_argument, NULL, OPT_NO_AGENT },
-	{ "tenant", required_argument, NULL, OPT_TENANT },
-	{ "dek", no_argument, NULL, OPT_DEK },
-	{ "kek", no_argument, NULL, OPT_KEK },
-	{ "if-due", no_argument, NULL, OPT_IF_DUE },
-	{ "all", no_argument, NULL, OPT_ALL },
-	{ "unmount", no_argument, NULL, OPT_UNMOUNT },
-	{ NULL, 0, NULL, 0 },
-};
-
 struct args {
 	const char *config, *ceph_conf, *id, *kms_config;
 	const char *size, *kms, *force, *csi_volume_id, *tenant;
-	int deferred, json, help, no_agent, dek, kek, if_due, all, unmount;
+	int verbose, help, no_agent, deferred, json, dek, kek, if_due, all, unmount;
 	const char *pos[2];
 	int npos;
-	/* which command-specific options this command accepts */
-	const char *allowed;
+	unsigned allowed; /* the command-specific options (O_*) this command takes */
 };
+
+/* The command-specific options, as bits of a command's PREPARE list. */
+enum {
+	O_SIZE = 1 << 0,
+	O_KMS = 1 << 1,
+	O_FORCE = 1 << 2,
+	O_DEFERRED = 1 << 3,
+	O_JSON = 1 << 4,
+	O_CSI_VOLUME_ID = 1 << 5,
+	O_TENANT = 1 << 6,
+	O_DEK = 1 << 7,
+	O_KEK = 1 << 8,
+	O_IF_DUE = 1 << 9,
+	O_ALL = 1 << 10,
+	O_UNMOUNT = 1 << 11,
+};
+
+/* Every option once: its name, its short form, whether it takes a value (a string
+ * field of struct args) or not (an int flag), and its O_* bit (0: every command). */
+struct opt_def {
+	const char *name;
+	char short_name;
+	int value;
+	size_t off;
+	unsigned bit;
+};
+#define OPT(n, s, val, field, b)                           \
+	{                                                  \
+		n, s, val, offsetof(struct args, field), b \
+	}
+static const struct opt_def opt_defs[] = {
+	OPT("config", 'c', 1, config, 0),
+	OPT("ceph-conf", 0, 1, ceph_conf, 0),
+	OPT("id", 0, 1, id, 0),
+	OPT("kms-config", 0, 1, kms_config, 0),
+	OPT("verbose", 'v', 0, verbose, 0),
+	OPT("help", 'h', 0, help, 0),
+	OPT("no-agent", 0, 0, no_agent, 0),
+	OPT("size", 0, 1, size, O_SIZE),
+	OPT("kms", 0, 1, kms, O_KMS),
+	OPT("force", 0, 1, force, O_FORCE),
+	OPT("deferred", 0, 0, deferred, O_DEFERRED),
+	OPT("json", 0, 0, json, O_JSON),
+	OPT("csi-volume-id", 0, 1, csi_volume_id, O_CSI_VOLUME_ID),
+	OPT("tenant", 0, 1, tenant, O_TENANT),
+	OPT("dek", 0, 0, dek, O_DEK),
+	OPT("kek", 0, 0, kek, O_KEK),
+	OPT("if-due", 0, 0, if_due, O_IF_DUE),
+	OPT("all", 0, 0, all, O_ALL),
+	OPT("unmount", 0, 0, unmount, O_UNMOUNT),
+};
+#undef OPT
+/* getopt's value for a long-only option: this past the index in opt_defs. */
+#define OPT_KEY_BASE 0x100
 
 static int parse_args(const char *cmd, int argc, char **argv, struct args *a)
 {
+	struct option longs[ARRAY_SIZE(opt_defs) + 1] = { { 0 } };
+	char shorts[2 * ARRAY_SIZE(opt_defs) + 1] = "", *sp = shorts;
 	int c;
 
+	for (size_t k = 0; k < ARRAY_SIZE(opt_defs); k++) {
+		const struct opt_def *d = &opt_defs[k];
+
+		longs[k] =
+			(struct option){ d->name, d->value ? required_argument : no_argument, NULL,
+					 d->short_name ? d->short_name : OPT_KEY_BASE + (int)k };
+		if (d->short_name) {
+			*sp++ = d->short_name;
+			if (d->value)
+				*sp++ = ':';
+		}
+	}
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "c:vh", long_opts, NULL)) != -1) {
-		const char *name = NULL;
+	while ((c = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
+		const struct opt_def *d = NULL;
 
-		switch (c) {
-		case 'c':
-			a->config = optarg;
-			continue;
-		case OPT_CEPH_CONF:
-			a->ceph_conf = optarg;
-			continue;
-		case OPT_ID:
-			a->id = optarg;
-			continue;
-		case OPT_KMS_CONFIG:
-			a->kms_config = optarg;
-			continue;
-		case 'v':
-			log_set_max_level(LOG_DEBUG);
-			continue;
-		case 'h':
-			a->help = 1;
-			continue;
-		case OPT_NO_AGENT:
-			a->no_agent = 1;
-			continue;
-		case OPT_SIZE:
-			name = "size";
-			a->size = optarg;
-			break;
-		case OPT_KMS:
-			name = "kms";
-			a->kms = optarg;
-			break;
-		case OPT_FORCE:
-			name = "force";
-			a->force = optarg;
-			break;
-		case OPT_DEFERRED:
-			name = "deferred";
-			a->deferred = 1;
-			break;
-		case OPT_JSON:
-			name = "json";
-			a->json = 1;
-			break;
-		case OPT_CSI_VOLUME_ID:
-			name = "csi-volume-id";
-			a->csi_volume_id = optarg;
-			break;
-		case OPT_TENANT:
-			name = "tenant";
-			a->tenant = optarg;
-			break;
-		case OPT_DEK:
-			name = "dek";
-			a->dek = 1;
-			break;
-		case OPT_KEK:
-			name = "kek";
-			a->kek = 1;
-			break;
-		case OPT_IF_DUE:
-			name = "if-due";
-			a->if_due = 1;
-			break;
-		case OPT_ALL:
-			name = "all";
-			a->all = 1;
-			break;
-		case OPT_UNMOUNT:
-			name = "unmount";
-			a->unmount = 1;
-			break;
-		default:
+		for (size_t k = 0; k < ARRAY_SIZE(opt_defs) && !d; k++)
+			if (c == longs[k].val)
+				d = &opt_defs[k];
+		if (!d) {
 			(void)fprintf(stderr, "pvencctl %s: unknown or incomplete option '%s'\n",
 				      cmd, argv[optind - 1]);
 			return -EINVAL;
 		}
-		if (!strstr(a->allowed, name)) {
+		if (d->bit && !(a->allowed & d->bit)) {
 			(void)fprintf(stderr, "pvencctl %s: option --%s does not apply here\n", cmd,
-				      name);
+				      d->name);
 			return -EINVAL;
 		}
+		if (d->value)
+			*(const char **)(void *)((char *)a + d->off) = optarg;
+		else
+			*(int *)(void *)((char *)a + d->off) = 1;
 	}
+	if (a->verbose)
+		log_set_max_level(LOG_DEBUG);
 	for (int i = optind; i < argc; i++) {
 		if (a->npos == 2) {
 			(void)fprintf(stderr, "pvencctl %s: too many arguments\n", cmd);
@@ -461,16 +425,19 @@ static const char create_help[] =
 
 static int cmd_create(int argc, char **argv)
 {
+	_cleanup_vol_ struct vol v = { .dev.id = -1 };
 	struct format_opts fo = { 0 };
 	uint64_t size;
 
-	PREPARE("create", "size kms", 1, 1, create_help);
+	PREPARE("create", O_SIZE | O_KMS, 1, 1, create_help);
 	if (!a.size || !a.kms || parse_size(a.size, &size) < 0) {
 		log_error("create needs --size SIZE (e.g. 10G) and --kms ID");
 		return EXIT_USAGE;
 	}
 	fo.kms_id = a.kms;
-	r = volume_create(&ctx, a.pos[0], size, &fo);
+	r = vol_target(&ctx, a.pos[0], &v);
+	if (r == 0)
+		r = volume_create(&ctx, &v, size, &fo);
 	if (r == 0)
 		(void)printf("created %s (encrypted, KMS %s)\n", a.pos[0], a.kms);
 	pvenc_ctx_done(&ctx);
@@ -488,12 +455,15 @@ static const char format_help[] =
 
 static int cmd_format(int argc, char **argv)
 {
+	_cleanup_vol_ struct vol v = { .dev.id = -1 };
 	struct format_opts fo = { 0 };
 
-	PREPARE("format", "kms force", 1, 1, format_help);
+	PREPARE("format", O_KMS | O_FORCE, 1, 1, format_help);
 	fo.kms_id = a.kms;
 	fo.force = a.force;
-	r = volume_format(&ctx, a.pos[0], &fo);
+	r = vol_target(&ctx, a.pos[0], &v);
+	if (r == 0)
+		r = volume_format(&ctx, &v, &fo);
 	if (r == 0)
 		(void)printf("formatted %s\n", a.pos[0]);
 	pvenc_ctx_done(&ctx);
@@ -510,10 +480,11 @@ static const char open_help[] =
 
 static int cmd_open(int argc, char **argv)
 {
+	_cleanup_vol_ struct vol v = { .dev.id = -1 };
 	struct open_opts oo = { 0 };
 	struct open_result res;
 
-	PREPARE("open", "kms csi-volume-id", 1, 1, open_help);
+	PREPARE("open", O_KMS | O_CSI_VOLUME_ID, 1, 1, open_help);
 	oo.kms_id = a.kms;
 	oo.csi_volume_id = a.csi_volume_id;
 	if (!a.kms && !a.csi_volume_id) {
@@ -529,7 +500,9 @@ static int cmd_open(int argc, char **argv)
 		if (r < 0)
 			return errno_to_exit(r);
 	}
-	r = volume_open(&ctx, a.pos[0], &oo, &res);
+	r = vol_target(&ctx, a.pos[0], &v);
+	if (r == 0)
+		r = volume_open(&ctx, &v, &oo, &res);
 	if (r == 0)
 		(void)printf("%s%s\n", res.dm_path, res.already ? " (already open)" : "");
 	pvenc_ctx_done(&ctx);
@@ -564,9 +537,10 @@ static int close_all(struct args *a, struct pvenc_ctx *ctx, unsigned flags)
 
 static int cmd_close(int argc, char **argv)
 {
+	_cleanup_vol_ struct vol v = { .dev.id = -1 };
 	int was_open;
 
-	PREPARE("close", "deferred all unmount", 0, 1, close_help);
+	PREPARE("close", O_DEFERRED | O_ALL | O_UNMOUNT, 0, 1, close_help);
 	if (a.all || a.unmount)
 		return close_all(&a, &ctx, 0);
 	if (a.npos != 1) {
@@ -581,7 +555,9 @@ static int cmd_close(int argc, char **argv)
 		if (r != 0)
 			return r > 0 ? EXIT_OK : errno_to_exit(r);
 	}
-	r = volume_close(&ctx, a.pos[0], a.deferred, &was_open);
+	r = vol_target(&ctx, a.pos[0], &v);
+	if (r == 0)
+		r = volume_close(&ctx, &v, a.deferred, &was_open);
 	if (r == 0 && !was_open)
 		(void)printf("%s was not open\n", a.pos[0]);
 	pvenc_ctx_done(&ctx);
@@ -598,13 +574,20 @@ static void print_obj(struct json_object *o)
 
 static int cmd_status(int argc, char **argv)
 {
+	_cleanup_vol_ struct vol v = { .dev.id = -1 };
 	struct json_object *o = NULL;
 
-	PREPARE("status", "json", 1, 1, "Options:\n      --json             JSON output\n\n");
+	PREPARE("status", O_JSON, 1, 1, "Options:\n      --json             JSON output\n\n");
 	r = agent_call(&a, &cfg, "status", a.pos[0], 0, &o);
 	if (r < 0)
 		return errno_to_exit(r);
-	r = r > 0 ? 0 : volume_status(&ctx, a.pos[0], &o);
+	if (r == 0) {
+		r = vol_target(&ctx, a.pos[0], &v);
+		if (r == 0)
+			r = volume_status(&ctx, &v, &o);
+	} else {
+		r = 0;
+	}
 	if (r == 0) {
 		if (a.json)
 			(void)printf("%s\n", json_object_to_json_string_ext(
@@ -622,7 +605,7 @@ static int cmd_list(int argc, char **argv)
 {
 	struct json_object *arr = NULL;
 
-	PREPARE("list", "json", 0, 0, "Options:\n      --json             JSON output\n\n");
+	PREPARE("list", O_JSON, 0, 0, "Options:\n      --json             JSON output\n\n");
 	r = agent_call(&a, &cfg, "list", NULL, 0, &arr);
 	if (r < 0)
 		return errno_to_exit(r);
@@ -654,6 +637,7 @@ static int cmd_list(int argc, char **argv)
 
 static int cmd_unmap(int argc, char **argv)
 {
+	_cleanup_vol_ struct vol v = { .dev.id = -1 };
 	static const char unmap_help[] =
 		"Use this instead of 'rbd unmap' for an open volume: krbd refuses to unmap a\n"
 		"device that dm-crypt holds (device busy).\n\n"
@@ -661,7 +645,7 @@ static int cmd_unmap(int argc, char **argv)
 		"      --all              every open pvenc volume of this node\n"
 		"      --unmount          with --all: unmount filesystems on them first\n\n";
 
-	PREPARE("unmap", "all unmount", 0, 1, unmap_help);
+	PREPARE("unmap", O_ALL | O_UNMOUNT, 0, 1, unmap_help);
 	if (a.all || a.unmount)
 		return close_all(&a, &ctx, CLOSE_ALL_UNMAP);
 	if (a.npos != 1) {
@@ -676,16 +660,19 @@ static int cmd_unmap(int argc, char **argv)
 		if (r != 0)
 			return r > 0 ? EXIT_OK : errno_to_exit(r);
 	}
-	r = volume_unmap(&ctx, a.pos[0]);
+	r = vol_target(&ctx, a.pos[0], &v);
+	if (r == 0)
+		r = volume_unmap(&ctx, &v);
 	pvenc_ctx_done(&ctx);
 	return report(&ctx, r);
 }
 
 static int cmd_resize(int argc, char **argv)
 {
+	_cleanup_vol_ struct vol v = { .dev.id = -1 };
 	uint64_t size = 0;
 
-	PREPARE("resize", "", 1, 1, "");
+	PREPARE("resize", 0, 1, 1, "");
 	{
 		struct json_object *o = NULL;
 
@@ -694,7 +681,9 @@ static int cmd_resize(int argc, char **argv)
 		if (r != 0)
 			return r > 0 ? EXIT_OK : errno_to_exit(r);
 	}
-	r = volume_resize(&ctx, a.pos[0], &size);
+	r = vol_target(&ctx, a.pos[0], &v);
+	if (r == 0)
+		r = volume_resize(&ctx, &v, &size);
 	if (r == 0)
 		(void)printf("%s: decrypted device is %llu bytes\n", a.pos[0],
 			     (unsigned long long)size);
@@ -768,12 +757,15 @@ static const char delete_help[] =
 
 static int cmd_delete(int argc, char **argv)
 {
+	_cleanup_vol_ struct vol v = { .dev.id = -1 };
 	struct open_opts oo = { 0 };
 
-	PREPARE("delete", "force kms csi-volume-id", 1, 1, delete_help);
+	PREPARE("delete", O_FORCE | O_KMS | O_CSI_VOLUME_ID, 1, 1, delete_help);
 	oo.kms_id = a.kms;
 	oo.csi_volume_id = a.csi_volume_id;
-	r = volume_delete(&ctx, a.pos[0], &oo, a.force);
+	r = vol_target(&ctx, a.pos[0], &v);
+	if (r == 0)
+		r = volume_delete(&ctx, &v, &oo, a.force);
 	if (r == 0)
 		(void)printf("deleted %s\n", a.pos[0]);
 	pvenc_ctx_done(&ctx);
@@ -797,17 +789,19 @@ static const char rotate_help[] =
 
 static int cmd_rotate(int argc, char **argv)
 {
-	struct rotate_result rr;
+	_cleanup_vol_ struct vol v = { .dev.id = -1 };
+	struct rotate_result rr = { 0 };
 
-	PREPARE("rotate", "dek kek if-due", 1, 1, rotate_help);
+	PREPARE("rotate", O_DEK | O_KEK | O_IF_DUE, 1, 1, rotate_help);
 	if (a.dek + a.kek + (a.if_due && a.kek) > 1) {
 		log_error("pvencctl rotate: one of --dek or --kek (--if-due rotates the DEK)");
 		return EXIT_USAGE;
 	}
-	if (a.if_due)
-		r = volume_rotate_if_due(&ctx, a.pos[0], &rr);
-	else
-		r = volume_rotate(&ctx, a.pos[0], a.kek ? ROTATE_KEK : ROTATE_DEK, 0, &rr);
+	r = vol_target(&ctx, a.pos[0], &v);
+	if (r == 0 && a.if_due)
+		r = volume_rotate_if_due(&ctx, &v, &rr);
+	else if (r == 0)
+		r = volume_rotate(&ctx, &v, a.kek ? ROTATE_KEK : ROTATE_DEK, 0, &rr);
 	if (r == 0 && rr.skipped)
 		(void)printf("%s: nothing to do (not due, or another node is rotating it)\n",
 			     a.pos[0]);
@@ -844,7 +838,7 @@ static int cmd_kms(int argc, char **argv)
 	const struct kms_check_ops c = { .line = check_line };
 	char pool[256] = "", *ns = NULL;
 
-	PREPARE("kms", "tenant", 2, 2, kms_help);
+	PREPARE("kms", O_TENANT, 2, 2, kms_help);
 	(void)ctx;
 	if (strcmp(a.pos[0], "check") != 0 && strcmp(a.pos[0], "create-key") != 0) {
 		cmd_usage(stderr, "kms", kms_help);

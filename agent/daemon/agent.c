@@ -24,7 +24,7 @@
 #include "daemon/retry.h"
 #include "util/log.h"
 #include "util/macro.h"
-#include "volume/device.h"
+#include "store/krbd.h"
 #include "volume/volume.h"
 
 #define MAX_CLIENTS	 64
@@ -55,7 +55,7 @@ struct dev {
 	int attempts; /* failed opens in a row */
 	time_t next_try; /* DEV_RETRY: monotonic seconds */
 	char dm_name[128];
-	char image[4 * 64]; /* pool/[ns/]image, for logs: rbdN changes every boot */
+	char image[SPEC_STR_MAX]; /* pool/[ns/]image, for logs: rbdN changes every boot */
 	int scanned; /* found by the startup scan, not yet tried: READY=1 waits for it */
 	char last_error[1024];
 	int have_ident; /* DEV_OPEN: ident is what pvenc.ko was told */
@@ -75,7 +75,7 @@ struct job {
 	int result;
 	int already;
 	char dm_path[160];
-	char image[4 * 64];
+	char image[SPEC_STR_MAX];
 	char err[1024];
 	int have_ident;
 	struct kvol ident;
@@ -160,7 +160,7 @@ static long conn_idle(struct agent *a)
 	if (a->ctx0.conn && a->conn_users == 0) {
 		wait = a->conn_idle_at - mono();
 		if (wait <= 0) {
-			rbd_conn_close(a->ctx0.conn);
+			cluster_close(a->ctx0.conn);
 			a->ctx0.conn = NULL;
 			/* Give librados' freed arenas back: the idle footprint is the point. */
 			(void)malloc_trim(0);
@@ -304,24 +304,22 @@ static unsigned backoff(const struct agent *a, int attempts)
 
 static void run_job(struct agent *a, struct pvenc_ctx *ctx, struct job *j)
 {
-	char dev[32];
+	_cleanup_vol_ struct vol v = { .dev.id = -1 };
 	struct open_result res;
 	struct open_opts none = { 0 };
 	int was_open = 0, r;
 
-	(void)snprintf(dev, sizeof(dev), "/dev/rbd%d", j->devid);
 	ctx->err[0] = '\0';
-	if (!j->image[0]) {
-		struct rbd_dev rd;
-
-		if (rbd_dev_from_path(dev, &rd) == 0)
-			(void)image_spec_format(&rd.spec, j->image, sizeof(j->image));
-	}
-	switch (j->op) {
+	r = vol_device(ctx, j->devid, &v);
+	if (r == 0 && !j->image[0])
+		(void)snprintf(j->image, sizeof(j->image), "%s", v.name);
+	switch (r < 0 ? -1 : (int)j->op) {
+	case -1: /* the device went away */
+		break;
 	case CTL_OPEN:
-		r = volume_format_by_policy(ctx, dev);
+		r = volume_format_by_policy(ctx, &v);
 		if (r >= 0)
-			r = volume_open(ctx, dev, &none, &res);
+			r = volume_open(ctx, &v, &none, &res);
 		if (r == 0) {
 			j->already = res.already;
 			(void)snprintf(j->dm_path, sizeof(j->dm_path), "%s", res.dm_path);
@@ -332,9 +330,9 @@ static void run_job(struct agent *a, struct pvenc_ctx *ctx, struct job *j)
 		}
 		break;
 	case CTL_RESIZE:
-		r = volume_resize(ctx, dev, NULL);
+		r = volume_resize(ctx, &v, NULL);
 		if (r == -ENOENT) { /* not open (yet): a change may also be the first sight */
-			r = volume_open(ctx, dev, &none, &res);
+			r = volume_open(ctx, &v, &none, &res);
 			if (r == 0) {
 				j->ident = res.ident;
 				j->have_ident = 1;
@@ -344,15 +342,15 @@ static void run_job(struct agent *a, struct pvenc_ctx *ctx, struct job *j)
 		}
 		break;
 	case CTL_CLOSE:
-		r = volume_close(ctx, dev, j->deferred, &was_open);
+		r = volume_close(ctx, &v, j->deferred, &was_open);
 		break;
 	case CTL_UNMAP:
-		r = volume_unmap(ctx, dev);
+		r = volume_unmap(ctx, &v);
 		break;
 	case CTL_ROTATE: {
 		struct rotate_result rr;
 
-		r = volume_rotate_if_due(ctx, dev, &rr);
+		r = volume_rotate_if_due(ctx, &v, &rr);
 		if (r == 0) {
 			j->rot_period = rr.rotation_period;
 			j->have_rot = 1;
@@ -563,7 +561,7 @@ static void *worker(void *arg)
  * once its users go (deferred). */
 static void handle_remove(struct agent *a, int devid)
 {
-	char dm[128] = "", image[4 * 64] = "";
+	char dm[128] = "", image[SPEC_STR_MAX] = "";
 	struct dev *d;
 
 	pthread_mutex_lock(&a->lock);
@@ -637,20 +635,20 @@ static void add_agent_state(struct agent *a, struct json_object *st)
 /* Runs a volume operation through the queue and waits for it. */
 static struct json_object *queued_op(struct agent *a, struct ctl_request *req)
 {
-	struct rbd_dev d = { 0 };
+	struct krbd_dev d = { 0 };
 	struct job *j;
 	struct json_object *res;
 	int r;
 
 	/* Resolve the target to its rbd device (the queue is per device). */
 	if (req->target[0] == '/') {
-		r = rbd_dev_from_path(req->target, &d);
+		r = krbd_dev_from_path(req->target, &d);
 	} else {
 		struct image_spec spec;
 
 		r = image_spec_parse(req->target, &spec);
 		if (r == 0)
-			r = rbd_dev_find(&spec, &d);
+			r = krbd_dev_find(&spec, &d);
 		if (r == -ENOENT) {
 			char msg[2 * CTL_TARGET_MAX + 64];
 
@@ -740,7 +738,11 @@ static struct json_object *handle(struct agent *a, struct ctl_request *req)
 		pthread_mutex_unlock(&a->lock);
 		r = conn_get(a, &ctx);
 		if (r == 0 && req->op == CTL_STATUS) {
-			r = volume_status(&ctx, req->target, &o);
+			_cleanup_vol_ struct vol v = { .dev.id = -1 };
+
+			r = vol_target(&ctx, req->target, &v);
+			if (r == 0)
+				r = volume_status(&ctx, &v, &o);
 			if (r == 0)
 				add_agent_state(a, o);
 		} else if (r == 0) {
@@ -1011,7 +1013,7 @@ int agent_new(const struct pvenc_config *cfg, const char *config_path, struct ag
 
 int agent_start(struct agent *a)
 {
-	struct rbd_dev *devs;
+	struct krbd_dev *devs;
 	size_t n;
 	int r;
 
@@ -1030,7 +1032,7 @@ int agent_start(struct agent *a)
 		a->nworkers++;
 	}
 	/* Everything already mapped: after boot (rbdmap) or an agent restart. */
-	r = rbd_dev_list(&devs, &n);
+	r = krbd_dev_list(&devs, &n);
 	if (r == 0) {
 		pthread_mutex_lock(&a->lock);
 		for (size_t i = 0; i < n; i++) {

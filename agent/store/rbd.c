@@ -8,9 +8,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-int rbd_conn_open(const struct ceph_opts *o, struct rbd_conn **ret, char *err, size_t errlen)
+int cluster_connect(const struct ceph_opts *o, struct cluster **ret, char *err, size_t errlen)
 {
-	struct rbd_conn *c = calloc(1, sizeof(*c));
+	struct cluster *c = calloc(1, sizeof(*c));
 	int r;
 
 	if (!c)
@@ -46,7 +46,7 @@ fail:
 	return r;
 }
 
-void rbd_conn_close(struct rbd_conn *c)
+void cluster_close(struct cluster *c)
 {
 	if (!c)
 		return;
@@ -54,7 +54,7 @@ void rbd_conn_close(struct rbd_conn *c)
 	free(c);
 }
 
-static int open_ioctx(struct rbd_conn *c, const struct image_spec *spec, rados_ioctx_t *io)
+static int open_ioctx(struct cluster *c, const struct image_spec *spec, rados_ioctx_t *io)
 {
 	int r = rados_ioctx_create(c->cluster, spec->pool, io);
 
@@ -64,7 +64,7 @@ static int open_ioctx(struct rbd_conn *c, const struct image_spec *spec, rados_i
 	return 0;
 }
 
-int rbd_img_create(struct rbd_conn *c, const struct image_spec *spec, uint64_t size)
+int img_create(struct cluster *c, const struct image_spec *spec, uint64_t size)
 {
 	rados_ioctx_t io;
 	rbd_image_options_t opts;
@@ -81,7 +81,7 @@ int rbd_img_create(struct rbd_conn *c, const struct image_spec *spec, uint64_t s
 	return r;
 }
 
-int rbd_img_remove(struct rbd_conn *c, const struct image_spec *spec)
+int img_remove(struct cluster *c, const struct image_spec *spec)
 {
 	rados_ioctx_t io;
 	int r;
@@ -94,7 +94,7 @@ int rbd_img_remove(struct rbd_conn *c, const struct image_spec *spec)
 	return r;
 }
 
-int rbd_img_trash_move(struct rbd_conn *c, const struct image_spec *spec)
+int img_trash_move(struct cluster *c, const struct image_spec *spec)
 {
 	rados_ioctx_t io;
 	int r;
@@ -107,7 +107,7 @@ int rbd_img_trash_move(struct rbd_conn *c, const struct image_spec *spec)
 	return r;
 }
 
-int rbd_img_trash_find(struct rbd_conn *c, const struct image_spec *spec, char *id, size_t len)
+int img_trash_find(struct cluster *c, const struct image_spec *spec, char *id, size_t len)
 {
 	rbd_trash_image_info_t *t = NULL;
 	size_t n = 16;
@@ -145,7 +145,7 @@ int rbd_img_trash_find(struct rbd_conn *c, const struct image_spec *spec, char *
 	return r;
 }
 
-int rbd_img_trash_remove(struct rbd_conn *c, const struct image_spec *spec, const char *id)
+int img_trash_remove(struct cluster *c, const struct image_spec *spec, const char *id)
 {
 	rados_ioctx_t io;
 	int r;
@@ -158,15 +158,12 @@ int rbd_img_trash_remove(struct rbd_conn *c, const struct image_spec *spec, cons
 	return r;
 }
 
-int rbd_img_users(struct rbd_img *i, size_t *watchers, int *snaps)
+int img_users(struct img *i, size_t *watchers, int *snaps)
 {
 	rbd_image_watcher_t w[64];
 	rbd_snap_info_t sn[64];
 	size_t nw = ARRAY_SIZE(w);
 	int max = (int)ARRAY_SIZE(sn), n, r;
-
-	if (!i->image)
-		return -EBADF;
 
 	r = rbd_watchers_list(i->image, w, &nw);
 	if (r == -ERANGE)
@@ -187,85 +184,84 @@ int rbd_img_users(struct rbd_img *i, size_t *watchers, int *snaps)
 	return 0;
 }
 
-int rbd_img_alloc(struct rbd_conn *c, const struct image_spec *spec, struct rbd_img **ret)
+int img_loc_open(struct cluster *c, const struct image_spec *spec, struct img_loc *l)
 {
-	struct rbd_img *i = calloc(1, sizeof(*i));
+	int r;
+
+	memset(l, 0, sizeof(*l));
+	l->conn = c;
+	l->spec = *spec;
+	r = open_ioctx(c, spec, &l->io);
+	if (r < 0)
+		return r;
+	l->pool_id = rados_ioctx_get_id(l->io);
+	return 0;
+}
+
+void img_loc_close(struct img_loc *l)
+{
+	if (l->io)
+		rados_ioctx_destroy(l->io);
+	l->io = NULL;
+}
+
+/* By name (@id NULL) or, read-only, by id (which also finds trashed images). */
+static int open_by(struct cluster *c, const struct image_spec *spec, const char *id, int read_only,
+		   struct img **ret)
+{
+	struct img *i = calloc(1, sizeof(*i));
 	int r;
 
 	if (!i)
 		return -ENOMEM;
-	i->conn = c;
-	i->spec = *spec;
-	r = open_ioctx(c, spec, &i->io);
+	r = img_loc_open(c, spec, &i->loc);
 	if (r < 0) {
 		free(i);
 		return r;
 	}
-	i->pool_id = rados_ioctx_get_id(i->io);
-	*ret = i;
-	return 0;
-}
-
-/* By name (@id NULL) or, read-only, by id (which also finds trashed images). */
-static int img_open(struct rbd_conn *c, const struct image_spec *spec, const char *id,
-		    int read_only, struct rbd_img **ret)
-{
-	struct rbd_img *i;
-	int r;
-
-	r = rbd_img_alloc(c, spec, &i);
-	if (r < 0)
-		return r;
 	if (id)
-		r = rbd_open_by_id_read_only(i->io, id, &i->image, NULL);
+		r = rbd_open_by_id_read_only(i->loc.io, id, &i->image, NULL);
 	else
-		r = read_only ? rbd_open_read_only(i->io, spec->image, &i->image, NULL)
-			      : rbd_open(i->io, spec->image, &i->image, NULL);
+		r = read_only ? rbd_open_read_only(i->loc.io, spec->image, &i->image, NULL)
+			      : rbd_open(i->loc.io, spec->image, &i->image, NULL);
 	if (r < 0) {
-		rbd_img_close(i);
+		img_close(i);
 		return r;
 	}
-	(void)rbd_get_id(i->image, i->id, sizeof(i->id));
+	(void)rbd_get_id(i->image, i->loc.id, sizeof(i->loc.id));
 	*ret = i;
 	return 0;
 }
 
-int rbd_img_open(struct rbd_conn *c, const struct image_spec *spec, int read_only,
-		 struct rbd_img **ret)
+int img_open(struct cluster *c, const struct image_spec *spec, int read_only, struct img **ret)
 {
-	return img_open(c, spec, NULL, read_only, ret);
+	return open_by(c, spec, NULL, read_only, ret);
 }
 
-int rbd_img_open_id(struct rbd_conn *c, const struct image_spec *spec, const char *id,
-		    struct rbd_img **ret)
+int img_open_id(struct cluster *c, const struct image_spec *spec, const char *id, struct img **ret)
 {
-	return img_open(c, spec, id, 1, ret);
+	return open_by(c, spec, id, 1, ret);
 }
 
-void rbd_img_close(struct rbd_img *i)
+void img_close(struct img *i)
 {
 	if (!i)
 		return;
 	if (i->image)
 		(void)rbd_close(i->image);
-	rbd_img_meta_drop(i);
-	rados_ioctx_destroy(i->io);
+	img_loc_close(&i->loc);
 	free(i);
 }
 
-int rbd_img_size(struct rbd_img *i, uint64_t *size)
+int img_size(struct img *i, uint64_t *size)
 {
-	if (!i->image)
-		return -EBADF; /* opened by rbd_img_open_meta */
 	return rbd_get_size(i->image, size);
 }
 
-int rbd_img_read(struct rbd_img *i, uint64_t off, size_t len, uint8_t *buf)
+int img_read(struct img *i, uint64_t off, size_t len, uint8_t *buf)
 {
 	size_t done = 0;
 
-	if (!i->image)
-		return -EBADF; /* opened by rbd_img_open_meta */
 	while (done < len) {
 		ssize_t n = rbd_read(i->image, off + done, len - done, (char *)buf + done);
 
@@ -280,12 +276,10 @@ int rbd_img_read(struct rbd_img *i, uint64_t off, size_t len, uint8_t *buf)
 	return 0;
 }
 
-int rbd_img_write(struct rbd_img *i, uint64_t off, size_t len, const uint8_t *buf)
+int img_write(struct img *i, uint64_t off, size_t len, const uint8_t *buf)
 {
 	size_t done = 0;
 
-	if (!i->image)
-		return -EBADF; /* opened by rbd_img_open_meta */
 	while (done < len) {
 		ssize_t n = rbd_write(i->image, off + done, len - done, (const char *)buf + done);
 
@@ -298,17 +292,15 @@ int rbd_img_write(struct rbd_img *i, uint64_t off, size_t len, const uint8_t *bu
 	return 0;
 }
 
-int rbd_img_flush(struct rbd_img *i)
+int img_flush(struct img *i)
 {
-	if (!i->image)
-		return -EBADF; /* opened by rbd_img_open_meta */
 	return rbd_flush(i->image);
 }
 
-int rbd_img_object_size(struct rbd_img *i, uint64_t *size)
+int img_object_size(struct img *i, uint64_t *size)
 {
 	rbd_image_info_t info;
-	int r = i->image ? rbd_stat(i->image, &info, sizeof(info)) : -EBADF;
+	int r = rbd_stat(i->image, &info, sizeof(info));
 
 	if (r < 0)
 		return r;
@@ -316,36 +308,34 @@ int rbd_img_object_size(struct rbd_img *i, uint64_t *size)
 	return 0;
 }
 
-int rbd_img_lease(struct rbd_img *i, const char *name, const char *cookie, unsigned lease_s,
-		  int renew)
+int img_lease(const struct img_loc *l, const char *name, const char *cookie, unsigned lease_s,
+	      int renew)
 {
 	char oid[96], desc[128], host[64] = "?";
 	struct timeval t = { .tv_sec = lease_s };
 	int r;
 
 	(void)gethostname(host, sizeof(host) - 1);
-	(void)snprintf(oid, sizeof(oid), "rbd_header.%s", i->id);
+	(void)snprintf(oid, sizeof(oid), "rbd_header.%s", l->id);
 	(void)snprintf(desc, sizeof(desc), "pvenc on %s", host);
-	r = rados_lock_exclusive(i->io, oid, name, cookie, desc, &t,
+	r = rados_lock_exclusive(l->io, oid, name, cookie, desc, &t,
 				 renew ? LIBRADOS_LOCK_FLAG_MAY_RENEW : 0);
 	/* Held by someone else (EBUSY), or by us under another cookie (EEXIST). */
 	return r == -EEXIST ? -EBUSY : r;
 }
 
-int rbd_img_lease_release(struct rbd_img *i, const char *name, const char *cookie)
+int img_lease_release(const struct img_loc *l, const char *name, const char *cookie)
 {
 	char oid[96];
 
-	(void)snprintf(oid, sizeof(oid), "rbd_header.%s", i->id);
-	return rados_unlock(i->io, oid, name, cookie);
+	(void)snprintf(oid, sizeof(oid), "rbd_header.%s", l->id);
+	return rados_unlock(l->io, oid, name, cookie);
 }
 
-int rbd_img_meta_get(struct rbd_img *i, const char *key, char **value)
+int img_meta_get(struct img *i, const char *key, char **value)
 {
 	size_t len = 256;
 
-	if (!i->image)
-		return rbd_img_meta_cached(i, key, value);
 	for (int tries = 0; tries < 4; tries++) {
 		char *buf = malloc(len);
 		int r;
@@ -366,26 +356,24 @@ int rbd_img_meta_get(struct rbd_img *i, const char *key, char **value)
 	return -ERANGE;
 }
 
-int rbd_img_meta_set(struct rbd_img *i, const char *key, const char *value)
+int img_meta_set(struct img *i, const char *key, const char *value)
 {
-	if (!i->image)
-		return -EBADF; /* opened by rbd_img_open_meta */
 	return rbd_metadata_set(i->image, key, value);
 }
 
-int rbd_img_meta_remove(struct rbd_img *i, const char *key)
+int img_meta_remove(struct img *i, const char *key)
 {
-	int r = i->image ? rbd_metadata_remove(i->image, key) : -EBADF;
+	int r = rbd_metadata_remove(i->image, key);
 
 	return r == -ENOENT ? 0 : r;
 }
 
-int rbd_img_meta_getter(void *ctx, const char *key, char **value)
+int img_meta_getter(void *ctx, const char *key, char **value)
 {
-	return rbd_img_meta_get(ctx, key, value);
+	return img_meta_get(ctx, key, value);
 }
 
-int rbd_img_omap_get(struct rbd_img *i, const char *oid, const char *key, char **value)
+int img_omap_get(const struct img_loc *l, const char *oid, const char *key, char **value)
 {
 	rados_omap_iter_t it = NULL;
 	rados_read_op_t op = rados_create_read_op();
@@ -397,7 +385,7 @@ int rbd_img_omap_get(struct rbd_img *i, const char *oid, const char *key, char *
 	if (!op)
 		return -ENOMEM;
 	rados_read_op_omap_get_vals_by_keys(op, keys, 1, &it, &prval);
-	r = rados_read_op_operate(op, i->io, oid, 0);
+	r = rados_read_op_operate(op, l->io, oid, 0);
 	if (r == 0)
 		r = prval;
 	if (r == 0) {

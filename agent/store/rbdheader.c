@@ -19,7 +19,7 @@
 #define OMAP_PREFIX "metadata_"
 /* Per family: pvenc has 10 keys, ceph-csi 2. More is hostile input, not a volume. */
 #define FAMILY_MAX_KEYS ((size_t)64)
-/* rbd_img_meta_get's limit for librbd's values too. */
+/* img_meta_get's limit for librbd's values too. */
 #define VALUE_MAX (64u << 10)
 
 /* The key families vol_meta_read asks for (store/rbdmeta.h). */
@@ -61,20 +61,20 @@ static int read_id(rados_ioctx_t io, const char *name, char *id, size_t len)
 	return 0;
 }
 
-static int collect(struct rbd_img *i, rados_omap_iter_t it)
+static int collect(struct img_head *i, rados_omap_iter_t it)
 {
 	char *k, *v;
 	size_t klen, vlen;
 	int r;
 
 	while ((r = rados_omap_get_next2(it, &k, &v, &klen, &vlen)) == 0 && k) {
-		struct rbd_meta_kv *kv;
+		struct img_meta_kv *kv;
 
 		if (klen <= strlen(OMAP_PREFIX))
 			continue;
-		if (i->nmeta >= ARRAY_SIZE(families) * FAMILY_MAX_KEYS)
+		if (i->nkv >= ARRAY_SIZE(families) * FAMILY_MAX_KEYS)
 			return -E2BIG; /* the OSD returned more than asked for */
-		kv = &i->meta[i->nmeta];
+		kv = &i->kv[i->nkv];
 		kv->key = strndup(k + strlen(OMAP_PREFIX), klen - strlen(OMAP_PREFIX));
 		kv->value = vlen <= VALUE_MAX ? strndup(v, vlen) : NULL;
 		if (!kv->key || (vlen <= VALUE_MAX && !kv->value)) {
@@ -82,13 +82,13 @@ static int collect(struct rbd_img *i, rados_omap_iter_t it)
 			free(kv->value);
 			return -ENOMEM;
 		}
-		i->nmeta++;
+		i->nkv++;
 	}
 	return r;
 }
 
 /* Every key of the families, in one omap read with a filter per family. */
-static int read_meta(struct rbd_img *i)
+static int read_meta(struct img_head *i)
 {
 	enum {
 		NF = ARRAY_SIZE(families)
@@ -100,20 +100,20 @@ static int read_meta(struct rbd_img *i)
 	rados_read_op_t op;
 	int r;
 
-	i->meta = calloc(NF * FAMILY_MAX_KEYS, sizeof(*i->meta));
+	i->kv = calloc(NF * FAMILY_MAX_KEYS, sizeof(*i->kv));
 	op = rados_create_read_op();
-	if (!i->meta || !op) {
+	if (!i->kv || !op) {
 		if (op)
 			rados_release_read_op(op);
 		return -ENOMEM;
 	}
-	(void)snprintf(oid, sizeof(oid), "rbd_header.%s", i->id);
+	(void)snprintf(oid, sizeof(oid), "rbd_header.%s", i->loc.id);
 	for (size_t f = 0; f < NF; f++) {
 		(void)snprintf(prefix[f], sizeof(prefix[f]), OMAP_PREFIX "%s", families[f]);
 		rados_read_op_omap_get_vals2(op, "", prefix[f], FAMILY_MAX_KEYS, &it[f], &more[f],
 					     &prval[f]);
 	}
-	r = rados_read_op_operate(op, i->io, oid, 0);
+	r = rados_read_op_operate(op, i->loc.io, oid, 0);
 	for (size_t f = 0; f < NF && r == 0; f++) {
 		r = prval[f];
 		if (r == 0 && more[f])
@@ -128,47 +128,55 @@ static int read_meta(struct rbd_img *i)
 	return r;
 }
 
-int rbd_img_open_meta(struct rbd_conn *c, const struct image_spec *spec, struct rbd_img **ret)
+int img_head_open(struct cluster *c, const struct image_spec *spec, struct img_head **ret)
 {
-	struct rbd_img *i;
+	struct img_head *h = calloc(1, sizeof(*h));
 	int r;
 
-	r = rbd_img_alloc(c, spec, &i);
-	if (r < 0)
-		return r;
-	r = read_id(i->io, spec->image, i->id, sizeof(i->id));
+	if (!h)
+		return -ENOMEM;
+	r = img_loc_open(c, spec, &h->loc);
 	if (r == 0)
-		r = read_meta(i);
+		r = read_id(h->loc.io, spec->image, h->loc.id, sizeof(h->loc.id));
+	if (r == 0)
+		r = read_meta(h);
 	if (r < 0) {
-		rbd_img_close(i);
+		img_head_close(h);
 		return r;
 	}
-	*ret = i;
+	*ret = h;
 	return 0;
 }
 
-int rbd_img_meta_cached(const struct rbd_img *i, const char *key, char **value)
+void img_head_close(struct img_head *h)
+{
+	if (!h)
+		return;
+	for (size_t k = 0; k < h->nkv; k++) {
+		free(h->kv[k].key);
+		free(h->kv[k].value);
+	}
+	free(h->kv);
+	img_loc_close(&h->loc);
+	free(h);
+}
+
+int img_head_get(const struct img_head *h, const char *key, char **value)
 {
 	if (!in_families(key))
-		return -EOPNOTSUPP; /* not read at open: a caller needs rbd_img_open */
-	for (size_t k = 0; k < i->nmeta; k++) {
-		if (strcmp(i->meta[k].key, key) != 0)
+		return -EOPNOTSUPP; /* not read at open: a caller needs img_open */
+	for (size_t k = 0; k < h->nkv; k++) {
+		if (strcmp(h->kv[k].key, key) != 0)
 			continue;
-		if (!i->meta[k].value)
+		if (!h->kv[k].value)
 			return -EFBIG; /* no pvenc value is that large: refuse hostile input */
-		*value = strdup(i->meta[k].value);
+		*value = strdup(h->kv[k].value);
 		return *value ? 0 : -ENOMEM;
 	}
 	return -ENOENT;
 }
 
-void rbd_img_meta_drop(struct rbd_img *i)
+int img_head_getter(void *ctx, const char *key, char **value)
 {
-	for (size_t k = 0; k < i->nmeta; k++) {
-		free(i->meta[k].key);
-		free(i->meta[k].value);
-	}
-	free(i->meta);
-	i->meta = NULL;
-	i->nmeta = 0;
+	return img_head_get(ctx, key, value);
 }

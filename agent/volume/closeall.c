@@ -17,7 +17,7 @@
 #include "crypt/luks.h"
 #include "util/log.h"
 #include "util/macro.h"
-#include "volume/device.h"
+#include "store/krbd.h"
 #include "volume/internal.h"
 #include "volume/volume.h"
 
@@ -54,13 +54,13 @@ out:
 
 int volume_close_all(struct pvenc_ctx *ctx, unsigned flags, unsigned *closed)
 {
-	_cleanup_free_ struct rbd_dev *devs = NULL;
+	_cleanup_free_ struct krbd_dev *devs = NULL;
 	size_t n = 0, failed = 0;
 	char first_err[sizeof(ctx->err)] = "";
 	int r, first = 0;
 
 	*closed = 0;
-	r = rbd_dev_list(&devs, &n);
+	r = krbd_dev_list(&devs, &n);
 	if (r == -ENOENT)
 		return 0; /* rbd.ko not loaded: nothing mapped */
 	if (r < 0)
@@ -72,7 +72,7 @@ int volume_close_all(struct pvenc_ctx *ctx, unsigned flags, unsigned *closed)
 		int was_open;
 
 		(void)image_spec_format(&devs[i].spec, name, sizeof(name));
-		if (rbd_dev_dm_name(devs[i].image_id, devs[i].spec.snap, dm, sizeof(dm)) < 0 ||
+		if (krbd_dm_name(devs[i].image_id, devs[i].spec.snap, dm, sizeof(dm)) < 0 ||
 		    luks_status(dm, &ls) <= 0)
 			continue; /* not an open pvenc volume: rbdmap's business */
 		(void)snprintf(path, sizeof(path), "/dev/mapper/%s", dm);
@@ -82,10 +82,12 @@ int volume_close_all(struct pvenc_ctx *ctx, unsigned flags, unsigned *closed)
 		if (r < 0) {
 			(void)vol_fail(ctx, r, "%s: cannot unmount %s: %s", name, what,
 				       strerror(-r));
-		} else if (flags & CLOSE_ALL_UNMAP) {
-			r = volume_unmap(ctx, devs[i].path);
 		} else {
-			r = volume_close(ctx, devs[i].path, 0, &was_open);
+			_cleanup_vol_ struct vol v;
+
+			vol_from_dev(&devs[i], &v);
+			r = flags & CLOSE_ALL_UNMAP ? volume_unmap(ctx, &v)
+						    : volume_close(ctx, &v, 0, &was_open);
 		}
 		if (r < 0) {
 			log_error("image=%s event=close-failed device=%s error=\"%s\"", name,

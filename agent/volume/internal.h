@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Helpers shared by the volume operations (volume.c, rotate.c); not a public API. */
+/* Helpers shared by the volume operations (the files of agent/volume); not a public API. */
 #ifndef PVENC_VOLUME_INTERNAL_H
 #define PVENC_VOLUME_INTERNAL_H
 
@@ -15,20 +15,37 @@
 /* Puts the sentence in ctx->err and returns @r. */
 int vol_fail(struct pvenc_ctx *ctx, int r, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-int vol_open_image(struct pvenc_ctx *ctx, const struct image_spec *spec, int ro,
-		   struct rbd_img **img);
-/* The image's id and metadata only (two RADOS reads, no librbd open): open, status,
- * resize and the rotation check need nothing else. */
-int vol_open_meta(struct pvenc_ctx *ctx, const struct image_spec *spec, struct rbd_img **img);
+/* The image head through librbd (data and metadata writes), @ro 1 for read-only. */
+int vol_open_image(struct pvenc_ctx *ctx, const struct image_spec *spec, int ro, struct img **img);
+/* The image's id and metadata only (two RADOS reads, no librbd open). */
+int vol_open_head(struct pvenc_ctx *ctx, const struct image_spec *spec, struct img_head **head);
 /* The KMS entry @id with the tenant override for the image's pool/namespace. */
 int vol_open_kms(struct pvenc_ctx *ctx, const struct image_spec *spec, const char *id,
 		 struct kms **k);
-int vol_set_meta(struct pvenc_ctx *ctx, struct rbd_img *img, const char *key, const char *v);
+int vol_set_meta(struct pvenc_ctx *ctx, struct img *img, const char *key, const char *v);
+
+/* What an operation needs of a struct vol (vol_need). */
+enum {
+	VOL_MAPPED = 1 << 0, /* mapped on this node */
+	VOL_IMAGE = 1 << 1, /* named POOL/[NS/]IMAGE: no snapshot, no device path */
+	VOL_META = 1 << 2, /* v->head and v->meta read (and, when mapped, the same image) */
+};
+int vol_need(struct pvenc_ctx *ctx, struct vol *v, unsigned need);
+/* Drops v->head and v->meta (stale once an operation wrote metadata). */
+void vol_forget(struct vol *v);
+/* v->meta from @get (the librbd image of a write, or v->head); clears what was there. */
+int vol_read_meta(struct pvenc_ctx *ctx, struct vol *v, meta_get_fn get, void *src);
+
 /* The volume's DEK, from image metadata (unwrapped) or from the KMS; @kms_used (may be
  * NULL) gets the KMS id it came from. */
-int vol_fetch_dek(struct pvenc_ctx *ctx, struct rbd_img *img, const struct vol_meta *m,
+int vol_fetch_dek(struct pvenc_ctx *ctx, const struct img_loc *loc, const struct vol_meta *m,
 		  const struct open_opts *o, const char *name, uint8_t **dek, size_t *deklen,
 		  char *kms_used, size_t kms_used_len);
+/* A ceph-csi volume's KMS id (@o or ceph-csi's journal; *csi_kms owns it) and the
+ * binding of its KMS-held passphrase (@volid backs it). */
+int vol_csi_binding(struct pvenc_ctx *ctx, const struct img_loc *loc, const struct open_opts *o,
+		    const char *name, const char **kms_id, char **csi_kms, char *volid,
+		    size_t volid_len, struct kms_binding *b);
 
 /* Seconds between DEK rotations of a formatted pvenc volume under its schedule
  * (config_rotation precedence); 0 when off, for snapshots and ceph-csi volumes.

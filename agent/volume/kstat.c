@@ -36,7 +36,7 @@ static void report(int r, const char *what, const char *dm)
 		log_warn("dm=%s event=kstat-%s error=\"%s\"", dm, what, strerror(-r));
 }
 
-void kstat_volume_opened(const struct rbd_dev *d, const char *dm, const char *kms,
+void kstat_volume_opened(const struct krbd_dev *d, const char *dm, const char *kms,
 			 const struct vol_meta *m, int already, struct kvol *out)
 {
 	struct luks_status ls;

@@ -8,13 +8,13 @@
 
 #include "stats/kmodnl.h"
 #include "store/rbdmeta.h"
-#include "volume/device.h"
+#include "store/krbd.h"
 
 /* Fills @out with what the module shows for the open volume @dm over @d, and
  * registers it. @m: the image's metadata (key versions, last rotation).
  * @already: the volume was open before; its opened-at time is then left to what the
  * module recorded. */
-void kstat_volume_opened(const struct rbd_dev *d, const char *dm, const char *kms,
+void kstat_volume_opened(const struct krbd_dev *d, const char *dm, const char *kms,
 			 const struct vol_meta *m, int already, struct kvol *out);
 void kstat_volume_closed(const char *dm);
 /* The key version a wrapped DEK names: N of Vault's "vault:vN:", else 1. */

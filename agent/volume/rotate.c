@@ -19,7 +19,7 @@
  * Transit's latest version, a new KMIP key UID or PKCS#11 label in the config); only
  * pvenc.dek changes, in one metadata write.
  *
- * One node at a time: a lease lock on the image's header object (rbd_img_lease), and
+ * One node at a time: a lease lock on the image's header object (img_lease), and
  * every decision is taken again after the lock is held.
  */
 #include <errno.h>
@@ -48,27 +48,14 @@
 /* LUKS2's two JSON header copies (16 KiB each by default) come first. */
 #define LUKS2_JSON_AREA ((uint64_t)32 << 10)
 
-static int read_meta(struct pvenc_ctx *ctx, struct rbd_img *img, const char *name,
-		     struct vol_meta *m)
-{
-	char merr[256] = "";
-	int r;
-
-	vol_meta_clear(m);
-	r = vol_meta_read(rbd_img_meta_getter, img, m, merr, sizeof(merr));
-	if (r < 0)
-		return vol_fail(ctx, r, "image %s has invalid encryption metadata: %s", name, merr);
-	return 0;
-}
-
-static int read_header(struct pvenc_ctx *ctx, struct rbd_img *img, uint8_t **hdr)
+static int read_header(struct pvenc_ctx *ctx, struct img *img, uint8_t **hdr)
 {
 	uint8_t *b = malloc(LUKS_HEADER_SIZE);
 	int r;
 
 	if (!b)
 		return -ENOMEM;
-	r = rbd_img_read(img, 0, LUKS_HEADER_SIZE, b);
+	r = img_read(img, 0, LUKS_HEADER_SIZE, b);
 	if (r < 0) {
 		free(b);
 		(void)vol_fail(ctx, r, "cannot read the LUKS2 header: %s", strerror(-r));
@@ -78,7 +65,7 @@ static int read_header(struct pvenc_ctx *ctx, struct rbd_img *img, uint8_t **hdr
 	return 0;
 }
 
-static int write_range(struct rbd_img *img, const uint8_t *was, const uint8_t *now, uint64_t from,
+static int write_range(struct img *img, const uint8_t *was, const uint8_t *now, uint64_t from,
 		       uint64_t to, uint64_t obj)
 {
 	for (uint64_t off = from; off < to; off += obj) {
@@ -87,24 +74,24 @@ static int write_range(struct rbd_img *img, const uint8_t *was, const uint8_t *n
 
 		if (!memcmp(was + off, now + off, len))
 			continue;
-		r = rbd_img_write(img, off, len, now + off);
+		r = img_write(img, off, len, now + off);
 		if (r < 0)
 			return r;
 	}
-	return rbd_img_flush(img);
+	return img_flush(img);
 }
 
 /* Writes what changed between @was and @now, one RADOS object per write (atomic).
  * @json_last: the JSON header area goes after the keyslot area (a keyslot was added:
  * its material must exist before a header names it), else before it (a keyslot was
  * removed: no header may name it while its material is wiped). */
-static int write_header(struct pvenc_ctx *ctx, struct rbd_img *img, const uint8_t *was,
+static int write_header(struct pvenc_ctx *ctx, struct img *img, const uint8_t *was,
 			const uint8_t *now, int json_last)
 {
 	uint64_t obj = 0, json;
 	int r;
 
-	if (rbd_img_object_size(img, &obj) < 0 || obj == 0 || obj > LUKS_HEADER_SIZE)
+	if (img_object_size(img, &obj) < 0 || obj == 0 || obj > LUKS_HEADER_SIZE)
 		obj = LUKS_HEADER_SIZE;
 	json = (LUKS2_JSON_AREA + obj - 1) / obj * obj;
 	if (json > LUKS_HEADER_SIZE)
@@ -120,7 +107,7 @@ static int write_header(struct pvenc_ctx *ctx, struct rbd_img *img, const uint8_
 }
 
 /* The header on the image must open with @dek: checked after every header write. */
-static int verify_header(struct pvenc_ctx *ctx, struct rbd_img *img, const uint8_t *dek,
+static int verify_header(struct pvenc_ctx *ctx, struct img *img, const uint8_t *dek,
 			 const char *what)
 {
 	uint8_t *hdr = NULL;
@@ -145,7 +132,7 @@ enum header_op {
 
 /* Reads the header, changes it, writes what changed in the safe order and checks that
  * @new_dek opens what is on the image. */
-static int header_step(struct pvenc_ctx *ctx, struct rbd_img *img, enum header_op op,
+static int header_step(struct pvenc_ctx *ctx, struct img *img, enum header_op op,
 		       const uint8_t *old, const uint8_t *new_dek, const char *name)
 {
 	uint8_t *was = NULL, *now = NULL;
@@ -191,11 +178,11 @@ static int header_step(struct pvenc_ctx *ctx, struct rbd_img *img, enum header_o
 static void drop_local_cache(const struct image_spec *spec)
 {
 	struct image_spec head = *spec;
-	struct rbd_dev d;
+	struct krbd_dev d;
 	int fd;
 
 	head.snap[0] = '\0';
-	if (rbd_dev_find(&head, &d) < 0)
+	if (krbd_dev_find(&head, &d) < 0)
 		return;
 	fd = open(d.path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -232,7 +219,7 @@ struct switch_to {
 	const uint8_t *new_dek;
 };
 
-static int switch_dek(struct pvenc_ctx *ctx, struct rbd_img *img, const struct vol_meta *m,
+static int switch_dek(struct pvenc_ctx *ctx, struct img *img, const struct vol_meta *m,
 		      const char *name, const struct switch_to *sw)
 {
 	int r;
@@ -249,7 +236,7 @@ static int switch_dek(struct pvenc_ctx *ctx, struct rbd_img *img, const struct v
 	if (r < 0)
 		return r;
 	crashpoint("rotate:switched");
-	r = rbd_img_meta_remove(img, META_DEK_NEXT);
+	r = img_meta_remove(img, META_DEK_NEXT);
 	if (r < 0 && r != -ENOENT)
 		return vol_fail(ctx, r, "cannot remove %s: %s", META_DEK_NEXT, strerror(-r));
 	if (!sw->wrapped && kms_remove(sw->k, sw->next) < 0)
@@ -260,7 +247,7 @@ static int switch_dek(struct pvenc_ctx *ctx, struct rbd_img *img, const struct v
 
 /* Steps 2 to 6, once the old and the new DEK are known and the new one is stored as
  * pending. */
-static int rotate_steps(struct pvenc_ctx *ctx, struct rbd_img *img, const struct vol_meta *m,
+static int rotate_steps(struct pvenc_ctx *ctx, struct img *img, const struct vol_meta *m,
 			const char *name, const uint8_t *old, const uint8_t *new_dek,
 			struct switch_to *sw, struct rotate_result *res)
 {
@@ -282,7 +269,7 @@ static int rotate_steps(struct pvenc_ctx *ctx, struct rbd_img *img, const struct
 	if (r < 0)
 		return r;
 	crashpoint("rotate:old-removed");
-	drop_local_cache(&img->spec);
+	drop_local_cache(&img->loc.spec);
 	/* 6: the record. */
 	res->dek_version = m->dek_version + 1;
 	(void)snprintf(num, sizeof(num), "%" PRIu32, res->dek_version);
@@ -299,7 +286,7 @@ static int rotate_steps(struct pvenc_ctx *ctx, struct rbd_img *img, const struct
 	return 0;
 }
 
-static int rotate_dek(struct pvenc_ctx *ctx, struct rbd_img *img, struct vol_meta *m, struct kms *k,
+static int rotate_dek(struct pvenc_ctx *ctx, struct img *img, struct vol_meta *m, struct kms *k,
 		      const char *name, struct rotate_result *res)
 {
 	struct kms_binding b = { .volume_id = m->uuid };
@@ -362,7 +349,7 @@ out:
  * replaces the one under "<uuid>"; pvenc.dek-next marks the rotation. The same order
  * as rotate_dek; the open path falls back to "<uuid>.next" while the marker is there
  * (a KMIP replace is destroy + register, so "<uuid>" can be missing for a moment). */
-static int rotate_dek_held(struct pvenc_ctx *ctx, struct rbd_img *img, struct vol_meta *m,
+static int rotate_dek_held(struct pvenc_ctx *ctx, struct img *img, struct vol_meta *m,
 			   struct kms *k, const char *name, struct rotate_result *res)
 {
 	char nextid[META_UUID_LEN + 8];
@@ -438,7 +425,7 @@ out:
 	return r;
 }
 
-static int rotate_kek(struct pvenc_ctx *ctx, struct rbd_img *img, struct vol_meta *m, struct kms *k,
+static int rotate_kek(struct pvenc_ctx *ctx, struct img *img, struct vol_meta *m, struct kms *k,
 		      const char *name, struct rotate_result *res)
 {
 	struct kms_binding b = { .volume_id = m->uuid };
@@ -474,12 +461,12 @@ static int rotate_kek(struct pvenc_ctx *ctx, struct rbd_img *img, struct vol_met
 /* An open volume on this node: tell pvenc.ko its new key versions and rotation time. */
 static void update_kstat(const struct image_spec *spec, const struct vol_meta *m)
 {
-	struct rbd_dev d;
+	struct krbd_dev d;
 	struct luks_status ls;
 	struct kvol kv;
 	char dm[128];
 
-	if (rbd_dev_find(spec, &d) < 0 || rbd_dev_dm_name(d.image_id, "", dm, sizeof(dm)) < 0 ||
+	if (krbd_dev_find(spec, &d) < 0 || krbd_dm_name(d.image_id, "", dm, sizeof(dm)) < 0 ||
 	    luks_status(dm, &ls) <= 0)
 		return;
 	kstat_volume_opened(&d, dm, m->kms, m, 1, &kv);
@@ -496,56 +483,56 @@ static int rotation_due(int64_t rotated_at, int64_t period, int64_t now)
 	return age < -ROTATION_MAX_SKEW || age >= period;
 }
 
-int volume_rotate(struct pvenc_ctx *ctx, const char *specstr, unsigned what, int64_t due_period,
+int volume_rotate(struct pvenc_ctx *ctx, struct vol *v, unsigned what, int64_t due_period,
 		  struct rotate_result *res)
 {
-	_cleanup_rbd_img_ struct rbd_img *img = NULL;
+	_cleanup_img_ struct img *img = NULL;
 	_cleanup_kms_ struct kms *k = NULL;
-	struct vol_meta m = { 0 };
-	struct image_spec spec;
-	char name[4 * (SPEC_NAME_MAX + 1)], cookie[40];
+	struct vol_meta *mp = &v->meta;
+	const char *name = v->name;
+	char cookie[40];
 	uint8_t rnd[16];
 	int r, locked = 0;
 
 	memset(res, 0, sizeof(*res));
-	r = image_spec_parse(specstr, &spec);
-	if (r < 0 || spec.snap[0])
+	/* A snapshot is read-only: its keys rotate with the image. */
+	if (v->dev.spec.snap[0])
 		return vol_fail(ctx, -EINVAL, "invalid image '%s': expected POOL/[NAMESPACE/]IMAGE",
-				specstr);
+				name);
 	if (what != ROTATE_DEK && what != ROTATE_KEK)
 		return vol_fail(ctx, -EINVAL, "rotate either the DEK or the KEK");
-	(void)image_spec_format(&spec, name, sizeof(name));
-	r = vol_open_image(ctx, &spec, 0, &img);
+	vol_forget(v);
+	r = vol_open_image(ctx, &v->dev.spec, 0, &img);
 	if (r < 0)
 		return r;
-	r = read_meta(ctx, img, name, &m);
+	r = vol_read_meta(ctx, v, img_meta_getter, img);
 	if (r < 0)
 		goto out;
-	if (m.kind != VOL_PVENC || m.state != STATE_FORMATTED) {
-		r = vol_fail(ctx, m.kind == VOL_PLAIN ? -ENOMSG : -EOPNOTSUPP,
+	if (mp->kind != VOL_PVENC || mp->state != STATE_FORMATTED) {
+		r = vol_fail(ctx, mp->kind == VOL_PLAIN ? -ENOMSG : -EOPNOTSUPP,
 			     "%s is not a formatted pvenc volume%s", name,
-			     m.kind == VOL_CEPHCSI ? " (ceph-csi volumes rotate with ceph-csi)"
-						   : "");
+			     mp->kind == VOL_CEPHCSI ? " (ceph-csi volumes rotate with ceph-csi)"
+						     : "");
 		goto out;
 	}
-	if (!m.dek && what == ROTATE_KEK) {
+	if (!mp->dek && what == ROTATE_KEK) {
 		r = vol_fail(
 			ctx, -EOPNOTSUPP,
 			"%s keeps its DEK in KMS '%s', not wrapped in image metadata: there is "
 			"no KEK to rotate",
-			name, m.kms);
+			name, mp->kms);
 		goto out;
 	}
-	r = vol_open_kms(ctx, &spec, m.kms, &k);
+	r = vol_open_kms(ctx, &v->dev.spec, mp->kms, &k);
 	if (r < 0)
 		goto out;
 	/* The endpoint is fixed per volume: never send credentials elsewhere. */
-	if (strcmp(m.endpoint, k->endpoint ? k->endpoint : "") != 0) {
+	if (strcmp(mp->endpoint, k->endpoint ? k->endpoint : "") != 0) {
 		r = vol_fail(
 			ctx, -EPERM,
 			"%s was created with KMS '%s' at endpoint '%s', but that KMS id is now "
 			"configured with endpoint '%s'; refusing to use it",
-			name, m.kms, m.endpoint, k->endpoint ? k->endpoint : "");
+			name, mp->kms, mp->endpoint, k->endpoint ? k->endpoint : "");
 		goto out;
 	}
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
@@ -554,12 +541,12 @@ int volume_rotate(struct pvenc_ctx *ctx, const char *specstr, unsigned what, int
 	}
 	for (size_t i = 0; i < sizeof(rnd); i++)
 		(void)snprintf(cookie + 2 * i, 3, "%02x", rnd[i]);
-	r = rbd_img_lease(img, ROTATE_LOCK, cookie, ROTATE_LEASE_S, 0);
+	r = img_lease(&img->loc, ROTATE_LOCK, cookie, ROTATE_LEASE_S, 0);
 	if (r == -EBUSY) {
 		r = vol_fail(ctx, -EBUSY,
 			     "another node is rotating the keys of %s right now (if it died, its "
 			     "lock 'pvenc.rotate' on rbd_header.%s expires within %d minutes)",
-			     name, img->id, ROTATE_LEASE_S / 60);
+			     name, img->loc.id, ROTATE_LEASE_S / 60);
 		res->skipped = 1;
 		goto out;
 	}
@@ -570,13 +557,13 @@ int volume_rotate(struct pvenc_ctx *ctx, const char *specstr, unsigned what, int
 	locked = 1;
 	crashpoint("rotate:locked");
 	/* Decide again under the lock: another node may just have finished. */
-	r = read_meta(ctx, img, name, &m);
+	r = vol_read_meta(ctx, v, img_meta_getter, img);
 	if (r < 0)
 		goto out;
-	if (due_period > 0 && !m.dek_next) {
+	if (due_period > 0 && !mp->dek_next) {
 		int64_t t = (int64_t)time(NULL);
 
-		if (m.rotated_at == 0) {
+		if (mp->rotated_at == 0) {
 			/* First sight: the schedule's clock starts now, no rotation yet. */
 			char num[32];
 
@@ -585,24 +572,25 @@ int volume_rotate(struct pvenc_ctx *ctx, const char *specstr, unsigned what, int
 			res->skipped = 1;
 			goto out;
 		}
-		if (!rotation_due(m.rotated_at, due_period, t)) {
+		if (!rotation_due(mp->rotated_at, due_period, t)) {
 			res->skipped = 1;
 			r = 0;
 			goto out;
 		}
 	}
 	if (what == ROTATE_KEK)
-		r = rotate_kek(ctx, img, &m, k, name, res);
-	else if (m.dek)
-		r = rotate_dek(ctx, img, &m, k, name, res);
+		r = rotate_kek(ctx, img, mp, k, name, res);
+	else if (mp->dek)
+		r = rotate_dek(ctx, img, mp, k, name, res);
 	else
-		r = rotate_dek_held(ctx, img, &m, k, name, res);
-	if (r == 0 && read_meta(ctx, img, name, &m) == 0)
-		update_kstat(&spec, &m);
+		r = rotate_dek_held(ctx, img, mp, k, name, res);
+	if (r == 0 && vol_read_meta(ctx, v, img_meta_getter, img) == 0)
+		update_kstat(&v->dev.spec, mp);
 out:
 	if (locked)
-		(void)rbd_img_lease_release(img, ROTATE_LOCK, cookie);
-	vol_meta_clear(&m);
+		(void)img_lease_release(&img->loc, ROTATE_LOCK, cookie);
+	/* The metadata read here is the image head's; the next user reads it again. */
+	vol_forget(v);
 	return r;
 }
 
@@ -622,49 +610,31 @@ int64_t vol_rotation_period(const struct pvenc_config *cfg, const struct image_s
 	return schedule_parse(s, &period) < 0 ? 0 : period;
 }
 
-int volume_rotate_if_due(struct pvenc_ctx *ctx, const char *target, struct rotate_result *res)
+int volume_rotate_if_due(struct pvenc_ctx *ctx, struct vol *v, struct rotate_result *res)
 {
-	_cleanup_rbd_img_ struct rbd_img *img = NULL;
-	struct vol_meta m = { 0 };
-	struct rbd_dev d = { 0 };
-	char name[4 * (SPEC_NAME_MAX + 1)];
 	const char *sched = NULL, *src = NULL;
 	int64_t period;
 	int r;
 
 	memset(res, 0, sizeof(*res));
 	res->skipped = 1;
-	if (target[0] == '/') {
-		r = rbd_dev_from_path(target, &d);
-		if (r < 0)
-			return vol_fail(ctx, r, "%s is not a mapped rbd device", target);
-	} else if (image_spec_parse(target, &d.spec) < 0) {
-		return vol_fail(ctx, -EINVAL, "invalid image '%s': expected POOL/[NAMESPACE/]IMAGE",
-				target);
-	}
-	if (d.spec.snap[0])
+	if (v->dev.spec.snap[0])
 		return 0; /* snapshots are read-only; their keys rotate with the image */
-	(void)image_spec_format(&d.spec, name, sizeof(name));
-	r = vol_open_meta(ctx, &d.spec, &img);
+	r = vol_need(ctx, v, VOL_META);
 	if (r < 0)
 		return r;
-	r = read_meta(ctx, img, name, &m);
-	if (r < 0)
-		goto out;
-	period = vol_rotation_period(&ctx->cfg, &d.spec, &m, &sched, &src);
+	period = vol_rotation_period(&ctx->cfg, &v->dev.spec, &v->meta, &sched, &src);
 	res->rotation_period = period;
 	if (period == 0)
-		goto out;
+		return 0;
 	/* Not due and nothing to resume: no lock, no write. */
-	if (m.rotated_at && !m.dek_next && !rotation_due(m.rotated_at, period, (int64_t)time(NULL)))
-		goto out;
-	log_debug("image=%s event=rotation-due schedule=\"%s\" from=%s", name, sched, src);
-	rbd_img_close(TAKE_PTR(img));
-	r = volume_rotate(ctx, name, ROTATE_DEK, period, res);
+	if (v->meta.rotated_at && !v->meta.dek_next &&
+	    !rotation_due(v->meta.rotated_at, period, (int64_t)time(NULL)))
+		return 0;
+	log_debug("image=%s event=rotation-due schedule=\"%s\" from=%s", v->name, sched, src);
+	r = volume_rotate(ctx, v, ROTATE_DEK, period, res);
 	res->rotation_period = period;
 	if (r == -EBUSY && res->skipped)
 		r = 0; /* another node has it */
-out:
-	vol_meta_clear(&m);
 	return r;
 }

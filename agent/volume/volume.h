@@ -12,13 +12,14 @@
 #include <stdint.h>
 
 #include "stats/kmodnl.h"
+#include "store/krbd.h"
 #include "store/rbd.h"
+#include "store/rbdmeta.h"
 #include "util/config.h"
-#include "volume/device.h"
 
 struct pvenc_ctx {
 	struct pvenc_config cfg;
-	struct rbd_conn *conn; /* connected on first use */
+	struct cluster *conn; /* connected on first use */
 	int shared_conn; /* conn belongs to someone else (the agent) */
 	char err[1024];
 };
@@ -27,7 +28,28 @@ void pvenc_ctx_init(struct pvenc_ctx *ctx, const struct pvenc_config *cfg);
 void pvenc_ctx_done(struct pvenc_ctx *ctx);
 int pvenc_ctx_connect(struct pvenc_ctx *ctx);
 /* @ctx uses @conn (thread-safe librados handle) and will not close it. */
-void pvenc_ctx_share(struct pvenc_ctx *ctx, struct rbd_conn *conn);
+void pvenc_ctx_share(struct pvenc_ctx *ctx, struct cluster *conn);
+
+/* One volume as an operation sees it: the image, where it is mapped on this node, its
+ * name for messages and, once an operation needs them, its id and metadata. Made by
+ * vol_target (what an operator typed) or vol_device (a mapped device, the agent);
+ * each operation loads what it needs; vol_done frees it all. */
+struct vol {
+	struct krbd_dev dev; /* dev.spec is the image; dev.id < 0: not mapped here */
+	char name[SPEC_STR_MAX]; /* POOL/[NS/]IMAGE[@SNAP] */
+	char dm[128]; /* device-mapper name; "" until the image id is known */
+	int by_path; /* named by its /dev/rbdN path */
+	struct img_head *head; /* the image's id and metadata (vol_need VOL_META) */
+	struct vol_meta meta;
+};
+
+/* POOL/[NS/]IMAGE[@SNAP] or a /dev/rbdN path; the mapping is looked up if there is one. */
+int vol_target(struct pvenc_ctx *ctx, const char *target, struct vol *v);
+/* The image mapped as /dev/rbd<@id>. */
+int vol_device(struct pvenc_ctx *ctx, int id, struct vol *v);
+void vol_from_dev(const struct krbd_dev *d, struct vol *v);
+void vol_done(struct vol *v);
+#define _cleanup_vol_ _cleanup_(vol_done)
 
 struct format_opts {
 	const char *kms_id;
@@ -38,10 +60,9 @@ struct format_opts {
 };
 
 /* Creates the image (librbd) and formats it. */
-int volume_create(struct pvenc_ctx *ctx, const char *spec, uint64_t size,
-		  const struct format_opts *o);
+int volume_create(struct pvenc_ctx *ctx, struct vol *v, uint64_t size, const struct format_opts *o);
 /* Formats an existing image; resumes an interrupted format; never reformats. */
-int volume_format(struct pvenc_ctx *ctx, const char *spec, const struct format_opts *o);
+int volume_format(struct pvenc_ctx *ctx, struct vol *v, const struct format_opts *o);
 
 struct open_opts {
 	const char *kms_id; /* ceph-csi volumes: KMS id (else from ceph-csi's journal) */
@@ -62,14 +83,14 @@ struct open_result {
 	uint64_t rbd_us, kms_us, dm_us, total_us;
 };
 
-/* TARGET: POOL/[NS/]IMAGE[@SNAP] (must be mapped) or a /dev/rbdN path. */
-int volume_open(struct pvenc_ctx *ctx, const char *target, const struct open_opts *o,
+/* Open, close, resize and unmap need the volume mapped on this node. */
+int volume_open(struct pvenc_ctx *ctx, struct vol *v, const struct open_opts *o,
 		struct open_result *res);
-int volume_close(struct pvenc_ctx *ctx, const char *target, int deferred, int *was_open);
+int volume_close(struct pvenc_ctx *ctx, struct vol *v, int deferred, int *was_open);
 /* Grows the decrypted device to its rbd device's size (after rbd resize). */
-int volume_resize(struct pvenc_ctx *ctx, const char *target, uint64_t *new_size);
+int volume_resize(struct pvenc_ctx *ctx, struct vol *v, uint64_t *new_size);
 /* Closes the volume, then unmaps the rbd device. */
-int volume_unmap(struct pvenc_ctx *ctx, const char *target);
+int volume_unmap(struct pvenc_ctx *ctx, struct vol *v);
 enum {
 	CLOSE_ALL_UNMOUNT = 1 << 0, /* unmount filesystems on the volumes first */
 	CLOSE_ALL_UNMAP = 1 << 1, /* unmap the rbd devices after closing */
@@ -80,11 +101,11 @@ int volume_close_all(struct pvenc_ctx *ctx, unsigned flags, unsigned *closed);
 /* Removes an unused image without snapshots, then its KMS-held DEK (vault-kv: destroyed
  * or soft-deleted as the entry's vaultDestroyKeys says). @confirm must repeat the
  * image name. Envelope KEKs are never touched. */
-int volume_delete(struct pvenc_ctx *ctx, const char *spec, const struct open_opts *o,
+int volume_delete(struct pvenc_ctx *ctx, struct vol *v, const struct open_opts *o,
 		  const char *confirm);
 /* Encrypt-by-default: if @target is a plain, empty image under a policy, format it.
  * 1 if formatted, 0 if no policy applies or it is not plain. */
-int volume_format_by_policy(struct pvenc_ctx *ctx, const char *target);
+int volume_format_by_policy(struct pvenc_ctx *ctx, struct vol *v);
 
 enum rotate_what {
 	ROTATE_DEK = 1, /* new DEK and keyslot (ceph-csi's passphrase rotation) */
@@ -99,21 +120,21 @@ struct rotate_result {
 	int64_t rotation_period; /* the schedule that applies (if_due); 0: off */
 };
 
-/* Rotates the keys of the formatted pvenc volume @spec, open or not, on any node
+/* Rotates the keys of the formatted pvenc volume @v, open or not, on any node
  * (Documentation/rotation.md). Crash-safe: the stored DEK opens the volume after a stop
  * at any step, and the next rotation finishes an interrupted one. Holds the image's
  * rotation lease; -EBUSY (res->skipped) when another node holds it. With @due_period
  * > 0 it rotates only if the last rotation is at least that old (decided under the
  * lease, so nodes sharing a schedule rotate once per period). */
-int volume_rotate(struct pvenc_ctx *ctx, const char *spec, unsigned what, int64_t due_period,
+int volume_rotate(struct pvenc_ctx *ctx, struct vol *v, unsigned what, int64_t due_period,
 		  struct rotate_result *res);
-/* The schedule: rotates the DEK of @target (POOL/[NS/]IMAGE or a mapped /dev/rbdN) if
+/* The schedule: rotates the DEK of @v if
  * its schedule (image metadata, pvenc.conf) says it is due. 0 also when it is not due,
  * off, or another node holds the lock (res->skipped). */
-int volume_rotate_if_due(struct pvenc_ctx *ctx, const char *target, struct rotate_result *res);
+int volume_rotate_if_due(struct pvenc_ctx *ctx, struct vol *v, struct rotate_result *res);
 
 /* JSON status of one volume (mapped or not). */
-int volume_status(struct pvenc_ctx *ctx, const char *target, struct json_object **out);
+int volume_status(struct pvenc_ctx *ctx, struct vol *v, struct json_object **out);
 /* JSON array: every mapped rbd device on this node with its pvenc state. */
 int volume_list(struct pvenc_ctx *ctx, struct json_object **out);
 

@@ -36,7 +36,7 @@
 
 struct bench {
 	struct pvenc_config cfg;
-	struct rbd_conn *conn;
+	struct cluster *conn;
 	const char *pool, *prefix, *kms;
 	int count, create;
 	atomic_int next, failed;
@@ -52,13 +52,13 @@ static uint64_t now_us(void)
 }
 
 /* The first HEADER_READ bytes of the image, from its first data object. */
-static int read_header(struct rbd_img *img, uint8_t *hdr)
+static int read_header(const struct img_loc *l, uint8_t *hdr)
 {
 	char oid[96];
 	int n;
 
-	(void)snprintf(oid, sizeof(oid), "rbd_data.%s.%016x", img->id, 0u);
-	n = rados_read(img->io, oid, (char *)hdr, HEADER_READ, 0);
+	(void)snprintf(oid, sizeof(oid), "rbd_data.%s.%016x", l->id, 0u);
+	n = rados_read(l->io, oid, (char *)hdr, HEADER_READ, 0);
 	if (n < 0)
 		return n;
 	memset(hdr + n, 0, HEADER_READ - (size_t)n); /* the rest of a thin object */
@@ -68,48 +68,46 @@ static int read_header(struct rbd_img *img, uint8_t *hdr)
 /* One volume through the pipeline; 0 or negative errno with ctx->err set. */
 static int one(struct bench *b, struct pvenc_ctx *ctx, const char *name)
 {
-	_cleanup_rbd_img_ struct rbd_img *img = NULL;
+	_cleanup_vol_ struct vol v = { .dev.id = -1 };
 	_cleanup_secmem_ uint8_t *dek = NULL;
 	_cleanup_free_ uint8_t *hdr = NULL;
 	struct open_opts none = { 0 };
-	struct image_spec spec;
-	struct vol_meta m = { 0 };
-	char merr[256];
 	size_t deklen = 0;
 	uint64_t t = now_us();
 	int r;
 
-	if (image_spec_parse(name, &spec) < 0)
-		return vol_fail(ctx, -EINVAL, "bad image name %s", name);
-	r = vol_open_meta(ctx, &spec, &img);
+	r = vol_target(ctx, name, &v);
+	if (r == 0)
+		r = vol_need(ctx, &v, VOL_META);
 	if (r < 0)
 		return r;
-	r = vol_meta_read(rbd_img_meta_getter, img, &m, merr, sizeof(merr));
-	if (r < 0)
-		return vol_fail(ctx, r, "%s: %s", name, merr);
 	b->rbd_us += now_us() - t;
 	t = now_us();
-	r = vol_fetch_dek(ctx, img, &m, &none, name, &dek, &deklen, NULL, 0);
+	r = vol_fetch_dek(ctx, &v.head->loc, &v.meta, &none, name, &dek, &deklen, NULL, 0);
 	b->kms_us += now_us() - t;
 	if (r < 0)
-		goto out;
+		return r;
 	t = now_us();
 	hdr = malloc(HEADER_READ);
-	r = hdr ? read_header(img, hdr) : -ENOMEM;
+	r = hdr ? read_header(&v.head->loc, hdr) : -ENOMEM;
 	b->read_us += now_us() - t;
-	if (r < 0) {
-		r = vol_fail(ctx, r, "%s: header read: %s", name, strerror(-r));
-		goto out;
-	}
+	if (r < 0)
+		return vol_fail(ctx, r, "%s: header read: %s", name, strerror(-r));
 	t = now_us();
-	r = luks_check_header(hdr, HEADER_READ, m.uuid, dek, deklen);
+	r = luks_check_header(hdr, HEADER_READ, v.meta.uuid, dek, deklen);
 	b->check_us += now_us() - t;
 	if (r < 0)
-		r = vol_fail(ctx, r, "%s: the DEK does not unlock its header (%s)", name,
-			     strerror(-r));
-out:
-	vol_meta_clear(&m);
-	return r;
+		return vol_fail(ctx, r, "%s: the DEK does not unlock its header (%s)", name,
+				strerror(-r));
+	return 0;
+}
+
+static int create(struct pvenc_ctx *ctx, const char *name, const struct format_opts *fo)
+{
+	_cleanup_vol_ struct vol v = { .dev.id = -1 };
+	int r = vol_target(ctx, name, &v);
+
+	return r < 0 ? r : volume_create(ctx, &v, LUKS_MIN_IMAGE_SIZE, fo);
 }
 
 static void *worker(void *arg)
@@ -125,8 +123,7 @@ static void *worker(void *arg)
 	while ((i = atomic_fetch_add(&b->next, 1)) < b->count) {
 		(void)snprintf(name, sizeof(name), "%s/%s-%d", b->pool, b->prefix, i);
 		ctx.err[0] = '\0';
-		r = b->create ? volume_create(&ctx, name, LUKS_MIN_IMAGE_SIZE, &fo)
-			      : one(b, &ctx, name);
+		r = b->create ? create(&ctx, name, &fo) : one(b, &ctx, name);
 		luks_forget_thread_keys();
 		if (r < 0) {
 			(void)fprintf(stderr, "pipeline: %s: %s\n", name,

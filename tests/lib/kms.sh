@@ -17,7 +17,7 @@ kms_vault_start() {
 		2>"$d/log" &
 	pid=$!
 	on_exit "kill $pid"
-	wait_for 20 test -s "$ready" || { echo "# vault-server did not start:"; sed 's/^/#   /' "$d/log"; return 1; }
+	wait_for 60 test -s "$ready" || { echo "# vault-server did not start:"; sed 's/^/#   /' "$d/log"; return 1; }
 	VAULT_ADDR=$(cat "$ready")
 	VAULT_PID=$pid
 	export VAULT_ADDR VAULT_PID

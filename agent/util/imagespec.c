@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "volume/spec.h"
+#include "util/imagespec.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -4,14 +4,16 @@
  * The parts also become path components under /dev/pvenc, so they are validated
  * strictly: no '/', '@', control characters, whitespace, or "." / "..".
  */
-#ifndef PVENC_VOLUME_SPEC_H
-#define PVENC_VOLUME_SPEC_H
+#ifndef PVENC_UTIL_IMAGESPEC_H
+#define PVENC_UTIL_IMAGESPEC_H
 
 #include <stddef.h>
 
 /* Ceph limits object-name based identifiers well below this; names longer than a
  * path component cannot become /dev/pvenc symlinks anyway. */
 #define SPEC_NAME_MAX 255
+/* POOL/[NS/]IMAGE[@SNAP] as text, with room for every part at its longest. */
+#define SPEC_STR_MAX (4 * (SPEC_NAME_MAX + 1))
 
 struct image_spec {
 	char pool[SPEC_NAME_MAX + 1];

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "volume/device.h"
+#include "store/krbd.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -21,7 +21,7 @@ static int attr(int id, const char *name, char *buf, size_t len)
 	return read_line(p, buf, len);
 }
 
-int rbd_dev_from_id(int id, struct rbd_dev *d)
+int krbd_dev_from_id(int id, struct krbd_dev *d)
 {
 	char snap[SPEC_NAME_MAX + 1];
 	int r;
@@ -42,7 +42,7 @@ int rbd_dev_from_id(int id, struct rbd_dev *d)
 	return 0;
 }
 
-int rbd_dev_from_path(const char *path, struct rbd_dev *d)
+int krbd_dev_from_path(const char *path, struct krbd_dev *d)
 {
 	char link[PATH_MAX], sys[64];
 	struct stat st;
@@ -69,19 +69,19 @@ int rbd_dev_from_path(const char *path, struct rbd_dev *d)
 	id = strtol(base + 3, &end, 10);
 	if (errno || end == base + 3 || *end != '\0' || id < 0 || id > INT_MAX)
 		return -ENODEV; /* a partition (rbd0p1) or something else */
-	return rbd_dev_from_id((int)id, d);
+	return krbd_dev_from_id((int)id, d);
 }
 
 static int cmp_dev(const void *a, const void *b)
 {
-	const struct rbd_dev *x = a, *y = b;
+	const struct krbd_dev *x = a, *y = b;
 
 	return (x->id > y->id) - (x->id < y->id);
 }
 
-int rbd_dev_list(struct rbd_dev **devs, size_t *n)
+int krbd_dev_list(struct krbd_dev **devs, size_t *n)
 {
-	struct rbd_dev *arr = NULL;
+	struct krbd_dev *arr = NULL;
 	size_t cnt = 0, cap = 0;
 	struct dirent *de;
 	DIR *dir = opendir(RBD_SYSFS);
@@ -97,7 +97,7 @@ int rbd_dev_list(struct rbd_dev **devs, size_t *n)
 		if (de->d_name[0] < '0' || de->d_name[0] > '9' || *end)
 			continue;
 		if (cnt == cap) {
-			struct rbd_dev *na = realloc(arr, (cap ? cap * 2 : 16) * sizeof(*arr));
+			struct krbd_dev *na = realloc(arr, (cap ? cap * 2 : 16) * sizeof(*arr));
 
 			if (!na) {
 				free(arr);
@@ -107,7 +107,7 @@ int rbd_dev_list(struct rbd_dev **devs, size_t *n)
 			arr = na;
 			cap = cap ? cap * 2 : 16;
 		}
-		if (rbd_dev_from_id((int)id, &arr[cnt]) == 0)
+		if (krbd_dev_from_id((int)id, &arr[cnt]) == 0)
 			cnt++;
 	}
 	closedir(dir);
@@ -118,11 +118,11 @@ int rbd_dev_list(struct rbd_dev **devs, size_t *n)
 	return 0;
 }
 
-int rbd_dev_find(const struct image_spec *spec, struct rbd_dev *d)
+int krbd_dev_find(const struct image_spec *spec, struct krbd_dev *d)
 {
-	struct rbd_dev *devs;
+	struct krbd_dev *devs;
 	size_t n;
-	int r = rbd_dev_list(&devs, &n);
+	int r = krbd_dev_list(&devs, &n);
 
 	if (r < 0)
 		return r;
@@ -141,7 +141,7 @@ int rbd_dev_find(const struct image_spec *spec, struct rbd_dev *d)
 	return r;
 }
 
-int rbd_dev_dm_name(const char *image_id, const char *snap, char *buf, size_t len)
+int krbd_dm_name(const char *image_id, const char *snap, char *buf, size_t len)
 {
 	/* device-mapper names are at most 127 bytes and may not contain '/'. */
 	int n = snprintf(buf, len < 128 ? len : 128, "pvenc-%s%s%s", image_id,

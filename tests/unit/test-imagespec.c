@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "volume/spec.h"
+#include "util/imagespec.h"
 
 static void parse_ok(const char *s, const char *pool, const char *ns, const char *img,
 		     const char *snap)

@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* Mapped krbd devices, from /sys/bus/rbd/devices/<id>/ (one value per file). */
-#ifndef PVENC_VOLUME_DEVICE_H
-#define PVENC_VOLUME_DEVICE_H
+#ifndef PVENC_STORE_KRBD_H
+#define PVENC_STORE_KRBD_H
 
 #include <stddef.h>
 
-#include "volume/spec.h"
+#include "util/imagespec.h"
 
 #define RBD_SYSFS "/sys/bus/rbd/devices"
 
-struct rbd_dev {
+struct krbd_dev {
 	int id; /* /dev/rbd<id> */
 	char path[32]; /* /dev/rbd<id> */
 	struct image_spec spec;
@@ -17,14 +17,14 @@ struct rbd_dev {
 };
 
 /* /dev/rbdN, or any path (symlink) to it: -ENODEV if it is not a whole rbd device. */
-int rbd_dev_from_path(const char *path, struct rbd_dev *d);
-int rbd_dev_from_id(int id, struct rbd_dev *d);
+int krbd_dev_from_path(const char *path, struct krbd_dev *d);
+int krbd_dev_from_id(int id, struct krbd_dev *d);
 /* The mapped device of @spec (snapshot included): -ENOENT when not mapped. */
-int rbd_dev_find(const struct image_spec *spec, struct rbd_dev *d);
+int krbd_dev_find(const struct image_spec *spec, struct krbd_dev *d);
 /* All mapped devices, sorted by id; *n = count. */
-int rbd_dev_list(struct rbd_dev **devs, size_t *n);
+int krbd_dev_list(struct krbd_dev **devs, size_t *n);
 
 /* device-mapper name of a volume: pvenc-<image id>[@<snap>]. */
-int rbd_dev_dm_name(const char *image_id, const char *snap, char *buf, size_t len);
+int krbd_dm_name(const char *image_id, const char *snap, char *buf, size_t len);
 
 #endif

@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: MIT
+/* A volume's DEK: unwrapped from its metadata or fetched from the KMS that keeps it,
+ * for pvenc's volumes and ceph-csi's. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util/macro.h"
+#include "volume/internal.h"
+
+/* ceph-csi: the volume handle binds the DEK ("0001-<len>-<clusterID>-<poolID>-<uuid>"). */
+static int csi_volume_id(struct pvenc_ctx *ctx, const struct img_loc *loc,
+			 const struct open_opts *o, char *buf, size_t len)
+{
+	const char *uuid = loc->spec.image;
+	const char *cid = ctx->cfg.csi_cluster_id;
+
+	if (o->csi_volume_id) {
+		(void)snprintf(buf, len, "%s", o->csi_volume_id);
+		return 0;
+	}
+	if (strncmp(uuid, "csi-vol-", 8) != 0 || !meta_valid_uuid(uuid + 8))
+		return vol_fail(ctx, -EINVAL,
+				"cannot derive the ceph-csi volume handle of %s (not named "
+				"csi-vol-<uuid>): "
+				"pass --csi-volume-id",
+				loc->spec.image);
+	if (!cid[0])
+		return vol_fail(ctx, -EINVAL,
+				"opening a ceph-csi volume needs its volume handle: set [ceph-csi] "
+				"cluster-id "
+				"in pvenc.conf or pass --csi-volume-id");
+	(void)snprintf(buf, len, "0001-%04zx-%s-%016llx-%s", strlen(cid), cid,
+		       (unsigned long long)loc->pool_id, uuid + 8);
+	return 0;
+}
+
+/* ceph-csi keeps a volume's KMS id in its journal: omap of csi.volume.<uuid>. */
+static int csi_kms_id(struct pvenc_ctx *ctx, const struct img_loc *loc, const char *name,
+		      char **out)
+{
+	char oid[300];
+	int r;
+
+	(void)snprintf(oid, sizeof(oid), "csi.volume.%s",
+		       strncmp(loc->spec.image, "csi-vol-", 8) ? loc->spec.image
+							       : loc->spec.image + 8);
+	r = img_omap_get(loc, oid, "csi.volume.encryptKMS", out);
+	if (r < 0 || !meta_valid_kms_id(*out))
+		return vol_fail(ctx, -EINVAL,
+				"%s is a ceph-csi volume whose KMS id is not in ceph-csi's journal "
+				"(%s): pass --kms ID",
+				name, r < 0 ? strerror(-r) : "malformed");
+	return 0;
+}
+
+int vol_csi_binding(struct pvenc_ctx *ctx, const struct img_loc *loc, const struct open_opts *o,
+		    const char *name, const char **kms_id, char **csi_kms, char *volid,
+		    size_t volid_len, struct kms_binding *b)
+{
+	int r;
+
+	*kms_id = o->kms_id;
+	if (!*kms_id) {
+		r = csi_kms_id(ctx, loc, name, csi_kms);
+		if (r < 0)
+			return r;
+		*kms_id = *csi_kms;
+	}
+	r = csi_volume_id(ctx, loc, o, volid, volid_len);
+	if (r < 0)
+		return r;
+	/* ceph-csi's KMS-held secret is the LUKS passphrase text itself. */
+	*b = (struct kms_binding){ .volume_id = volid, .text = 1 };
+	return 0;
+}
+
+int vol_fetch_dek(struct pvenc_ctx *ctx, const struct img_loc *loc, const struct vol_meta *m,
+		  const struct open_opts *o, const char *name, uint8_t **dek, size_t *deklen,
+		  char *kms_used, size_t kms_used_len)
+{
+	_cleanup_kms_ struct kms *k = NULL;
+	_cleanup_free_ char *csi_kms = NULL;
+	char volid[256];
+	struct kms_binding b;
+	const char *kms_id;
+	int r;
+
+	if (m->kind == VOL_PVENC) {
+		kms_id = m->kms;
+		if (o->kms_id && strcmp(o->kms_id, m->kms) != 0)
+			return vol_fail(ctx, -EINVAL, "%s belongs to KMS '%s', not '%s'", name,
+					m->kms, o->kms_id);
+		b = (struct kms_binding){ .volume_id = m->uuid };
+	} else {
+		r = vol_csi_binding(ctx, loc, o, name, &kms_id, &csi_kms, volid, sizeof(volid), &b);
+		if (r < 0)
+			return r;
+	}
+	if (kms_used)
+		(void)snprintf(kms_used, kms_used_len, "%s", kms_id);
+	r = vol_open_kms(ctx, &loc->spec, kms_id, &k);
+	if (r < 0)
+		return r;
+	/* The endpoint is fixed per volume: never send credentials elsewhere. */
+	if (m->kind == VOL_PVENC && strcmp(m->endpoint, k->endpoint ? k->endpoint : "") != 0)
+		return vol_fail(
+			ctx, -EPERM,
+			"%s was created with KMS '%s' at endpoint '%s', but that KMS id is now "
+			"configured with endpoint '%s'; refusing to use it",
+			name, kms_id, m->endpoint, k->endpoint ? k->endpoint : "");
+	if (!m->dek) {
+		if (kms_is_envelope(k))
+			return vol_fail(
+				ctx, -EOPNOTSUPP,
+				"%s keeps its DEK in the KMS, not in image metadata; KMS '%s' "
+				"(%s) only unwraps keys",
+				name, kms_id, k->ops->type);
+		r = kms_fetch(k, &b, dek, deklen);
+		if ((r == -ENOKEY || r == -ENOENT) && m->dek_next) {
+			/* A KMS-held rotation stopped inside its switch (rotate.c). */
+			char nextid[META_UUID_LEN + 8];
+
+			(void)snprintf(nextid, sizeof(nextid), "%s.next", m->uuid);
+			b.volume_id = nextid;
+			r = kms_fetch(k, &b, dek, deklen);
+		}
+		if (r < 0)
+			return vol_fail(ctx, r, "cannot fetch the DEK of %s from KMS '%s': %s",
+					name, kms_id, k->error);
+		return 0;
+	}
+	if (!kms_is_envelope(k))
+		return vol_fail(
+			ctx, -EINVAL,
+			"%s has a wrapped DEK in its metadata, but KMS '%s' (%s) keeps keys "
+			"instead of wrapping them",
+			name, kms_id, k->ops->type);
+	r = kms_unwrap(k, &b, m->dek, dek, deklen);
+	if (r < 0)
+		return vol_fail(ctx, r, "cannot unwrap the DEK of %s with KMS '%s': %s", name,
+				kms_id, k->error);
+	return 0;
+}

@@ -1,0 +1,417 @@
+// SPDX-License-Identifier: MIT
+/* Create and format: a new DEK from the KMS, a LUKS2 header written and verified,
+ * committed in two phases (prepared, formatted) so a stop anywhere is finished by the
+ * next format; encrypt-by-default formats plain, empty images of a policy pool. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "crypt/luks.h"
+#include "crypt/probe.h"
+#include "util/crashpoint.h"
+#include "util/log.h"
+#include "util/macro.h"
+#include "util/secmem.h"
+#include "volume/internal.h"
+
+static void random_uuid(char out[META_UUID_LEN + 1])
+{
+	uint8_t b[16];
+
+	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
+		abort(); /* the kernel CSPRNG does not fail once initialised */
+	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+	(void)snprintf(out, META_UUID_LEN + 1,
+		       "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+		       b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+		       b[13], b[14], b[15]);
+}
+
+#define HEADER_CHUNK (64u << 10)
+
+static int memnz(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return 1;
+	return 0;
+}
+
+static int write_header(struct pvenc_ctx *ctx, struct img *img, const char *label, const char *uuid,
+			const uint8_t *dek, int fresh)
+{
+	struct luks_format_opts fo = { .uuid = uuid, .label = label };
+	_cleanup_free_ uint8_t *hdr = NULL;
+	_cleanup_free_ uint8_t *back = NULL;
+	size_t used = LUKS_HEADER_SIZE;
+	int r;
+
+	r = luks_build_header(&fo, dek, DEK_LEN, &hdr, ctx->err, sizeof(ctx->err));
+	if (r < 0)
+		return r;
+	/* Only the JSON copies and the keyslot hold data. A new image reads as zeros
+	 * already: writing just those keeps it thin (16 MiB less per volume, times the
+	 * replicas). An existing image gets the whole area, which wipes what was there,
+	 * as cryptsetup does. */
+	if (fresh)
+		while (used > HEADER_CHUNK && !memnz(hdr + used - HEADER_CHUNK, HEADER_CHUNK))
+			used -= HEADER_CHUNK;
+	r = img_write(img, 0, used, hdr);
+	if (r == 0)
+		r = img_flush(img);
+	if (r < 0)
+		return vol_fail(ctx, r, "writing the LUKS2 header to the image failed: %s",
+				strerror(-r));
+	crashpoint("format:header-written");
+	/* Read back and unlock before declaring the volume formatted. */
+	back = malloc(LUKS_HEADER_SIZE);
+	if (!back)
+		return -ENOMEM;
+	r = img_read(img, 0, LUKS_HEADER_SIZE, back);
+	if (r < 0)
+		return vol_fail(ctx, r, "reading back the LUKS2 header failed: %s", strerror(-r));
+	r = luks_check_header(back, LUKS_HEADER_SIZE, uuid, dek, DEK_LEN);
+	if (r < 0)
+		return vol_fail(ctx, -EIO,
+				"the LUKS2 header read back from the image does not verify (%s)",
+				strerror(-r));
+	return 0;
+}
+
+static int check_empty(struct pvenc_ctx *ctx, struct img *img, const char *name,
+		       const char *uuid_ok, const uint8_t *dek)
+{
+	_cleanup_free_ uint8_t *buf = malloc(LUKS_HEADER_SIZE);
+	struct probe_result pr;
+	int r;
+
+	if (!buf)
+		return -ENOMEM;
+	r = img_read(img, 0, LUKS_HEADER_SIZE, buf);
+	if (r < 0)
+		return vol_fail(ctx, r, "cannot read %s: %s", name, strerror(-r));
+	/* Resuming: our own (maybe partial) header is not foreign data. */
+	if (uuid_ok && luks_check_header(buf, LUKS_HEADER_SIZE, uuid_ok, dek, DEK_LEN) != -ESTALE &&
+	    !memcmp(buf, "LUKS\xba\xbe", 6))
+		return 0;
+	r = probe_region(buf, LUKS_HEADER_SIZE, &pr);
+	if (r < 0)
+		return vol_fail(ctx, r, "probing %s for existing data failed: %s", name,
+				strerror(-r));
+	if (pr.type[0])
+		return vol_fail(
+			ctx, -ENOTEMPTY,
+			"refusing to format %s: it holds a %s signature (%s); formatting would "
+			"destroy it. To overwrite anyway: --force %s",
+			name, pr.type, pr.usage[0] ? pr.usage : "data", name);
+	if (pr.nonzero)
+		return vol_fail(
+			ctx, -ENOTEMPTY,
+			"refusing to format %s: its first MiB holds non-zero data; formatting "
+			"would destroy it. To overwrite anyway: --force %s",
+			name, name);
+	return 0;
+}
+
+/* The UUID an earlier, stopped format of @img reserved with the same KMS entry: 1 and
+ * @uuid filled, or 0 (none, or another KMS: then a DEK may be left there, say so). */
+static int reserved_uuid(struct img *img, const char *name, const char *kms_id, char *uuid)
+{
+	_cleanup_free_ char *u = NULL, *kms = NULL;
+
+	if (img_meta_get(img, META_UUID, &u) < 0 || !meta_valid_uuid(u))
+		return 0;
+	if (img_meta_get(img, META_KMS, &kms) < 0 || strcmp(kms, kms_id) != 0) {
+		log_warn("image=%s event=format-kms-changed uuid=%s was=\"%s\" "
+			 "msg=\"a stopped format may have left a DEK for volume %s in that KMS\"",
+			 name, u, kms ? kms : "", u);
+		return 0;
+	}
+	(void)snprintf(uuid, META_UUID_LEN + 1, "%s", u);
+	return 1;
+}
+
+/* The DEK of a new volume: wrapped for metadata by an envelope KMS, or kept by the KMS.
+ * A KMS that already keeps one for this UUID got it from a stopped format of this
+ * image, which wrote no header with it: use it, so that no key is orphaned. */
+static int new_dek(struct pvenc_ctx *ctx, struct kms *k, const struct kms_binding *b,
+		   const char *name, uint8_t **dek, char **wrapped)
+{
+	size_t len = 0;
+	int r;
+
+	if (!kms_is_envelope(k)) {
+		r = kms_fetch(k, b, dek, &len);
+		if (r == 0 && len == DEK_LEN) {
+			log_info("image=%s event=dek-reused uuid=%s", name, b->volume_id);
+			return 0;
+		}
+		secmem_free(*dek);
+		*dek = NULL;
+		if (r == 0)
+			return vol_fail(
+				ctx, -EBADMSG,
+				"KMS '%s' holds a %zu-byte key for volume %s, not a %d-byte "
+				"DEK; remove it or format with another KMS entry",
+				k->id, len, b->volume_id, DEK_LEN);
+		if (r != -ENOKEY && r != -ENOENT)
+			return vol_fail(ctx, r, "KMS '%s' could not be asked for volume %s: %s",
+					k->id, b->volume_id, k->error);
+	}
+	*dek = secmem_alloc(DEK_LEN);
+	if (!*dek)
+		return -ENOMEM;
+	if (getrandom(*dek, DEK_LEN, 0) != DEK_LEN)
+		return vol_fail(ctx, -EIO, "getrandom failed");
+	if (kms_is_envelope(k))
+		r = kms_wrap(k, b, *dek, DEK_LEN, wrapped);
+	else
+		r = kms_store(k, b, *dek, DEK_LEN);
+	if (r < 0)
+		return vol_fail(ctx, r, "KMS '%s' could not %s the new DEK: %s", k->id,
+				kms_is_envelope(k) ? "wrap" : "store", k->error);
+	return 0;
+}
+
+int volume_format(struct pvenc_ctx *ctx, struct vol *v, const struct format_opts *o)
+{
+	_cleanup_img_ struct img *img = NULL;
+	_cleanup_kms_ struct kms *k = NULL;
+	_cleanup_secmem_ uint8_t *dek = NULL;
+	_cleanup_free_ char *wrapped = NULL;
+	struct vol_meta *m = &v->meta;
+	const char *name = v->name;
+	struct kms_binding b;
+	char uuid[META_UUID_LEN + 1];
+	const char *kms_id = o->kms_id;
+	uint64_t size;
+	size_t deklen;
+	int r, force;
+
+	r = vol_need(ctx, v, VOL_IMAGE);
+	if (r < 0)
+		return r;
+	force = o->force && !strcmp(o->force, name);
+	if (o->force && !force)
+		return vol_fail(ctx, -EINVAL,
+				"--force must repeat the image name exactly: --force %s", name);
+
+	/* What a metadata read before found is stale once this writes. */
+	vol_forget(v);
+	r = vol_open_image(ctx, &v->dev.spec, 0, &img);
+	if (r < 0)
+		return r;
+	r = vol_read_meta(ctx, v, img_meta_getter, img);
+	if (r < 0)
+		return r;
+	if (m->kind == VOL_CEPHCSI)
+		return vol_fail(ctx, -EEXIST,
+				"image %s is already encrypted by ceph-csi; open it with "
+				"pvencctl open",
+				name);
+	if (m->state == STATE_FORMATTED)
+		return vol_fail(ctx, -EEXIST,
+				"image %s is already a formatted pvenc volume; pvenc never "
+				"formats a volume twice",
+				name);
+	r = img_size(img, &size);
+	if (r < 0)
+		goto out;
+	if (size < LUKS_MIN_IMAGE_SIZE) {
+		r = vol_fail(ctx, -ENOSPC,
+			     "image %s is %llu bytes; pvenc needs at least %llu (16 MiB LUKS2 "
+			     "header + 1 MiB)",
+			     name, (unsigned long long)size,
+			     (unsigned long long)LUKS_MIN_IMAGE_SIZE);
+		goto out;
+	}
+
+	if (m->state == STATE_PREPARED) {
+		/* Resume an interrupted format with the DEK already stored: never a new key. */
+		if (kms_id && strcmp(kms_id, m->kms) != 0) {
+			r = vol_fail(ctx, -EINVAL, "image %s was prepared with KMS '%s', not '%s'",
+				     name, m->kms, kms_id);
+			goto out;
+		}
+		r = vol_open_kms(ctx, &v->dev.spec, m->kms, &k);
+		if (r < 0)
+			goto out;
+		b = (struct kms_binding){ .volume_id = m->uuid };
+		if (m->dek)
+			r = kms_unwrap(k, &b, m->dek, &dek, &deklen);
+		else if (!kms_is_envelope(k))
+			r = kms_fetch(k, &b, &dek, &deklen);
+		else {
+			r = vol_fail(ctx, -EBADMSG, "image %s is prepared but has no wrapped DEK",
+				     name);
+			goto out;
+		}
+		if (r < 0) {
+			r = vol_fail(ctx, r, "cannot unwrap the DEK of %s with KMS '%s': %s", name,
+				     m->kms, k->error);
+			goto out;
+		}
+		if (deklen != DEK_LEN) {
+			r = vol_fail(ctx, -EBADMSG, "the unwrapped DEK of %s has %zu bytes, not %d",
+				     name, deklen, DEK_LEN);
+			goto out;
+		}
+		(void)snprintf(uuid, sizeof(uuid), "%s", m->uuid);
+		if (!force) {
+			r = check_empty(ctx, img, name, uuid, dek);
+			if (r < 0)
+				goto out;
+		}
+		log_info("image=%s event=format-resume kms=%s", name, m->kms);
+	} else {
+		if (!kms_id) {
+			r = vol_fail(ctx, -EINVAL, "--kms ID is required to format %s", name);
+			goto out;
+		}
+		if (!force) {
+			r = check_empty(ctx, img, name, NULL, NULL);
+			if (r < 0)
+				goto out;
+		}
+		r = vol_open_kms(ctx, &v->dev.spec, kms_id, &k);
+		if (r < 0)
+			goto out;
+		if (reserved_uuid(img, name, kms_id, uuid) == 0)
+			random_uuid(uuid);
+		else
+			log_info("image=%s event=format-again uuid=%s", name, uuid);
+		b = (struct kms_binding){ .volume_id = uuid };
+		/* Phase 1: the UUID first, so that a DEK the KMS keeps is always findable
+		 * from the image; then the DEK; then state=prepared as the commit. */
+		if ((r = vol_set_meta(ctx, img, META_FORMAT, "1")) < 0 ||
+		    (r = vol_set_meta(ctx, img, META_KMS, kms_id)) < 0 ||
+		    (r = vol_set_meta(ctx, img, META_ENDPOINT, k->endpoint ? k->endpoint : "")) <
+			    0 ||
+		    (r = vol_set_meta(ctx, img, META_UUID, uuid)) < 0)
+			goto out;
+		r = new_dek(ctx, k, &b, name, &dek, &wrapped);
+		if (r < 0)
+			goto out;
+		crashpoint("format:dek-stored");
+		if (wrapped && (r = vol_set_meta(ctx, img, META_DEK, wrapped)) < 0)
+			goto out;
+		crashpoint("format:before-prepared");
+		r = vol_set_meta(ctx, img, META_STATE, "prepared");
+		if (r < 0)
+			goto out;
+		crashpoint("format:prepared");
+		log_info("image=%s event=prepared kms=%s uuid=%s", name, kms_id, uuid);
+	}
+
+	/* Phase 2: the LUKS2 header, verified, then state=formatted as the commit. */
+	r = write_header(ctx, img, name, uuid, dek, o->fresh);
+	if (r < 0)
+		goto out;
+	crashpoint("format:header-verified");
+	r = vol_set_meta(ctx, img, META_STATE, "formatted");
+	if (r < 0)
+		goto out;
+	crashpoint("format:formatted");
+	log_info("image=%s event=formatted kms=%s uuid=%s", name, k->id, uuid);
+	r = 0;
+out:
+	vol_forget(v);
+	return r;
+}
+
+/* A create whose format failed before anything was stored (no pvenc.state: the KMS
+ * refused, say) removes its new, empty image again, so that the operator can simply
+ * run the same create once the cause is fixed. A prepared image stays: it holds a DEK
+ * and `pvencctl format` finishes it. ctx->err keeps the format's error. */
+static void undo_create(struct pvenc_ctx *ctx, const struct image_spec *spec, const char *name)
+{
+	_cleanup_free_ char *state = NULL;
+	struct img *img = NULL;
+	int r;
+
+	if (img_open(ctx->conn, spec, 1, &img) < 0)
+		return;
+	r = img_meta_get(img, META_STATE, &state);
+	img_close(img);
+	if (r != -ENOENT)
+		return;
+	if (img_remove(ctx->conn, spec) == 0)
+		log_info("image=%s event=create-undone", name);
+}
+
+int volume_create(struct pvenc_ctx *ctx, struct vol *v, uint64_t size, const struct format_opts *o)
+{
+	_cleanup_kms_ struct kms *k = NULL;
+	struct format_opts fo;
+	int r;
+
+	r = vol_need(ctx, v, VOL_IMAGE);
+	if (r < 0)
+		return r;
+	if (!o->kms_id)
+		return vol_fail(ctx, -EINVAL, "--kms ID is required");
+	if (size < LUKS_MIN_IMAGE_SIZE)
+		return vol_fail(ctx, -EINVAL,
+				"--size must be at least %llu MiB (16 MiB go to the LUKS2 header)",
+				(unsigned long long)(LUKS_MIN_IMAGE_SIZE >> 20));
+	/* Check the KMS entry before creating anything. */
+	r = vol_open_kms(ctx, &v->dev.spec, o->kms_id, &k);
+	if (r < 0)
+		return r;
+	r = pvenc_ctx_connect(ctx);
+	if (r < 0)
+		return r;
+	r = img_create(ctx->conn, &v->dev.spec, size);
+	if (r == -EEXIST)
+		return vol_fail(
+			ctx, r,
+			"image %s already exists; use pvencctl format for an existing empty image",
+			v->name);
+	if (r < 0)
+		return vol_fail(ctx, r, "cannot create image %s: %s", v->name, strerror(-r));
+	log_info("image=%s event=created size=%llu", v->name, (unsigned long long)size);
+	crashpoint("create:created");
+	fo = *o;
+	fo.fresh = 1;
+	r = volume_format(ctx, v, &fo);
+	if (r < 0)
+		undo_create(ctx, &v->dev.spec, v->name);
+	return r;
+}
+
+int volume_format_by_policy(struct pvenc_ctx *ctx, struct vol *v)
+{
+	struct format_opts fo = { 0 };
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	r = vol_need(ctx, v, VOL_MAPPED);
+	if (r < 0)
+		return r;
+	if (v->dev.spec.snap[0])
+		return 0;
+	fo.kms_id = config_policy_kms(&ctx->cfg, v->dev.spec.pool, v->dev.spec.ns);
+	if (!fo.kms_id)
+		return 0;
+	r = vol_need(ctx, v, VOL_META);
+	if (r < 0)
+		return r;
+	if (v->meta.kind != VOL_PLAIN)
+		return 0;
+	r = volume_format(ctx, v, &fo);
+	if (r < 0)
+		return r;
+	/* udev's probe may have cached the old first blocks of /dev/rbdN. */
+	fd = open(v->dev.path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0)
+		(void)ioctl(fd, BLKFLSBUF, 0);
+	log_info("image=%s event=formatted-by-policy kms=%s", v->name, fo.kms_id);
+	return 1;
+}
