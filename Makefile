@@ -75,7 +75,8 @@ $(LIB): $(LIB_OBJS)
 	$(call say,AR,$@)
 	$(Q)$(AR) rcs $@ $^
 
-$(BUILDDIR)/pvencctl: $(BUILDDIR)/tools/pvencctl.o $(LIB)
+PVENCCTL_OBJS := $(patsubst %.c,$(BUILDDIR)/%.o,$(wildcard tools/pvencctl/*.c))
+$(BUILDDIR)/pvencctl: $(PVENCCTL_OBJS) $(LIB)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 

@@ -112,7 +112,7 @@ static int put_stats(struct sk_buff *skb, struct pvenc_volume *v)
 	nest = nla_nest_start(skb, PVENC_A_STATS);
 	if (!nest)
 		return -EMSGSIZE;
-	for (i = PVENC_S_READS; i <= PVENC_S_BUSY_MS; i++)
+	for (i = PVENC_S_COUNTERS_BEGIN; i < PVENC_S_COUNTERS_END; i++)
 		if (nla_put_u64_64bit(skb, i, c.v[i], PVENC_S_PAD))
 			return -EMSGSIZE;
 	nla_nest_end(skb, nest);

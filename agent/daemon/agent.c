@@ -20,96 +20,14 @@
 
 #include "control/proto.h"
 #include "crypt/luks.h"
+#include "daemon/internal.h"
 #include "daemon/notify.h"
-#include "daemon/retry.h"
 #include "util/log.h"
 #include "util/macro.h"
 #include "store/krbd.h"
 #include "volume/volume.h"
 
-#define MAX_CLIENTS	 64
-#define CLIENT_TIMEOUT_S 30
-/* The Ceph connection is dropped after this long without a job: librados keeps ~14
- * threads that wake several times a second and ~15 MiB, and an idle agent should cost
- * nothing. Reconnecting costs one open a few milliseconds (Documentation/performance.md). */
-#define CEPH_IDLE_S 30
-
-enum dev_state {
-	DEV_QUEUED,
-	DEV_OPEN,
-	DEV_RETRY,
-	DEV_FAILED,
-	DEV_IGNORED, /* not an encrypted volume */
-	DEV_CLOSED,
-};
-
-static const char *const dev_state_names[] = {
-	[DEV_QUEUED] = "queued", [DEV_OPEN] = "open",	    [DEV_RETRY] = "retrying",
-	[DEV_FAILED] = "failed", [DEV_IGNORED] = "ignored", [DEV_CLOSED] = "closed",
-};
-
-struct dev {
-	int id;
-	enum dev_state state;
-	int busy; /* a worker runs a job for it */
-	int attempts; /* failed opens in a row */
-	time_t next_try; /* DEV_RETRY: monotonic seconds */
-	char dm_name[128];
-	char image[SPEC_STR_MAX]; /* pool/[ns/]image, for logs: rbdN changes every boot */
-	int scanned; /* found by the startup scan, not yet tried: READY=1 waits for it */
-	char last_error[1024];
-	int have_ident; /* DEV_OPEN: ident is what pvenc.ko was told */
-	struct kvol ident;
-	int64_t rot_period; /* DEV_OPEN: its rotation schedule; 0 (off): never checked */
-	time_t rot_check; /* monotonic seconds of its next rotation check */
-	struct dev *next;
-};
-
-struct job {
-	int devid;
-	enum ctl_op
-		op; /* CTL_OPEN (add), CTL_RESIZE (change), CTL_CLOSE, CTL_UNMAP, CTL_EVENT (remove) */
-	int deferred;
-	int waited; /* a client waits for the result */
-	int done;
-	int result;
-	int already;
-	char dm_path[160];
-	char image[SPEC_STR_MAX];
-	char err[1024];
-	int have_ident;
-	struct kvol ident;
-	int have_rot; /* rot_period was read (open, rotation check) */
-	int64_t rot_period;
-	struct job *next;
-};
-
-struct agent {
-	struct pvenc_config cfg;
-	struct pvenc_ctx ctx0; /* owns the Ceph connection (NULL while idle) */
-	pthread_mutex_t conn_lock; /* ctx0.conn, conn_users, conn_idle_at */
-	int conn_users; /* jobs and requests using ctx0.conn */
-	time_t conn_idle_at; /* monotonic: drop the connection then if unused */
-	pthread_mutex_t lock;
-	pthread_cond_t work; /* jobs or retries may be ready */
-	pthread_cond_t done; /* a waited job finished */
-	struct job *jobs, *jobs_tail;
-	struct dev *devs;
-	pthread_t *workers;
-	int nworkers;
-	int stopping;
-	int ready; /* READY=1 sent: the startup scan tried every device once */
-	time_t ready_by; /* monotonic: READY=1 at the latest then */
-	char status[128]; /* the last STATUS= sent */
-	const char *config_path; /* re-read on reload (SIGHUP) */
-	unsigned cfg_gen; /* bumped by a reload; workers copy cfg when it changes */
-	int listen_fd;
-	int clients;
-	struct client *client_list; /* live client threads, joined by agent_free() */
-	struct kmodnl_watch *kwatch; /* pvenc.ko appearing; NULL if netlink is unusable */
-};
-
-static time_t mono(void)
+time_t agent_mono(void)
 {
 	struct timespec ts;
 
@@ -117,149 +35,30 @@ static time_t mono(void)
 	return ts.tv_sec;
 }
 
-/* The shared Ceph connection, made if there is none; conn_put() when done. */
-static int conn_get(struct agent *a, struct pvenc_ctx *ctx)
+struct job *agent_enqueue(struct agent *a, int devid, enum job_op op, int deferred, int waited)
 {
-	int r = 0;
+	struct job *j = devtab_enqueue(&a->tab, devid, op, deferred, waited);
 
-	pthread_mutex_lock(&a->conn_lock);
-	if (!a->ctx0.conn) {
-		r = pvenc_ctx_connect(&a->ctx0);
-		if (r < 0)
-			(void)snprintf(ctx->err, sizeof(ctx->err), "%s", a->ctx0.err);
-		else
-			log_debug("event=ceph-connected");
-	}
-	if (r == 0) {
-		a->conn_users++;
-		pvenc_ctx_share(ctx, a->ctx0.conn);
-	}
-	pthread_mutex_unlock(&a->conn_lock);
-	return r;
-}
-
-static void conn_put(struct agent *a, struct pvenc_ctx *ctx)
-{
-	pthread_mutex_lock(&a->conn_lock);
-	if (--a->conn_users == 0)
-		a->conn_idle_at = mono() + CEPH_IDLE_S;
-	pthread_mutex_unlock(&a->conn_lock);
-	ctx->conn = NULL;
-}
-
-/* Drops an unused connection whose idle time is up; else the seconds until it is
- * (-1: nothing to wait for). With a->lock held (a->lock, then conn_lock). */
-static long conn_idle(struct agent *a)
-{
-	long wait = -1;
-
-	/* A worker may hold conn_lock for a whole connect (up to client_mount_timeout when
-	 * Ceph is down): never wait for it with a->lock held, look again in a second. */
-	if (pthread_mutex_trylock(&a->conn_lock) != 0)
-		return 1;
-	if (a->ctx0.conn && a->conn_users == 0) {
-		wait = a->conn_idle_at - mono();
-		if (wait <= 0) {
-			cluster_close(a->ctx0.conn);
-			a->ctx0.conn = NULL;
-			/* Give librados' freed arenas back: the idle footprint is the point. */
-			(void)malloc_trim(0);
-			log_debug("event=ceph-disconnected reason=idle");
-			wait = -1;
-		}
-	}
-	pthread_mutex_unlock(&a->conn_lock);
-	return wait;
-}
-
-static struct dev *dev_get(struct agent *a, int id, int create)
-{
-	struct dev *d;
-
-	for (d = a->devs; d; d = d->next)
-		if (d->id == id)
-			return d;
-	if (!create)
-		return NULL;
-	d = calloc(1, sizeof(*d));
-	if (!d)
-		return NULL;
-	d->id = id;
-	d->state = DEV_QUEUED;
-	d->next = a->devs;
-	a->devs = d;
-	return d;
-}
-
-static void dev_drop(struct agent *a, int id)
-{
-	for (struct dev **p = &a->devs; *p; p = &(*p)->next)
-		if ((*p)->id == id) {
-			struct dev *d = *p;
-
-			*p = d->next;
-			free(d);
-			return;
-		}
-}
-
-/* Queue a job; with the lock held. Coalesces an unwaited job already queued for the
- * same device and operation. */
-static struct job *enqueue(struct agent *a, int devid, enum ctl_op op, int deferred, int waited)
-{
-	struct job *j;
-
-	if (!waited)
-		for (j = a->jobs; j; j = j->next)
-			if (j->devid == devid && j->op == op && !j->waited)
-				return j;
-	j = calloc(1, sizeof(*j));
-	if (!j)
-		return NULL;
-	j->devid = devid;
-	j->op = op;
-	j->deferred = deferred;
-	j->waited = waited;
-	if (a->jobs_tail)
-		a->jobs_tail->next = j;
-	else
-		a->jobs = j;
-	a->jobs_tail = j;
-	pthread_cond_signal(&a->work);
+	if (j)
+		pthread_cond_signal(&a->work);
 	return j;
 }
 
-/* Next job whose device is not busy; with the lock held. */
-static struct job *dequeue(struct agent *a)
+static struct devtab_policy policy(const struct agent *a)
 {
-	struct job *prev = NULL;
-
-	for (struct job *j = a->jobs; j; prev = j, j = j->next) {
-		struct dev *d = dev_get(a, j->devid, 0);
-
-		if (d && d->busy)
-			continue;
-		if (prev)
-			prev->next = j->next;
-		else
-			a->jobs = j->next;
-		if (a->jobs_tail == j)
-			a->jobs_tail = prev;
-		j->next = NULL;
-		return j;
-	}
-	return NULL;
+	return (struct devtab_policy){ .retry_limit = a->cfg.retry_limit,
+				       .retry_max_s = a->cfg.retry_max,
+				       .rotation_check_s = a->cfg.rotation_check_s };
 }
 
 /* STATUS= for systemctl status: the device table in one line; sent when it changes.
  * With the lock held. */
 static void status_update(struct agent *a)
 {
-	int n[DEV_CLOSED + 1] = { 0 };
+	int n[DEV_NSTATES];
 	char st[sizeof(a->status)];
 
-	for (struct dev *d = a->devs; d; d = d->next)
-		n[d->state]++;
+	devtab_count(&a->tab, n);
 	(void)snprintf(st, sizeof(st), "%d open, %d retrying, %d failed, %d opening", n[DEV_OPEN],
 		       n[DEV_RETRY], n[DEV_FAILED], n[DEV_QUEUED]);
 	if (strcmp(st, a->status) == 0)
@@ -283,23 +82,14 @@ static void check_ready(struct agent *a)
 
 	if (a->ready)
 		return;
-	if (mono() < a->ready_by)
-		for (struct dev *d = a->devs; d; d = d->next)
+	if (agent_mono() < a->ready_by)
+		for (struct dev *d = a->tab.devs; d; d = d->next)
 			if (d->scanned)
 				return;
 	a->ready = 1;
 	(void)snprintf(msg, sizeof(msg), "READY=1\nSTATUS=%s", a->status);
 	(void)notify(msg);
 	log_info("event=ready %s", a->status);
-}
-
-static unsigned backoff(const struct agent *a, int attempts)
-{
-	uint32_t rnd = 0;
-
-	if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-		rnd = (uint32_t)mono();
-	return retry_backoff(attempts, a->cfg.retry_max, rnd);
 }
 
 static void run_job(struct agent *a, struct pvenc_ctx *ctx, struct job *j)
@@ -316,7 +106,7 @@ static void run_job(struct agent *a, struct pvenc_ctx *ctx, struct job *j)
 	switch (r < 0 ? -1 : (int)j->op) {
 	case -1: /* the device went away */
 		break;
-	case CTL_OPEN:
+	case JOB_OPEN:
 		r = volume_format_by_policy(ctx, &v);
 		if (r >= 0)
 			r = volume_open(ctx, &v, &none, &res);
@@ -329,7 +119,7 @@ static void run_job(struct agent *a, struct pvenc_ctx *ctx, struct job *j)
 			j->have_rot = 1;
 		}
 		break;
-	case CTL_RESIZE:
+	case JOB_RESIZE:
 		r = volume_resize(ctx, &v, NULL);
 		if (r == -ENOENT) { /* not open (yet): a change may also be the first sight */
 			r = volume_open(ctx, &v, &none, &res);
@@ -341,13 +131,13 @@ static void run_job(struct agent *a, struct pvenc_ctx *ctx, struct job *j)
 			}
 		}
 		break;
-	case CTL_CLOSE:
+	case JOB_CLOSE:
 		r = volume_close(ctx, &v, j->deferred, &was_open);
 		break;
-	case CTL_UNMAP:
+	case JOB_UNMAP:
 		r = volume_unmap(ctx, &v);
 		break;
-	case CTL_ROTATE: {
+	case JOB_ROTATE: {
 		struct rotate_result rr;
 
 		r = volume_rotate_if_due(ctx, &v, &rr);
@@ -368,114 +158,45 @@ static void run_job(struct agent *a, struct pvenc_ctx *ctx, struct job *j)
 		       r < 0 ? (ctx->err[0] ? ctx->err : strerror(-r)) : "");
 }
 
-/* Record a job's outcome in the device table; with the lock held. */
-static void account(struct agent *a, struct job *j)
+/* Records a job's outcome in the device table and logs what changed; lock held. */
+static void account(struct agent *a, const struct job *j)
 {
-	struct dev *d = dev_get(a, j->devid, 1);
+	struct devtab_policy p = policy(a);
+	uint32_t rnd = 0;
+	unsigned wait = 0;
+	enum dev_event ev;
+	const struct dev *d;
 
+	if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		rnd = (uint32_t)agent_mono();
+	ev = devtab_account(&a->tab, &p, j, agent_mono(), rnd, &wait);
+	d = devtab_get(&a->tab, j->devid, 0);
 	if (!d)
 		return;
-	if (j->image[0])
-		(void)snprintf(d->image, sizeof(d->image), "%s", j->image);
-	d->scanned = 0;
-	if (j->have_rot) {
-		d->rot_period = j->rot_period;
-		d->rot_check = mono() + a->cfg.rotation_check_s;
-	}
-	if (j->op == CTL_ROTATE) {
-		/* The volume stays open whatever happens; the next check tries again. */
-		if (j->result < 0)
-			log_warn("image=%s device=rbd%d event=rotate-failed error=\"%s\"", d->image,
-				 j->devid, j->err);
-		return;
-	}
-	if (j->op == CTL_CLOSE || j->op == CTL_UNMAP) {
-		if (j->result == 0) {
-			d->state = DEV_CLOSED;
-			d->have_ident = 0;
-			d->attempts = 0;
-			d->last_error[0] = '\0';
-		}
-		if (j->result == 0 && j->op == CTL_UNMAP)
-			dev_drop(a, j->devid);
-		return;
-	}
-	if (j->result == 0) {
-		if (d->state != DEV_OPEN)
-			log_info("image=%s device=rbd%d event=open dm=%s", d->image, j->devid,
-				 j->dm_path);
-		d->state = DEV_OPEN;
-		d->attempts = 0;
-		d->last_error[0] = '\0';
-		if (j->have_ident) {
-			d->ident = j->ident;
-			d->have_ident = 1;
-			(void)snprintf(d->dm_name, sizeof(d->dm_name), "%s", j->ident.name);
-		}
-		return;
-	}
-	if (retry_class(j->result) == RETRY_IGNORE) {
-		if (d->state != DEV_IGNORED)
-			log_debug("image=%s device=rbd%d event=ignored reason=not-encrypted",
-				  d->image, j->devid);
-		d->state = DEV_IGNORED;
-		return;
-	}
-	(void)snprintf(d->last_error, sizeof(d->last_error), "%s", j->err);
-	d->attempts++;
-	if (retry_class(j->result) == RETRY_AGAIN &&
-	    (a->cfg.retry_limit == 0 || d->attempts < a->cfg.retry_limit)) {
-		unsigned wait = backoff(a, d->attempts);
-
-		d->state = DEV_RETRY;
-		d->next_try = mono() + wait;
+	switch (ev) {
+	case DEV_EV_OPENED:
+		log_info("image=%s device=rbd%d event=open dm=%s", d->image, j->devid, j->dm_path);
+		break;
+	case DEV_EV_IGNORED:
+		log_debug("image=%s device=rbd%d event=ignored reason=not-encrypted", d->image,
+			  j->devid);
+		break;
+	case DEV_EV_RETRY:
 		log_warn("image=%s device=rbd%d event=retry attempt=%d in=%us error=\"%s\"",
 			 d->image, j->devid, d->attempts, wait, j->err);
-	} else {
-		d->state = DEV_FAILED;
+		break;
+	case DEV_EV_FAILED:
 		log_error("image=%s device=rbd%d event=failed attempts=%d error=\"%s\"", d->image,
 			  j->devid, d->attempts, j->err);
+		break;
+	case DEV_EV_ROTATE_FAILED:
+		log_warn("image=%s device=rbd%d event=rotate-failed error=\"%s\"", d->image,
+			 j->devid, j->err);
+		break;
+	case DEV_EV_NONE:
+	case DEV_EV_CLOSED:
+		break;
 	}
-}
-
-/* Queue due retries and return how long to sleep until the next one; lock held. */
-static long due_retries(struct agent *a)
-{
-	time_t now = mono();
-	long next = -1;
-
-	for (struct dev *d = a->devs; d; d = d->next) {
-		if (d->state != DEV_RETRY)
-			continue;
-		if (d->next_try <= now) {
-			d->state = DEV_QUEUED;
-			(void)enqueue(a, d->id, CTL_OPEN, 0, 0);
-		} else if (next < 0 || d->next_try - now < next) {
-			next = d->next_try - now;
-		}
-	}
-	return next;
-}
-
-/* Every check-interval, a rotation check for each open volume whose schedule (read at
- * open and at each check) is on. With every schedule off nothing is timed: the agent
- * sleeps until an event. Lock held; seconds until the next check, or -1. */
-static long due_rotations(struct agent *a)
-{
-	time_t now = mono();
-	long next = -1;
-
-	for (struct dev *d = a->devs; d; d = d->next) {
-		if (d->state != DEV_OPEN || d->rot_period <= 0)
-			continue;
-		if (d->rot_check <= now) {
-			d->rot_check = now + a->cfg.rotation_check_s;
-			(void)enqueue(a, d->id, CTL_ROTATE, 0, 0);
-		}
-		if (next < 0 || d->rot_check - now < next)
-			next = d->rot_check - now;
-	}
-	return next;
 }
 
 static void *worker(void *arg)
@@ -494,19 +215,17 @@ static void *worker(void *arg)
 
 		wait = -1;
 		if (!a->stopping) {
-			long rot = due_rotations(a);
+			struct devtab_policy p = policy(a);
 
-			wait = due_retries(a);
-			if (rot >= 0 && (wait < 0 || rot < wait))
-				wait = rot;
+			wait = devtab_due(&a->tab, &p, agent_mono());
 		}
-		j = dequeue(a);
+		j = devtab_dequeue(&a->tab);
 		if (!j) {
 			long idle;
 
 			if (a->stopping)
 				break;
-			idle = conn_idle(a);
+			idle = cephconn_idle(&a->ceph, agent_mono());
 			if (idle >= 0 && (wait < 0 || idle < wait))
 				wait = idle;
 			if (wait < 0) {
@@ -520,7 +239,7 @@ static void *worker(void *arg)
 			}
 			continue;
 		}
-		d = dev_get(a, j->devid, 1);
+		d = devtab_get(&a->tab, j->devid, 1);
 		if (d)
 			d->busy = 1;
 		if (gen != a->cfg_gen) { /* reloaded: the new settings from this job on */
@@ -529,15 +248,15 @@ static void *worker(void *arg)
 		}
 		pthread_mutex_unlock(&a->lock);
 		ctx.err[0] = '\0';
-		if (conn_get(a, &ctx) == 0) {
+		if (cephconn_get(&a->ceph, &ctx) == 0) {
 			run_job(a, &ctx, j);
-			conn_put(a, &ctx);
+			cephconn_put(&a->ceph, &ctx, agent_mono());
 		} else {
 			j->result = -EAGAIN; /* a Ceph outage is transient: retried */
 			(void)snprintf(j->err, sizeof(j->err), "%s", ctx.err);
 		}
 		pthread_mutex_lock(&a->lock);
-		d = dev_get(a, j->devid, 1);
+		d = devtab_get(&a->tab, j->devid, 1);
 		if (d)
 			d->busy = 0;
 		account(a, j);
@@ -559,408 +278,23 @@ static void *worker(void *arg)
 
 /* udev "remove": the rbd device is gone; a mapping still over it can only be removed
  * once its users go (deferred). */
-static void handle_remove(struct agent *a, int devid)
+void agent_handle_remove(struct agent *a, int devid)
 {
 	char dm[128] = "", image[SPEC_STR_MAX] = "";
 	struct dev *d;
 
 	pthread_mutex_lock(&a->lock);
-	d = dev_get(a, devid, 0);
+	d = devtab_get(&a->tab, devid, 0);
 	if (d && d->state == DEV_OPEN)
 		(void)snprintf(dm, sizeof(dm), "%s", d->dm_name);
 	if (d)
 		(void)snprintf(image, sizeof(image), "%s", d->image);
-	dev_drop(a, devid);
+	devtab_drop(&a->tab, devid);
 	pthread_mutex_unlock(&a->lock);
 	if (dm[0] && luks_close(dm, 1) == 0)
 		log_notice("image=%s device=rbd%d event=removed-while-open dm=%s "
 			   "action=deferred-remove",
 			   image, devid, dm);
-}
-
-/* ---- control socket ---- */
-
-static struct json_object *answer_err(int r, const char *msg)
-{
-	struct json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "ok", json_object_new_boolean(0));
-	json_object_object_add(o, "code", json_object_new_int(r));
-	json_object_object_add(o, "error",
-			       json_object_new_string(msg && *msg ? msg : strerror(-r)));
-	return o;
-}
-
-static struct json_object *answer_ok(struct json_object *result)
-{
-	struct json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "ok", json_object_new_boolean(1));
-	json_object_object_add(o, "result", result);
-	return o;
-}
-
-/* Adds the agent's view (pending, retrying, last error) to a status object. */
-static void add_agent_state(struct agent *a, struct json_object *st)
-{
-	struct json_object *v;
-	const char *dev;
-	struct dev *d;
-
-	if (!json_object_object_get_ex(st, "device", &v) || !v)
-		return;
-	dev = json_object_get_string(v);
-	if (strncmp(dev, "/dev/rbd", 8) != 0)
-		return;
-	pthread_mutex_lock(&a->lock);
-	d = dev_get(a, ctl_rbd_index(dev + 5), 0);
-	if (d) {
-		struct json_object *ag = json_object_new_object();
-
-		json_object_object_add(ag, "state",
-				       json_object_new_string(dev_state_names[d->state]));
-		json_object_object_add(ag, "attempts", json_object_new_int(d->attempts));
-		if (d->last_error[0])
-			json_object_object_add(ag, "last_error",
-					       json_object_new_string(d->last_error));
-		if (d->state == DEV_RETRY)
-			json_object_object_add(
-				ag, "next_retry_in_s",
-				json_object_new_int64((int64_t)(d->next_try - mono())));
-		json_object_object_add(st, "agent", ag);
-	}
-	pthread_mutex_unlock(&a->lock);
-}
-
-/* Runs a volume operation through the queue and waits for it. */
-static struct json_object *queued_op(struct agent *a, struct ctl_request *req)
-{
-	struct krbd_dev d = { 0 };
-	struct job *j;
-	struct json_object *res;
-	int r;
-
-	/* Resolve the target to its rbd device (the queue is per device). */
-	if (req->target[0] == '/') {
-		r = krbd_dev_from_path(req->target, &d);
-	} else {
-		struct image_spec spec;
-
-		r = image_spec_parse(req->target, &spec);
-		if (r == 0)
-			r = krbd_dev_find(&spec, &d);
-		if (r == -ENOENT) {
-			char msg[2 * CTL_TARGET_MAX + 64];
-
-			(void)snprintf(msg, sizeof(msg),
-				       "%s is not mapped on this node: run 'rbd map %s' first",
-				       req->target, req->target);
-			return answer_err(-ENODEV, msg);
-		}
-	}
-	if (r < 0) {
-		char msg[CTL_TARGET_MAX + 64];
-
-		(void)snprintf(msg, sizeof(msg), "%s is not a mapped rbd device or valid image",
-			       req->target);
-		return answer_err(r == -EINVAL ? -EINVAL : -ENODEV, msg);
-	}
-	pthread_mutex_lock(&a->lock);
-	if (a->stopping) {
-		pthread_mutex_unlock(&a->lock);
-		return answer_err(-ESHUTDOWN, "pvenc-agent is stopping; try again when it runs");
-	}
-	if (req->op == CTL_OPEN) {
-		struct dev *dv = dev_get(a, d.id, 1);
-
-		if (dv && dv->state != DEV_OPEN)
-			dv->state = DEV_QUEUED;
-	}
-	j = enqueue(a, d.id, req->op, req->deferred, 1);
-	if (!j) {
-		pthread_mutex_unlock(&a->lock);
-		return answer_err(-ENOMEM, NULL);
-	}
-	while (!j->done)
-		pthread_cond_wait(&a->done, &a->lock);
-	pthread_mutex_unlock(&a->lock);
-	if (j->result < 0) {
-		res = answer_err(j->result, j->err);
-	} else {
-		struct json_object *o = json_object_new_object();
-
-		json_object_object_add(o, "device", json_object_new_string(d.path));
-		if (j->dm_path[0])
-			json_object_object_add(o, "dm_path", json_object_new_string(j->dm_path));
-		json_object_object_add(o, "already", json_object_new_boolean(j->already));
-		res = answer_ok(o);
-	}
-	free(j);
-	return res;
-}
-
-static struct json_object *handle(struct agent *a, struct ctl_request *req)
-{
-	struct pvenc_ctx ctx;
-	struct json_object *o = NULL;
-	int r;
-
-	switch (req->op) {
-	case CTL_PING:
-		o = json_object_new_object();
-		json_object_object_add(o, "version", json_object_new_string(PVENC_VERSION));
-		return answer_ok(o);
-	case CTL_EVENT:
-		if (req->action == CTL_REMOVE) {
-			handle_remove(a, req->devid);
-		} else {
-			pthread_mutex_lock(&a->lock);
-			struct dev *d = dev_get(a, req->devid, 1);
-
-			if (d && req->action == CTL_ADD && d->state != DEV_OPEN) {
-				d->state = DEV_QUEUED;
-				d->attempts = 0;
-			}
-			(void)enqueue(a, req->devid, req->action == CTL_ADD ? CTL_OPEN : CTL_RESIZE,
-				      0, 0);
-			pthread_mutex_unlock(&a->lock);
-		}
-		return answer_ok(json_object_new_string("queued"));
-	case CTL_OPEN:
-	case CTL_CLOSE:
-	case CTL_UNMAP:
-	case CTL_RESIZE:
-		return queued_op(a, req);
-	case CTL_STATUS:
-	case CTL_LIST:
-		pthread_mutex_lock(&a->lock); /* a reload may be replacing a->cfg */
-		pvenc_ctx_init(&ctx, &a->cfg);
-		pthread_mutex_unlock(&a->lock);
-		r = conn_get(a, &ctx);
-		if (r == 0 && req->op == CTL_STATUS) {
-			_cleanup_vol_ struct vol v = { .dev.id = -1 };
-
-			r = vol_target(&ctx, req->target, &v);
-			if (r == 0)
-				r = volume_status(&ctx, &v, &o);
-			if (r == 0)
-				add_agent_state(a, o);
-		} else if (r == 0) {
-			r = volume_list(&ctx, &o);
-			if (r == 0)
-				for (size_t i = 0; i < json_object_array_length(o); i++)
-					add_agent_state(a, json_object_array_get_idx(o, i));
-		}
-		if (ctx.conn) {
-			conn_put(a, &ctx);
-			/* A worker arms the idle timer. */
-			pthread_mutex_lock(&a->lock);
-			pthread_cond_broadcast(&a->work);
-			pthread_mutex_unlock(&a->lock);
-		}
-		pvenc_ctx_done(&ctx);
-		return r < 0 ? answer_err(r, ctx.err) : answer_ok(o);
-	case CTL_ROTATE: /* the parser never yields it */
-		break;
-	}
-	return answer_err(-EINVAL, "unknown op");
-}
-
-struct client {
-	struct agent *a;
-	int fd;
-	int done; /* the thread has finished: join it */
-	pthread_t thread;
-	struct client *next;
-};
-
-static int write_all(int fd, const char *s, size_t n)
-{
-	while (n) {
-		ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -errno;
-		s += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static void *client_thread(void *arg)
-{
-	struct client *c = arg;
-	struct agent *a = c->a;
-	char *buf = malloc(CTL_MAX_LINE + 1);
-	size_t len = 0;
-
-	while (buf) {
-		ssize_t n = recv(c->fd, buf + len, CTL_MAX_LINE + 1 - len, 0);
-		char *nl;
-
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-		while ((nl = memchr(buf, '\n', len))) {
-			struct ctl_request req;
-			struct json_object *ans;
-			char err[256];
-			size_t linelen = (size_t)(nl - buf);
-			const char *text;
-
-			if (ctl_parse_request(buf, linelen, &req, err, sizeof(err)) < 0)
-				ans = answer_err(-EINVAL, err);
-			else
-				ans = handle(a, &req);
-			text = json_object_to_json_string_ext(ans, JSON_C_TO_STRING_PLAIN);
-			if (write_all(c->fd, text, strlen(text)) < 0 ||
-			    write_all(c->fd, "\n", 1) < 0)
-				len = 0, n = -1;
-			json_object_put(ans);
-			if (n < 0)
-				goto out;
-			memmove(buf, nl + 1, len - linelen - 1);
-			len -= linelen + 1;
-		}
-		if (len > CTL_MAX_LINE) { /* no newline within the cap */
-			struct json_object *ans = answer_err(-EMSGSIZE, "request too long");
-			const char *text =
-				json_object_to_json_string_ext(ans, JSON_C_TO_STRING_PLAIN);
-
-			(void)write_all(c->fd, text, strlen(text));
-			(void)write_all(c->fd, "\n", 1);
-			json_object_put(ans);
-			break;
-		}
-	}
-out:
-	free(buf);
-	pthread_mutex_lock(&a->lock);
-	(void)close(c->fd);
-	c->fd = -1;
-	c->done = 1;
-	a->clients--;
-	pthread_mutex_unlock(&a->lock);
-	return NULL;
-}
-
-/* Joins client threads that have finished; all of them with @all (after their sockets
- * were shut down, so none waits for its peer). */
-static void reap_clients(struct agent *a, int all)
-{
-	for (;;) {
-		struct client *c = NULL;
-
-		pthread_mutex_lock(&a->lock);
-		for (struct client **p = &a->client_list; *p; p = &(*p)->next)
-			if ((*p)->done || all) {
-				c = *p;
-				*p = c->next;
-				break;
-			}
-		pthread_mutex_unlock(&a->lock);
-		if (!c)
-			return;
-		pthread_join(c->thread, NULL);
-		free(c);
-	}
-}
-
-static void accept_client(struct agent *a)
-{
-	struct timeval tv = { .tv_sec = CLIENT_TIMEOUT_S };
-	struct ucred cred;
-	socklen_t clen = sizeof(cred);
-	struct client *c;
-	int fd;
-
-	fd = accept4(a->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-	if (fd < 0)
-		return;
-	/* Root only: the socket is 0600, and the peer is checked again here. */
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 ||
-	    (cred.uid != 0 && cred.uid != geteuid())) {
-		log_warn("event=control-refused uid=%d pid=%d", (int)cred.uid, (int)cred.pid);
-		(void)close(fd);
-		return;
-	}
-	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	pthread_mutex_lock(&a->lock);
-	if (a->clients >= MAX_CLIENTS) {
-		pthread_mutex_unlock(&a->lock);
-		(void)close(fd);
-		return;
-	}
-	a->clients++;
-	pthread_mutex_unlock(&a->lock);
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		goto fail;
-	c->a = a;
-	c->fd = fd;
-	/* Listed before the thread runs, under the lock it takes to finish. */
-	pthread_mutex_lock(&a->lock);
-	if (pthread_create(&c->thread, NULL, client_thread, c) != 0) {
-		pthread_mutex_unlock(&a->lock);
-		free(c);
-		goto fail;
-	}
-	c->next = a->client_list;
-	a->client_list = c;
-	pthread_mutex_unlock(&a->lock);
-	reap_clients(a, 0);
-	return;
-fail:
-	(void)close(fd);
-	pthread_mutex_lock(&a->lock);
-	a->clients--;
-	pthread_mutex_unlock(&a->lock);
-}
-
-static int bind_socket(struct agent *a)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	const char *path = a->cfg.agent_socket;
-	char dir[sizeof(sa.sun_path)];
-	struct json_object *ping, *ans = NULL;
-	char *slash;
-	mode_t old;
-	int fd, r;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return log_err(-ENAMETOOLONG, "socket path %s is too long", path);
-	(void)snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-			return log_err(-errno, "cannot create %s: %m", dir);
-	}
-	/* Another agent already serving? Then this one must not steal its socket. */
-	ping = json_object_new_object();
-	json_object_object_add(ping, "op", json_object_new_string("ping"));
-	r = ctl_call(path, ping, 1000, &ans);
-	json_object_put(ping);
-	json_object_put(ans);
-	if (r == 0)
-		return log_err(-EADDRINUSE, "another pvenc-agent is serving %s", path);
-	(void)unlink(path);
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	old = umask(0177);
-	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-	umask(old);
-	if (r < 0 || listen(fd, 64) < 0) {
-		r = -errno;
-		(void)close(fd);
-		return log_err(r, "cannot listen on %s: %s", path, strerror(-r));
-	}
-	a->listen_fd = fd;
-	return 0;
 }
 
 /* pvenc.ko appeared (loaded or reloaded): register every open volume with what it
@@ -972,12 +306,12 @@ static void kstat_resync(struct agent *a, int reregister, int prune)
 	size_t n = 0, nk = 0, pruned = 0, registered = 0;
 
 	pthread_mutex_lock(&a->lock);
-	for (struct dev *d = a->devs; reregister && d; d = d->next)
+	for (struct dev *d = a->tab.devs; reregister && d; d = d->next)
 		n += d->state == DEV_OPEN && d->have_ident;
 	if (n)
 		v = calloc(n, sizeof(*v));
 	n = 0;
-	for (struct dev *d = a->devs; v && d; d = d->next)
+	for (struct dev *d = a->tab.devs; v && d; d = d->next)
 		if (d->state == DEV_OPEN && d->have_ident)
 			v[n++] = d->ident;
 	pthread_mutex_unlock(&a->lock);
@@ -1003,10 +337,9 @@ int agent_new(const struct pvenc_config *cfg, const char *config_path, struct ag
 	a->config_path = config_path;
 	a->listen_fd = -1;
 	pthread_mutex_init(&a->lock, NULL);
-	pthread_mutex_init(&a->conn_lock, NULL);
 	pthread_cond_init(&a->work, NULL);
 	pthread_cond_init(&a->done, NULL);
-	pvenc_ctx_init(&a->ctx0, cfg);
+	cephconn_init(&a->ceph, cfg);
 	*ret = a;
 	return 0;
 }
@@ -1017,7 +350,7 @@ int agent_start(struct agent *a)
 	size_t n;
 	int r;
 
-	r = bind_socket(a);
+	r = control_bind(a);
 	if (r < 0)
 		return r;
 	/* No Ceph connection yet: the first job makes it. A cluster that is not reachable
@@ -1036,11 +369,11 @@ int agent_start(struct agent *a)
 	if (r == 0) {
 		pthread_mutex_lock(&a->lock);
 		for (size_t i = 0; i < n; i++) {
-			struct dev *d = dev_get(a, devs[i].id, 1);
+			struct dev *d = devtab_get(&a->tab, devs[i].id, 1);
 
 			if (d)
 				d->scanned = 1;
-			(void)enqueue(a, devs[i].id, CTL_OPEN, 0, 0);
+			(void)agent_enqueue(a, devs[i].id, JOB_OPEN, 0, 0);
 		}
 		pthread_mutex_unlock(&a->lock);
 		free(devs);
@@ -1049,7 +382,7 @@ int agent_start(struct agent *a)
 	if (kmodnl_watch_open(&a->kwatch) < 0)
 		log_warn("event=kstat-watch-unavailable reason=\"no generic netlink\"");
 	kstat_resync(a, 0, 1);
-	a->ready_by = mono() + READY_WAIT_S;
+	a->ready_by = agent_mono() + READY_WAIT_S;
 	log_info("event=started socket=%s jobs=%d mapped=%zu", a->cfg.agent_socket, a->cfg.jobs,
 		 r == 0 ? n : 0);
 	return 0;
@@ -1063,7 +396,7 @@ static void reload(struct agent *a)
 {
 	struct pvenc_config cfg;
 	char err[512];
-	int requeued = 0;
+	int requeued;
 
 	(void)notify("RELOADING=1");
 	if (config_load(a->config_path ? a->config_path : PVENC_CONFIG_DEFAULT,
@@ -1085,13 +418,9 @@ static void reload(struct agent *a)
 	cfg.jobs = a->cfg.jobs;
 	a->cfg = cfg;
 	a->cfg_gen++;
-	for (struct dev *d = a->devs; d; d = d->next)
-		if (d->state == DEV_FAILED) {
-			d->state = DEV_QUEUED;
-			d->attempts = 0;
-			(void)enqueue(a, d->id, CTL_OPEN, 0, 0);
-			requeued++;
-		}
+	requeued = devtab_requeue_failed(&a->tab);
+	if (requeued)
+		pthread_cond_broadcast(&a->work);
 	status_update(a);
 	pthread_mutex_unlock(&a->lock);
 	log_info("event=reloaded requeued=%d", requeued);
@@ -1139,7 +468,7 @@ int agent_run(struct agent *a)
 			break;
 		}
 		if (p[0].revents & POLLIN)
-			accept_client(a);
+			control_accept(a);
 		if ((p[2].revents & POLLIN) && kmodnl_watch_read(a->kwatch) > 0)
 			kstat_resync(a, 1, 1);
 	}
@@ -1167,25 +496,14 @@ void agent_free(struct agent *a)
 		if (c->fd >= 0)
 			(void)shutdown(c->fd, SHUT_RDWR);
 	pthread_mutex_unlock(&a->lock);
-	reap_clients(a, 1);
+	control_reap(a, 1);
 	if (a->listen_fd >= 0) {
 		(void)close(a->listen_fd);
 		(void)unlink(a->cfg.agent_socket);
 	}
-	while (a->jobs) {
-		struct job *j = a->jobs;
-
-		a->jobs = j->next;
-		free(j);
-	}
-	while (a->devs) {
-		struct dev *d = a->devs;
-
-		a->devs = d->next;
-		free(d);
-	}
+	devtab_free(&a->tab);
 	kmodnl_watch_close(a->kwatch);
-	pvenc_ctx_done(&a->ctx0);
+	cephconn_done(&a->ceph);
 	free(a);
 	log_info("event=stopped threads=joined");
 }

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "kms/kms.h"
+#include "kms/provider.h"
 #include "kms/wrapfmt.h"
 #include "util/aesgcm.h"
 #include "util/b64.h"
@@ -183,6 +183,7 @@ static int keyfile_unwrap(struct kms *k, const struct kms_binding *b, const char
 
 const struct kms_ops kms_keyfile_ops = {
 	.type = "keyfile",
+	.mode = KMS_WRAPS,
 	.init = keyfile_init,
 	.free = keyfile_free,
 	.wrap = keyfile_wrap,

@@ -16,137 +16,18 @@
  * kmipClientKeyFile, kmipKeyUID directly.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
-#include "kms/kms.h"
-#include "kms/ttlv.h"
+#include "kms/kmip.h"
 #include "kms/wrapfmt.h"
 #include "util/b64.h"
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/secmem.h"
-
-/* Tags (KMIP 1.4). */
-enum {
-	T_ATTRIBUTE = 0x420008,
-	T_ATTRIBUTE_NAME = 0x42000A,
-	T_ATTRIBUTE_VALUE = 0x42000B,
-	T_BATCH_COUNT = 0x42000D,
-	T_BATCH_ITEM = 0x42000F,
-	T_BLOCK_CIPHER_MODE = 0x420011,
-	T_CRYPTO_ALGORITHM = 0x420028,
-	T_CRYPTO_LENGTH = 0x42002A,
-	T_CRYPTO_PARAMETERS = 0x42002B,
-	T_CRYPTO_USAGE_MASK = 0x42002C,
-	T_IV_COUNTER_NONCE = 0x42003D,
-	T_KEY_BLOCK = 0x420040,
-	T_KEY_FORMAT_TYPE = 0x420042,
-	T_KEY_MATERIAL = 0x420043,
-	T_KEY_VALUE = 0x420045,
-	T_NAME = 0x420053,
-	T_NAME_TYPE = 0x420054,
-	T_NAME_VALUE = 0x420055,
-	T_OBJECT_TYPE = 0x420057,
-	T_OPERATION = 0x42005C,
-	T_PADDING_METHOD = 0x42005F,
-	T_PROTOCOL_VERSION = 0x420069,
-	T_PROTOCOL_MAJOR = 0x42006A,
-	T_PROTOCOL_MINOR = 0x42006B,
-	T_QUERY_FUNCTION = 0x420074,
-	T_REQUEST_HEADER = 0x420077,
-	T_REQUEST_MESSAGE = 0x420078,
-	T_REQUEST_PAYLOAD = 0x420079,
-	T_RESPONSE_MESSAGE = 0x42007B,
-	T_RESPONSE_PAYLOAD = 0x42007C,
-	T_RESULT_MESSAGE = 0x42007D,
-	T_RESULT_REASON = 0x42007E,
-	T_RESULT_STATUS = 0x42007F,
-	T_REVOCATION_REASON = 0x420081,
-	T_REVOCATION_REASON_CODE = 0x420082,
-	T_SYMMETRIC_KEY = 0x42008F,
-	T_TEMPLATE_ATTRIBUTE = 0x420091,
-	T_UNIQUE_IDENTIFIER = 0x420094,
-	T_VENDOR_IDENTIFICATION = 0x42009D,
-	T_DATA = 0x4200C2,
-	T_TAG_LENGTH = 0x4200CE,
-	T_AEAD_DATA = 0x4200FE,
-	T_AEAD_TAG = 0x4200FF,
-};
-
-enum {
-	OP_CREATE = 0x01,
-	OP_REGISTER = 0x03,
-	OP_LOCATE = 0x08,
-	OP_GET = 0x0A,
-	OP_ACTIVATE = 0x12,
-	OP_REVOKE = 0x13,
-	OP_DESTROY = 0x14,
-	OP_QUERY = 0x18,
-	OP_ENCRYPT = 0x1F,
-	OP_DECRYPT = 0x20,
-};
-
-#define ALG_AES		 3
-#define MODE_CBC	 1
-#define MODE_GCM	 9
-#define PAD_NONE	 1
-#define PAD_PKCS5	 3
-#define OBJ_SYMMETRIC	 2
-#define FMT_RAW		 1
-#define USAGE_ENC_DEC	 (0x4 | 0x8)
-#define NAME_TEXT	 1
-#define REASON_CESSATION 6
-#define UID_MAX		 128
-
-extern const struct kms_ops kms_kmip_register_ops;
-
-struct kmip {
-	char *host, *port, *server_name;
-	char *ca, *cert, *key;
-	char uid[UID_MAX + 1]; /* wrap mode: the KEK */
-	struct json_object *cfg; /* kmipPreviousKeyUIDs: retired KEKs that still unwrap */
-	int register_mode;
-	int read_ms, write_ms;
-};
-
-static const char *op_name(int op)
-{
-	switch (op) {
-	case OP_CREATE:
-		return "Create";
-	case OP_REGISTER:
-		return "Register";
-	case OP_LOCATE:
-		return "Locate";
-	case OP_GET:
-		return "Get";
-	case OP_ACTIVATE:
-		return "Activate";
-	case OP_REVOKE:
-		return "Revoke";
-	case OP_DESTROY:
-		return "Destroy";
-	case OP_QUERY:
-		return "Query";
-	case OP_ENCRYPT:
-		return "Encrypt";
-	case OP_DECRYPT:
-		return "Decrypt";
-	default:
-		return "?";
-	}
-}
 
 static char *cred_path(struct json_object *cfg, const char *direct, const char *secretdir,
 		       const char *key)
@@ -282,375 +163,6 @@ static void kmip_free(struct kms *k)
 	k->priv = NULL;
 }
 
-/* ---- transport ---- */
-
-static void ssl_errors(char *buf, size_t len)
-{
-	unsigned long e = ERR_get_error();
-
-	if (!e) {
-		(void)snprintf(buf, len, "unknown TLS error");
-		return;
-	}
-	ERR_error_string_n(e, buf, len);
-	ERR_clear_error();
-}
-
-static int tcp_connect(struct kms *k, struct kmip *m, int *fd)
-{
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL, *ai;
-	int r, s = -1, err = ECONNREFUSED;
-
-	r = getaddrinfo(m->host, m->port, &hints, &res);
-	if (r != 0)
-		return kms_fail(k, -EHOSTUNREACH, "cannot resolve KMIP server %s: %s", m->host,
-				gai_strerror(r));
-	for (ai = res; ai; ai = ai->ai_next) {
-		struct pollfd p;
-
-		s = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-		if (s < 0)
-			continue;
-		if (connect(s, ai->ai_addr, ai->ai_addrlen) == 0)
-			break;
-		if (errno == EINPROGRESS) {
-			socklen_t l = sizeof(err);
-
-			p = (struct pollfd){ .fd = s, .events = POLLOUT };
-			r = poll(&p, 1, m->write_ms);
-			if (r == 1 && getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &l) == 0 && !err)
-				break;
-			if (r == 0)
-				err = ETIMEDOUT;
-		} else
-			err = errno;
-		(void)close(s);
-		s = -1;
-	}
-	freeaddrinfo(res);
-	if (s < 0)
-		return kms_fail(k, -err, "cannot connect to KMIP server %s:%s: %s", m->host,
-				m->port, strerror(err));
-	/* Blocking from here, with timeouts as ceph-csi's READ/WRITE_TIMEOUT. */
-	{
-		int fl = fcntl(s, F_GETFL);
-		struct timeval rt = { m->read_ms / 1000, (long)(m->read_ms % 1000) * 1000 };
-		struct timeval wt = { m->write_ms / 1000, (long)(m->write_ms % 1000) * 1000 };
-
-		if (fl >= 0)
-			(void)fcntl(s, F_SETFL, fl & ~O_NONBLOCK);
-		(void)setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &rt, sizeof(rt));
-		(void)setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &wt, sizeof(wt));
-	}
-	*fd = s;
-	return 0;
-}
-
-struct conn {
-	SSL_CTX *ctx;
-	SSL *ssl;
-	int fd;
-};
-
-static void conn_close(struct conn *c)
-{
-	if (c->ssl) {
-		(void)SSL_shutdown(c->ssl);
-		SSL_free(c->ssl);
-	}
-	SSL_CTX_free(c->ctx);
-	if (c->fd >= 0)
-		(void)close(c->fd);
-	memset(c, 0, sizeof(*c));
-	c->fd = -1;
-}
-
-static int conn_open(struct kms *k, struct kmip *m, struct conn *c)
-{
-	char e[256];
-	int r;
-
-	memset(c, 0, sizeof(*c));
-	c->fd = -1;
-	c->ctx = SSL_CTX_new(TLS_client_method());
-	if (!c->ctx)
-		return -ENOMEM;
-	(void)SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
-	SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
-	if (SSL_CTX_load_verify_locations(c->ctx, m->ca, NULL) != 1) {
-		ssl_errors(e, sizeof(e));
-		r = kms_fail(k, -EPROTO, "cannot load the KMIP CA certificate %s: %s", m->ca, e);
-		goto fail;
-	}
-	if (SSL_CTX_use_certificate_chain_file(c->ctx, m->cert) != 1 ||
-	    SSL_CTX_use_PrivateKey_file(c->ctx, m->key, SSL_FILETYPE_PEM) != 1 ||
-	    SSL_CTX_check_private_key(c->ctx) != 1) {
-		ssl_errors(e, sizeof(e));
-		r = kms_fail(k, -EPROTO, "cannot use the KMIP client certificate %s / key %s: %s",
-			     m->cert, m->key, e);
-		goto fail;
-	}
-	r = tcp_connect(k, m, &c->fd);
-	if (r < 0)
-		goto fail;
-	c->ssl = SSL_new(c->ctx);
-	if (!c->ssl) {
-		r = -ENOMEM;
-		goto fail;
-	}
-	(void)SSL_set_tlsext_host_name(c->ssl, m->server_name);
-	(void)SSL_set1_host(c->ssl, m->server_name);
-	(void)SSL_set_fd(c->ssl, c->fd);
-	if (SSL_connect(c->ssl) != 1) {
-		long v = SSL_get_verify_result(c->ssl);
-
-		ssl_errors(e, sizeof(e));
-		if (v != X509_V_OK)
-			r = kms_fail(k, -EPROTO,
-				     "TLS verification of KMIP server %s:%s failed (CA %s, server "
-				     "name %s): %s",
-				     m->host, m->port, m->ca, m->server_name,
-				     X509_verify_cert_error_string(v));
-		else if (strstr(e, "alert"))
-			r = kms_fail(
-				k, -EPROTO,
-				"KMIP server %s:%s rejected the client certificate %s during the "
-				"TLS handshake (%s)",
-				m->host, m->port, m->cert, e);
-		else
-			r = kms_fail(k, -EPROTO, "TLS handshake with KMIP server %s:%s failed: %s",
-				     m->host, m->port, e);
-		goto fail;
-	}
-	return 0;
-fail:
-	conn_close(c);
-	return r;
-}
-
-static int io_all(struct kms *k, struct kmip *m, struct conn *c, uint8_t *buf, size_t len, int wr)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		int n = wr ? SSL_write(c->ssl, buf + done, (int)(len - done))
-			   : SSL_read(c->ssl, buf + done, (int)(len - done));
-
-		if (n <= 0) {
-			int err = errno; /* before anything else can change it */
-			int e = SSL_get_error(c->ssl, n);
-			char t[256];
-
-			ssl_errors(t, sizeof(t));
-			/* The socket blocks with SO_RCVTIMEO/SO_SNDTIMEO: a retry request from
-			 * OpenSSL, or EAGAIN underneath it, means that timeout expired. */
-			if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ||
-			    (e == SSL_ERROR_SYSCALL && (err == EAGAIN || err == EWOULDBLOCK)))
-				return kms_fail(k, -ETIMEDOUT, "KMIP server %s:%s: %s timed out",
-						m->host, m->port, wr ? "write" : "read");
-			if (!wr && strstr(t, "alert"))
-				return kms_fail(k, -EPROTO,
-						"KMIP server %s:%s rejected the client certificate "
-						"%s (%s)",
-						m->host, m->port, m->cert, t);
-			return kms_fail(k, -ECONNRESET,
-					"KMIP server %s:%s closed the connection during the %s%s%s",
-					m->host, m->port, wr ? "request" : "response",
-					e == SSL_ERROR_SSL ? ": " : "",
-					e == SSL_ERROR_SSL ? t : "");
-		}
-		done += (size_t)n;
-	}
-	return 0;
-}
-
-/*
- * One operation: request payload from @e (already wrapped in RequestPayload by the
- * caller), response payload into @doc / *payload. Result errors become sentences.
- */
-static int call(struct kms *k, struct kmip *m, int op, struct ttlv_enc *payload,
-		struct ttlv_doc *doc, uint8_t **raw, const struct ttlv **out)
-{
-	struct ttlv_enc e = { 0 };
-	const uint8_t *req, *pl;
-	size_t reqlen, pllen, len = 0;
-	uint8_t hdr[8];
-	struct conn c;
-	const struct ttlv *item, *rp;
-	int64_t status, reason = 0;
-	char why[160], msg[300] = "";
-	int r;
-
-	*raw = NULL;
-	r = ttlv_finish(payload, &pl, &pllen);
-	if (r < 0)
-		return r;
-	ttlv_begin(&e, T_REQUEST_MESSAGE);
-	ttlv_begin(&e, T_REQUEST_HEADER);
-	ttlv_begin(&e, T_PROTOCOL_VERSION);
-	ttlv_int(&e, T_PROTOCOL_MAJOR, 1);
-	ttlv_int(&e, T_PROTOCOL_MINOR, 4);
-	ttlv_end(&e);
-	ttlv_int(&e, T_BATCH_COUNT, 1);
-	ttlv_end(&e);
-	ttlv_begin(&e, T_BATCH_ITEM);
-	ttlv_enum(&e, T_OPERATION, (uint32_t)op);
-	ttlv_begin(&e, T_REQUEST_PAYLOAD);
-	/* The finished payload items go in as they are. */
-	if (!e.err && e.len + pllen > e.cap) {
-		uint8_t *nb = secmem_realloc(e.buf, e.len + pllen);
-
-		if (!nb)
-			e.err = -ENOMEM;
-		else {
-			e.buf = nb;
-			e.cap = e.len + pllen;
-		}
-	}
-	if (!e.err) {
-		memcpy(e.buf + e.len, pl, pllen);
-		e.len += pllen;
-	}
-	ttlv_end(&e); /* RequestPayload */
-	ttlv_end(&e); /* BatchItem */
-	ttlv_end(&e); /* RequestMessage */
-	r = ttlv_finish(&e, &req, &reqlen);
-	if (r < 0) {
-		ttlv_enc_free(&e);
-		return r;
-	}
-	r = conn_open(k, m, &c);
-	if (r < 0) {
-		ttlv_enc_free(&e);
-		return r;
-	}
-	r = io_all(k, m, &c, (uint8_t *)req, reqlen, 1);
-	ttlv_enc_free(&e);
-	if (r == 0)
-		r = io_all(k, m, &c, hdr, sizeof(hdr), 0);
-	if (r == 0) {
-		len = (size_t)hdr[4] << 24 | (size_t)hdr[5] << 16 | (size_t)hdr[6] << 8 | hdr[7];
-		if (hdr[3] != TTLV_STRUCT || len > TTLV_MAX_MSG - 8 || len % 8)
-			r = kms_fail(k, -EPROTO,
-				     "KMIP server %s:%s sent a malformed response header", m->host,
-				     m->port);
-	}
-	if (r == 0) {
-		*raw = secmem_alloc(len + 8);
-		if (!*raw)
-			r = -ENOMEM;
-	}
-	if (r == 0) {
-		memcpy(*raw, hdr, 8);
-		r = io_all(k, m, &c, *raw + 8, len, 0);
-	}
-	conn_close(&c);
-	if (r < 0)
-		return r;
-	r = ttlv_decode(*raw, len + 8, doc, why, sizeof(why));
-	if (r < 0)
-		return kms_fail(k, -EPROTO, "KMIP server %s:%s sent a malformed response: %s",
-				m->host, m->port, why);
-	if (doc->items[0].tag != T_RESPONSE_MESSAGE ||
-	    !(item = ttlv_find(&doc->items[0], T_BATCH_ITEM)))
-		return kms_fail(k, -EPROTO, "KMIP server %s:%s answered without a batch item",
-				m->host, m->port);
-	if (ttlv_get_enum(item, T_RESULT_STATUS, &status) < 0)
-		return kms_fail(k, -EPROTO, "KMIP response lacks a result status");
-	if (status != 0) {
-		(void)ttlv_get_enum(item, T_RESULT_REASON, &reason);
-		(void)ttlv_get_text(item, T_RESULT_MESSAGE, msg, sizeof(msg));
-		switch (reason) {
-		case 1: /* item not found */
-			return kms_fail(k, -ENOKEY, "KMIP %s on %s:%s: object not found (%s)",
-					op_name(op), m->host, m->port, msg);
-		case 3: /* authentication not successful */
-		case 12: /* permission denied */
-			return kms_fail(k, -EACCES, "KMIP %s on %s:%s: permission denied (%s)",
-					op_name(op), m->host, m->port, msg);
-		case 10: /* cryptographic failure */
-			return kms_fail(
-				k, -EKEYREJECTED,
-				"KMIP %s on %s:%s failed cryptographically (%s): the wrapped "
-				"DEK was tampered with or belongs to another volume",
-				op_name(op), m->host, m->port, msg);
-		default:
-			if (!reason && !msg[0])
-				return kms_fail(
-					k, -EIO,
-					"KMIP %s on %s:%s failed (the server gave no reason "
-					"or message; see its log)",
-					op_name(op), m->host, m->port);
-			return kms_fail(k, -EIO, "KMIP %s on %s:%s failed (reason %lld: %s)",
-					op_name(op), m->host, m->port, (long long)reason, msg);
-		}
-	}
-	rp = ttlv_find(item, T_RESPONSE_PAYLOAD);
-	if (!rp && op != OP_REVOKE && op != OP_DESTROY && op != OP_ACTIVATE)
-		return kms_fail(k, -EPROTO, "KMIP %s response lacks a payload", op_name(op));
-	*out = rp;
-	return 0;
-}
-
-/* Runs @op, keeping only the response payload tree; frees everything on error. */
-struct resp {
-	struct ttlv_doc doc;
-	uint8_t *raw;
-	const struct ttlv *p;
-};
-
-static void resp_free(struct resp *r)
-{
-	ttlv_doc_free(&r->doc);
-	secmem_free(r->raw);
-	memset(r, 0, sizeof(*r));
-}
-
-static int run(struct kms *k, struct kmip *m, int op, struct ttlv_enc *pl, struct resp *out)
-{
-	int r;
-
-	memset(out, 0, sizeof(*out));
-	r = call(k, m, op, pl, &out->doc, &out->raw, &out->p);
-	ttlv_enc_free(pl);
-	if (r < 0)
-		resp_free(out);
-	return r;
-}
-
-static void crypto_params(struct ttlv_enc *e, int gcm)
-{
-	ttlv_begin(e, T_CRYPTO_PARAMETERS);
-	ttlv_enum(e, T_BLOCK_CIPHER_MODE, gcm ? MODE_GCM : MODE_CBC);
-	ttlv_enum(e, T_PADDING_METHOD, gcm ? PAD_NONE : PAD_PKCS5);
-	ttlv_enum(e, T_CRYPTO_ALGORITHM, ALG_AES);
-	if (gcm)
-		ttlv_int(e, T_TAG_LENGTH, WRAP_TAG_LEN);
-	ttlv_end(e);
-}
-
-static void name_attr(struct ttlv_enc *e, const char *name)
-{
-	ttlv_begin(e, T_ATTRIBUTE);
-	ttlv_text(e, T_ATTRIBUTE_NAME, "Name");
-	ttlv_begin(e, T_ATTRIBUTE_VALUE);
-	ttlv_text(e, T_NAME_VALUE, name);
-	ttlv_enum(e, T_NAME_TYPE, NAME_TEXT);
-	ttlv_end(e);
-	ttlv_end(e);
-}
-
-static void int_attr(struct ttlv_enc *e, const char *name, int32_t v, int is_enum)
-{
-	ttlv_begin(e, T_ATTRIBUTE);
-	ttlv_text(e, T_ATTRIBUTE_NAME, name);
-	if (is_enum)
-		ttlv_enum(e, T_ATTRIBUTE_VALUE, (uint32_t)v);
-	else
-		ttlv_int(e, T_ATTRIBUTE_VALUE, v);
-	ttlv_end(e);
-}
-
 /* ---- envelope mode ---- */
 
 static int kmip_wrap(struct kms *k, const struct kms_binding *b, const uint8_t *dek, size_t len,
@@ -658,7 +170,7 @@ static int kmip_wrap(struct kms *k, const struct kms_binding *b, const uint8_t *
 {
 	struct kmip *m = k->priv;
 	struct ttlv_enc e = { 0 };
-	struct resp rs;
+	struct kmip_resp rs;
 	uint8_t iv[WRAP_IV_LEN], ct[WRAP_DEK_MAX + WRAP_TAG_LEN];
 	const uint8_t *d, *tag;
 	size_t dlen, taglen;
@@ -669,23 +181,23 @@ static int kmip_wrap(struct kms *k, const struct kms_binding *b, const uint8_t *
 	if (aadlen < 0)
 		return aadlen;
 	ttlv_text(&e, T_UNIQUE_IDENTIFIER, m->uid);
-	crypto_params(&e, 1);
+	kmip_crypto_params(&e, 1);
 	ttlv_bytes(&e, T_DATA, dek, len);
 	ttlv_bytes(&e, T_IV_COUNTER_NONCE, iv, sizeof(iv));
 	ttlv_bytes(&e, T_AEAD_DATA, (const uint8_t *)aad, (size_t)aadlen);
-	r = run(k, m, OP_ENCRYPT, &e, &rs);
+	r = kmip_run(k, m, OP_ENCRYPT, &e, &rs);
 	if (r < 0)
 		return r;
 	if (ttlv_get_bytes(rs.p, T_DATA, &d, &dlen) < 0 || dlen != len ||
 	    ttlv_get_bytes(rs.p, T_AEAD_TAG, &tag, &taglen) < 0 || taglen != WRAP_TAG_LEN) {
-		resp_free(&rs);
+		kmip_resp_free(&rs);
 		return kms_fail(k, -EPROTO,
 				"KMIP Encrypt answer lacks %zu bytes of data and a 16-byte GCM tag",
 				len);
 	}
 	memcpy(ct, d, dlen);
 	memcpy(ct + dlen, tag, taglen);
-	resp_free(&rs);
+	kmip_resp_free(&rs);
 	r = wrapfmt_encode(m->uid, iv, ct, len + WRAP_TAG_LEN, wrapped);
 	explicit_bzero(ct, sizeof(ct));
 	return r;
@@ -695,17 +207,17 @@ static int kmip_wrap(struct kms *k, const struct kms_binding *b, const uint8_t *
 static int decrypt(struct kms *k, struct kmip *m, struct ttlv_enc *e, size_t want, uint8_t **ret,
 		   size_t *retlen)
 {
-	struct resp rs;
+	struct kmip_resp rs;
 	const uint8_t *d;
 	size_t dlen;
 	int r;
 
-	r = run(k, m, OP_DECRYPT, e, &rs);
+	r = kmip_run(k, m, OP_DECRYPT, e, &rs);
 	if (r < 0)
 		return r;
 	if (ttlv_get_bytes(rs.p, T_DATA, &d, &dlen) < 0 || !dlen || dlen > WRAP_DEK_MAX ||
 	    (want && dlen != want)) {
-		resp_free(&rs);
+		kmip_resp_free(&rs);
 		return kms_fail(k, -EPROTO, "KMIP Decrypt answer lacks the data");
 	}
 	*ret = secmem_alloc(dlen);
@@ -713,7 +225,7 @@ static int decrypt(struct kms *k, struct kmip *m, struct ttlv_enc *e, size_t wan
 		memcpy(*ret, d, dlen);
 		*retlen = dlen;
 	}
-	resp_free(&rs);
+	kmip_resp_free(&rs);
 	return *ret ? 0 : -ENOMEM;
 }
 
@@ -735,7 +247,7 @@ static int unwrap_cephcsi(struct kms *k, struct kmip *m, const char *wrapped, ui
 		return kms_fail(k, -EBADMSG,
 				"wrapped DEK is neither pvenc's nor ceph-csi's KMIP form");
 	ttlv_text(&e, T_UNIQUE_IDENTIFIER, m->uid);
-	crypto_params(&e, 0);
+	kmip_crypto_params(&e, 0);
 	ttlv_bytes(&e, T_DATA, ct, (size_t)ctlen);
 	ttlv_bytes(&e, T_IV_COUNTER_NONCE, iv, 16);
 	return decrypt(k, m, &e, 0, ret, retlen);
@@ -766,7 +278,7 @@ static int kmip_unwrap(struct kms *k, const struct kms_binding *b, const char *w
 				"(list retired keys in kmipPreviousKeyUIDs)",
 				kid, m->uid);
 	ttlv_text(&e, T_UNIQUE_IDENTIFIER, kid);
-	crypto_params(&e, 1);
+	kmip_crypto_params(&e, 1);
 	ttlv_bytes(&e, T_DATA, ct, ctlen - WRAP_TAG_LEN);
 	ttlv_bytes(&e, T_IV_COUNTER_NONCE, iv, sizeof(iv));
 	ttlv_bytes(&e, T_AEAD_DATA, (const uint8_t *)aad, (size_t)aadlen);
@@ -790,15 +302,15 @@ static int object_name(const struct kms_binding *b, char *buf, size_t len)
 static int locate(struct kms *k, struct kmip *m, const struct kms_binding *b, char *uid)
 {
 	struct ttlv_enc e = { 0 };
-	struct resp rs;
+	struct kmip_resp rs;
 	char name[300];
 	int r;
 
 	if (object_name(b, name, sizeof(name)) < 0)
 		return kms_fail(k, -EINVAL, "no volume id to name the key with");
 	ttlv_int(&e, 0x42004F /* Maximum Items */, 2);
-	name_attr(&e, name);
-	r = run(k, m, OP_LOCATE, &e, &rs);
+	kmip_name_attr(&e, name);
+	r = kmip_run(k, m, OP_LOCATE, &e, &rs);
 	if (r < 0)
 		return r;
 	r = ttlv_get_text(rs.p, T_UNIQUE_IDENTIFIER, uid, UID_MAX + 1);
@@ -810,7 +322,7 @@ static int locate(struct kms *k, struct kmip *m, const struct kms_binding *b, ch
 		if (count > 1)
 			r = kms_fail(k, -EEXIST, "KMIP server holds %d keys named %s", count, name);
 	}
-	resp_free(&rs);
+	kmip_resp_free(&rs);
 	if (r == -ENOENT)
 		return kms_fail(k, -ENOKEY, "KMIP server %s:%s holds no key named %s", m->host,
 				m->port, name);
@@ -823,7 +335,7 @@ static int kmip_store(struct kms *k, const struct kms_binding *b, const uint8_t 
 {
 	struct kmip *m = k->priv;
 	struct ttlv_enc e = { 0 };
-	struct resp rs;
+	struct kmip_resp rs;
 	char name[300], uid[UID_MAX + 1];
 	int r;
 
@@ -844,8 +356,8 @@ static int kmip_store(struct kms *k, const struct kms_binding *b, const uint8_t 
 	k->error[0] = '\0';
 	ttlv_enum(&e, T_OBJECT_TYPE, OBJ_SYMMETRIC);
 	ttlv_begin(&e, T_TEMPLATE_ATTRIBUTE);
-	name_attr(&e, name);
-	int_attr(&e, "Cryptographic Usage Mask", USAGE_ENC_DEC, 0);
+	kmip_name_attr(&e, name);
+	kmip_int_attr(&e, "Cryptographic Usage Mask", USAGE_ENC_DEC, 0);
 	ttlv_end(&e);
 	ttlv_begin(&e, T_SYMMETRIC_KEY);
 	ttlv_begin(&e, T_KEY_BLOCK);
@@ -857,8 +369,8 @@ static int kmip_store(struct kms *k, const struct kms_binding *b, const uint8_t 
 	ttlv_int(&e, T_CRYPTO_LENGTH, (int32_t)(len * 8));
 	ttlv_end(&e);
 	ttlv_end(&e);
-	r = run(k, m, OP_REGISTER, &e, &rs);
-	resp_free(&rs);
+	r = kmip_run(k, m, OP_REGISTER, &e, &rs);
+	kmip_resp_free(&rs);
 	return r;
 }
 
@@ -866,7 +378,7 @@ static int kmip_fetch(struct kms *k, const struct kms_binding *b, uint8_t **dek,
 {
 	struct kmip *m = k->priv;
 	struct ttlv_enc e = { 0 };
-	struct resp rs;
+	struct kmip_resp rs;
 	const struct ttlv *kv;
 	const uint8_t *d;
 	char uid[UID_MAX + 1];
@@ -877,12 +389,12 @@ static int kmip_fetch(struct kms *k, const struct kms_binding *b, uint8_t **dek,
 	if (r < 0)
 		return r;
 	ttlv_text(&e, T_UNIQUE_IDENTIFIER, uid);
-	r = run(k, m, OP_GET, &e, &rs);
+	r = kmip_run(k, m, OP_GET, &e, &rs);
 	if (r < 0)
 		return r;
 	kv = ttlv_find(ttlv_find(ttlv_find(rs.p, T_SYMMETRIC_KEY), T_KEY_BLOCK), T_KEY_VALUE);
 	if (ttlv_get_bytes(kv, T_KEY_MATERIAL, &d, &dlen) < 0 || !dlen || dlen > WRAP_DEK_MAX) {
-		resp_free(&rs);
+		kmip_resp_free(&rs);
 		return kms_fail(k, -EPROTO, "KMIP Get of %s returned no raw symmetric key", uid);
 	}
 	*dek = secmem_alloc(dlen);
@@ -890,7 +402,7 @@ static int kmip_fetch(struct kms *k, const struct kms_binding *b, uint8_t **dek,
 		memcpy(*dek, d, dlen);
 		*len = dlen;
 	}
-	resp_free(&rs);
+	kmip_resp_free(&rs);
 	return *dek ? 0 : -ENOMEM;
 }
 
@@ -898,7 +410,7 @@ static int kmip_remove(struct kms *k, const struct kms_binding *b)
 {
 	struct kmip *m = k->priv;
 	struct ttlv_enc e = { 0 };
-	struct resp rs;
+	struct kmip_resp rs;
 	char uid[UID_MAX + 1];
 	int r;
 
@@ -908,8 +420,8 @@ static int kmip_remove(struct kms *k, const struct kms_binding *b)
 	if (r < 0)
 		return r;
 	ttlv_text(&e, T_UNIQUE_IDENTIFIER, uid);
-	r = run(k, m, OP_DESTROY, &e, &rs);
-	resp_free(&rs);
+	r = kmip_run(k, m, OP_DESTROY, &e, &rs);
+	kmip_resp_free(&rs);
 	if (r == -EACCES) {
 		/* An active key must be revoked first. */
 		k->error[0] = '\0';
@@ -917,12 +429,12 @@ static int kmip_remove(struct kms *k, const struct kms_binding *b)
 		ttlv_begin(&e, T_REVOCATION_REASON);
 		ttlv_enum(&e, T_REVOCATION_REASON_CODE, REASON_CESSATION);
 		ttlv_end(&e);
-		r = run(k, m, OP_REVOKE, &e, &rs);
-		resp_free(&rs);
+		r = kmip_run(k, m, OP_REVOKE, &e, &rs);
+		kmip_resp_free(&rs);
 		if (r == 0) {
 			ttlv_text(&e, T_UNIQUE_IDENTIFIER, uid);
-			r = run(k, m, OP_DESTROY, &e, &rs);
-			resp_free(&rs);
+			r = kmip_run(k, m, OP_DESTROY, &e, &rs);
+			kmip_resp_free(&rs);
 		}
 	}
 	return r;
@@ -934,7 +446,7 @@ static int kmip_check(struct kms *k, const struct kms_check_ops *c)
 {
 	struct kmip *m = k->priv;
 	struct ttlv_enc e = { 0 };
-	struct resp rs;
+	struct kmip_resp rs;
 	char vendor[128] = "";
 	int r, enc = 0, dec = 0, reg = 0, get = 0;
 
@@ -946,7 +458,7 @@ static int kmip_check(struct kms *k, const struct kms_check_ops *c)
 		   m->register_mode ? "" : m->uid, m->register_mode ? "" : ")");
 	ttlv_enum(&e, T_QUERY_FUNCTION, 1);
 	ttlv_enum(&e, T_QUERY_FUNCTION, 3);
-	r = run(k, m, OP_QUERY, &e, &rs);
+	r = kmip_run(k, m, OP_QUERY, &e, &rs);
 	if (r < 0) {
 		kms_report(c, 0, "connect and query: %s", k->error);
 		return r;
@@ -960,7 +472,7 @@ static int kmip_check(struct kms *k, const struct kms_check_ops *c)
 		reg |= it->num == OP_REGISTER;
 		get |= it->num == OP_GET;
 	}
-	resp_free(&rs);
+	kmip_resp_free(&rs);
 	kms_report(c, 1, "mutual TLS and Query%s%s", vendor[0] ? ": " : "", vendor);
 	if (m->register_mode)
 		kms_report(c, reg && get, "server supports Register and Get");
@@ -969,11 +481,11 @@ static int kmip_check(struct kms *k, const struct kms_check_ops *c)
 	return 0;
 }
 
-static int kmip_create_key(struct kms *k)
+static int kmip_create_key(struct kms *k, char **key_id)
 {
 	struct kmip *m = k->priv;
 	struct ttlv_enc e = { 0 };
-	struct resp rs;
+	struct kmip_resp rs;
 	char uid[UID_MAX + 1];
 	int r;
 
@@ -981,29 +493,31 @@ static int kmip_create_key(struct kms *k)
 		return kms_fail(k, -EOPNOTSUPP, "kmipKeyStorage register needs no KEK");
 	ttlv_enum(&e, T_OBJECT_TYPE, OBJ_SYMMETRIC);
 	ttlv_begin(&e, T_TEMPLATE_ATTRIBUTE);
-	int_attr(&e, "Cryptographic Algorithm", ALG_AES, 1);
-	int_attr(&e, "Cryptographic Length", 256, 0);
-	int_attr(&e, "Cryptographic Usage Mask", USAGE_ENC_DEC, 0);
-	name_attr(&e, "pvenc-kek");
+	kmip_int_attr(&e, "Cryptographic Algorithm", ALG_AES, 1);
+	kmip_int_attr(&e, "Cryptographic Length", 256, 0);
+	kmip_int_attr(&e, "Cryptographic Usage Mask", USAGE_ENC_DEC, 0);
+	kmip_name_attr(&e, "pvenc-kek");
 	ttlv_end(&e);
-	r = run(k, m, OP_CREATE, &e, &rs);
+	r = kmip_run(k, m, OP_CREATE, &e, &rs);
 	if (r < 0)
 		return r;
 	r = ttlv_get_text(rs.p, T_UNIQUE_IDENTIFIER, uid, sizeof(uid));
-	resp_free(&rs);
+	kmip_resp_free(&rs);
 	if (r < 0)
 		return kms_fail(k, -EPROTO, "KMIP Create answer lacks the unique identifier");
 	ttlv_text(&e, T_UNIQUE_IDENTIFIER, uid);
-	r = run(k, m, OP_ACTIVATE, &e, &rs);
-	resp_free(&rs);
+	r = kmip_run(k, m, OP_ACTIVATE, &e, &rs);
+	kmip_resp_free(&rs);
 	if (r < 0)
 		return r;
-	(void)printf("%s\n", uid);
-	return 0;
+	*key_id = strdup(uid);
+	return *key_id ? 0 : -ENOMEM;
 }
 
 const struct kms_ops kms_kmip_ops = {
 	.type = "kmip",
+	.mode = KMS_WRAPS,
+	.cleanup = kmip_tls_cleanup,
 	.init = kmip_init,
 	.free = kmip_free,
 	.wrap = kmip_wrap,
@@ -1015,6 +529,8 @@ const struct kms_ops kms_kmip_ops = {
 /* The same client keeping DEKs on the server. */
 const struct kms_ops kms_kmip_register_ops = {
 	.type = "kmip",
+	.mode = KMS_KEEPS,
+	.cleanup = kmip_tls_cleanup,
 	.init = kmip_init,
 	.free = kmip_free,
 	.store = kmip_store,

@@ -2,17 +2,17 @@
 #include "kms/kms.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 
-#include "kms/vault.h"
+#include "kms/provider.h"
 #include "net/http.h"
 #include "util/fileio.h"
 #include "util/secmem.h"
-
-void vault_transit_cleanup(void);
 
 /* Type names: pvenc's, plus ceph-csi's encryptionKMSType values that mean the same. */
 static const struct {
@@ -154,40 +154,117 @@ static int apply_tenant(struct json_object *entry, const char *pool, const char 
 	return 0;
 }
 
+/* kms.json, parsed once and again only when the file changes (another inode, size or
+ * mtime): every open of every volume asks for an entry. One slot: a process uses one
+ * file. The entry handed out is a deep copy, so the cached tree is only ever touched
+ * under the lock (json-c's reference counts are not atomic). */
+static struct {
+	pthread_mutex_t lock;
+	char *path;
+	struct stat st;
+	struct json_object *root;
+} cache = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static int same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	       a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+static int parse_config(const char *path, struct json_object **root, char *err, size_t errlen)
+{
+	_cleanup_free_ char *text = NULL;
+	struct json_tokener *tok;
+	size_t len;
+	int r;
+
+	r = read_file(path, 1 << 20, &text, &len);
+	if (r < 0)
+		return set_err(err, errlen, r, "cannot read KMS config %s: %s", path, strerror(-r));
+	tok = json_tokener_new();
+	if (!tok)
+		return -ENOMEM;
+	*root = json_tokener_parse_ex(tok, text, (int)len);
+	if (!*root || json_tokener_get_error(tok) != json_tokener_success ||
+	    tok->char_offset != (int)len || !json_object_is_type(*root, json_type_object)) {
+		r = set_err(err, errlen, -EINVAL, "KMS config %s is not a JSON object: %s", path,
+			    json_tokener_error_desc(json_tokener_get_error(tok)));
+		json_object_put(*root);
+		*root = NULL;
+	}
+	json_tokener_free(tok);
+	return r;
+}
+
+/* A private copy of entry @id of the KMS config at @path. */
+static int config_entry(const char *path, const char *id, struct json_object **out, char *err,
+			size_t errlen)
+{
+	struct json_object *entry;
+	struct stat st;
+	int r = 0;
+
+	*out = NULL;
+	pthread_mutex_lock(&cache.lock);
+	if (stat(path, &st) < 0) {
+		r = set_err(err, errlen, -errno, "cannot read KMS config %s: %s", path,
+			    strerror(errno));
+		goto out;
+	}
+	if (!cache.root || !cache.path || strcmp(cache.path, path) != 0 ||
+	    !same_file(&st, &cache.st)) {
+		struct json_object *root = NULL;
+
+		r = parse_config(path, &root, err, errlen);
+		if (r < 0)
+			goto out;
+		json_object_put(cache.root);
+		free(cache.path);
+		cache.root = root;
+		cache.path = strdup(path);
+		cache.st = st;
+		if (!cache.path) {
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	if (!json_object_object_get_ex(cache.root, id, &entry) ||
+	    !json_object_is_type(entry, json_type_object)) {
+		r = set_err(err, errlen, -ENOENT, "KMS id '%s' is not in %s", id, path);
+		goto out;
+	}
+	if (json_object_deep_copy(entry, out, NULL) < 0)
+		r = -ENOMEM;
+out:
+	pthread_mutex_unlock(&cache.lock);
+	return r;
+}
+
+void kms_config_forget(void)
+{
+	pthread_mutex_lock(&cache.lock);
+	json_object_put(cache.root);
+	free(cache.path);
+	cache.root = NULL;
+	cache.path = NULL;
+	pthread_mutex_unlock(&cache.lock);
+}
+
 int kms_open(const char *config_path, const char *id, const char *pool, const char *ns,
 	     struct kms **ret, char *err, size_t errlen)
 {
-	struct json_object *merged = NULL;
-	_cleanup_free_ char *text = NULL;
-	struct json_object *root = NULL, *entry;
+	struct json_object *merged = NULL, *entry = NULL, *use;
 	const struct kms_ops *ops = NULL;
-	struct json_tokener *tok = NULL;
 	struct kms *k = NULL;
 	const char *type;
-	size_t len;
 	int r;
 
 	if (!config_path)
 		config_path = PVENC_KMS_CONFIG_DEFAULT;
-	r = read_file(config_path, 1 << 20, &text, &len);
+	r = config_entry(config_path, id, &entry, err, errlen);
 	if (r < 0)
-		return set_err(err, errlen, r, "cannot read KMS config %s: %s", config_path,
-			       strerror(-r));
-	tok = json_tokener_new();
-	if (!tok)
-		return -ENOMEM;
-	root = json_tokener_parse_ex(tok, text, (int)len);
-	if (!root || json_tokener_get_error(tok) != json_tokener_success ||
-	    tok->char_offset != (int)len || !json_object_is_type(root, json_type_object)) {
-		r = set_err(err, errlen, -EINVAL, "KMS config %s is not a JSON object: %s",
-			    config_path, json_tokener_error_desc(json_tokener_get_error(tok)));
-		goto out;
-	}
-	if (!json_object_object_get_ex(root, id, &entry) ||
-	    !json_object_is_type(entry, json_type_object)) {
-		r = set_err(err, errlen, -ENOENT, "KMS id '%s' is not in %s", id, config_path);
-		goto out;
-	}
+		return r;
 	r = apply_tenant(entry, pool, ns, &merged);
 	if (r < 0) {
 		r = set_err(err, errlen, r,
@@ -196,12 +273,11 @@ int kms_open(const char *config_path, const char *id, const char *pool, const ch
 			    id, config_path);
 		goto out;
 	}
-	if (merged)
-		entry = merged;
+	use = merged ? merged : entry;
 	/* ceph-csi names the type encryptionKMSType (or KMS_PROVIDER). */
-	type = kms_cfg_str(entry, "encryptionKMSType");
+	type = kms_cfg_str(use, "encryptionKMSType");
 	if (!type)
-		type = kms_cfg_str(entry, "KMS_PROVIDER");
+		type = kms_cfg_str(use, "KMS_PROVIDER");
 	if (!type) {
 		r = set_err(err, errlen, -EINVAL, "KMS '%s' in %s has no encryptionKMSType", id,
 			    config_path);
@@ -225,7 +301,7 @@ int kms_open(const char *config_path, const char *id, const char *pool, const ch
 		goto out;
 	}
 	k->ops = ops;
-	r = ops->init(k, entry);
+	r = ops->init(k, use);
 	if (r < 0) {
 		r = set_err(err, errlen, r, "KMS '%s' (%s): %s", id, type,
 			    k->error[0] ? k->error : strerror(-r));
@@ -236,8 +312,7 @@ int kms_open(const char *config_path, const char *id, const char *pool, const ch
 out:
 	kms_free(k);
 	json_object_put(merged);
-	json_object_put(root);
-	json_tokener_free(tok);
+	json_object_put(entry);
 	return r;
 }
 
@@ -254,7 +329,62 @@ void kms_free(struct kms *k)
 
 int kms_is_envelope(const struct kms *k)
 {
-	return k->ops->wrap != NULL;
+	return k->ops->mode == KMS_WRAPS;
+}
+
+const char *kms_type(const struct kms *k)
+{
+	return k->ops->type;
+}
+
+/* Each provider once (several type names share one). */
+static void for_each_provider(void (*fn)(const struct kms_ops *ops, void *u), void *u)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(kms_types); i++) {
+		int seen = 0;
+
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = kms_types[k].ops == kms_types[i].ops;
+		if (!seen)
+			fn(kms_types[i].ops, u);
+	}
+}
+
+static void agent_mode_of(const struct kms_ops *ops, void *u)
+{
+	(void)u;
+	if (ops->agent_mode)
+		ops->agent_mode();
+}
+
+static void cleanup_of(const struct kms_ops *ops, void *u)
+{
+	(void)u;
+	if (ops->cleanup)
+		ops->cleanup();
+}
+
+static void key_version_of(const struct kms_ops *ops, void *u)
+{
+	struct {
+		const char *wrapped;
+		uint32_t v;
+	} *kv = u;
+
+	if (!kv->v && ops->key_version)
+		kv->v = ops->key_version(kv->wrapped);
+}
+
+uint32_t kms_key_version(const char *wrapped)
+{
+	struct {
+		const char *wrapped;
+		uint32_t v;
+	} kv = { wrapped, 0 };
+
+	if (wrapped)
+		for_each_provider(key_version_of, &kv);
+	return kv.v ? kv.v : 1;
 }
 
 int kms_wrap(struct kms *k, const struct kms_binding *b, const uint8_t *dek, size_t len,
@@ -384,21 +514,22 @@ int kms_check(struct kms *k, const struct kms_check_ops *c)
 
 void kms_agent_mode(void)
 {
-	vault_start_renewer();
+	for_each_provider(agent_mode_of, NULL);
 }
 
 void kms_cleanup(void)
 {
-	vault_cleanup();
-	vault_transit_cleanup();
+	kms_config_forget();
+	for_each_provider(cleanup_of, NULL);
 	http_cleanup();
 }
 
-int kms_create_key(struct kms *k)
+int kms_create_key(struct kms *k, char **key_id)
 {
 	k->error[0] = '\0';
+	*key_id = NULL;
 	if (!k->ops->create_key)
 		return kms_fail(k, -EOPNOTSUPP, "KMS type %s cannot create its key here",
 				k->ops->type);
-	return k->ops->create_key(k);
+	return k->ops->create_key(k, key_id);
 }

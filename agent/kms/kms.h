@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * KMS interface (ceph-csi's EncryptionKMS role). A KMS either wraps and unwraps DEKs
- * (envelope: the wrapped DEK is stored by the DEK store, in image metadata), or keeps
- * the DEKs itself (store/fetch/remove). Providers register a struct kms_ops; the volume
- * logic only talks to this interface, so new providers plug in without touching it.
+ * KMS interface (ceph-csi's EncryptionKMS role), what the volume code uses. A KMS
+ * either wraps and unwraps DEKs (envelope: the wrapped DEK is stored by the DEK store,
+ * in image metadata), or keeps the DEKs itself (store/fetch/remove). Providers
+ * implement kms/provider.h and are listed in kms.c; nothing here names one.
  */
 #ifndef PVENC_KMS_KMS_H
 #define PVENC_KMS_KMS_H
@@ -26,37 +26,12 @@ struct kms_binding {
 	int replace;
 };
 
-struct kms;
+struct kms_ops; /* a provider (kms/provider.h) */
 
 /* `pvencctl kms check` output: one line per finding. ok: 1 works, 0 fails, -1 info. */
 struct kms_check_ops {
 	void (*line)(void *u, int ok, const char *text);
 	void *u;
-};
-void kms_report(const struct kms_check_ops *c, int ok, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-struct kms_ops {
-	const char *type;
-	/* Parse and check the config entry (a JSON object); set k->priv. */
-	int (*init)(struct kms *k, struct json_object *cfg);
-	void (*free)(struct kms *k);
-
-	/* Envelope KMSes: wrapped text is stored by the DEK store. *dek is secmem. */
-	int (*wrap)(struct kms *k, const struct kms_binding *b, const uint8_t *dek, size_t len,
-		    char **wrapped);
-	int (*unwrap)(struct kms *k, const struct kms_binding *b, const char *wrapped,
-		      uint8_t **dek, size_t *len);
-
-	/* KMSes that keep DEKs (NULL for envelope KMSes). */
-	int (*store)(struct kms *k, const struct kms_binding *b, const uint8_t *dek, size_t len);
-	int (*fetch)(struct kms *k, const struct kms_binding *b, uint8_t **dek, size_t *len);
-	int (*remove)(struct kms *k, const struct kms_binding *b);
-
-	/* Optional: connection/auth findings for `kms check` before the key probe. */
-	int (*check)(struct kms *k, const struct kms_check_ops *c);
-	/* Optional: create the KEK the entry names (`pvencctl kms create-key`). */
-	int (*create_key)(struct kms *k);
 };
 
 struct kms {
@@ -75,6 +50,9 @@ struct kms {
  * the most specific one matching @pool/@ns is merged over the entry (NULL: none). */
 int kms_open(const char *config_path, const char *id, const char *pool, const char *ns,
 	     struct kms **ret, char *err, size_t errlen);
+/* kms_open parses the config file once and again when it changes (inode, size, mtime,
+ * ctime); this drops the parsed copy. */
+void kms_config_forget(void);
 void kms_free(struct kms *k);
 static inline void kms_freep(struct kms **k)
 {
@@ -101,29 +79,19 @@ int kms_check(struct kms *k, const struct kms_check_ops *c);
 
 /* The agent keeps renewable tokens alive between opens. */
 void kms_agent_mode(void);
-/* Releases process-wide KMS state (token cache, HTTP connections) at exit. */
+/* Releases process-wide KMS state (token caches, HTTP connections) at exit. */
 void kms_cleanup(void);
 
-/* Sets k->error (printf-style) and returns @r. */
-int kms_fail(struct kms *k, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-/* Helpers for providers: sets k->endpoint (printf-style); 0 or -ENOMEM. */
-int kms_set_endpoint(struct kms *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* String field of a config entry (NULL when absent). */
-const char *kms_cfg_str(struct json_object *cfg, const char *key);
-/* 1 if @item is in the entry's list @key: a JSON array of strings or "a,b,c". */
-int kms_cfg_list_has(struct json_object *cfg, const char *key, const char *item);
-
-extern const struct kms_ops kms_keyfile_ops;
-extern const struct kms_ops kms_passphrase_ops;
-extern const struct kms_ops kms_vault_transit_ops;
-extern const struct kms_ops kms_vault_kv_ops;
-extern const struct kms_ops kms_pkcs11_ops;
-extern const struct kms_ops kms_kmip_ops;
+/* The provider type of @k ("vault-transit", "kmip", ...), for messages. */
+const char *kms_type(const struct kms *k);
+/* The KEK version a wrapped DEK names, as its provider reads it; 1 when its format
+ * has none. */
+uint32_t kms_key_version(const char *wrapped);
 
 /* Creates the KEK an entry names (pkcs11: non-extractable AES-256 key; vault-transit:
- * the Transit key). -EEXIST if it exists, -EOPNOTSUPP for other types. */
-int kms_create_key(struct kms *k);
+ * the Transit key; kmip: an AES-256 key); *key_id (malloc) gets what identifies it.
+ * -EEXIST if it exists, -EOPNOTSUPP for other types. */
+int kms_create_key(struct kms *k, char **key_id);
 
 #include "util/kms_path.h"
 #define PVENC_KMS_CONFIG_DEFAULT PVENC_KMS_CONFIG_PATH

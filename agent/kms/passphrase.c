@@ -15,7 +15,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "kms/kms.h"
+#include "kms/provider.h"
 #include "util/aesgcm.h"
 #include "util/b64.h"
 #include "util/fileio.h"
@@ -165,6 +165,7 @@ out:
 
 const struct kms_ops kms_passphrase_ops = {
 	.type = "passphrase-metadata",
+	.mode = KMS_WRAPS,
 	.init = passphrase_init,
 	.free = passphrase_free,
 	.wrap = passphrase_wrap,

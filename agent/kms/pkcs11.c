@@ -22,7 +22,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-#include "kms/kms.h"
+#include "kms/provider.h"
 #include "kms/wrapfmt.h"
 #include "util/fileio.h"
 #include "util/log.h"
@@ -396,7 +396,7 @@ static int p11_check(struct kms *k, const struct kms_check_ops *c)
 }
 
 /* `pvencctl kms create-key`: a non-extractable, sensitive AES-256 key on the token. */
-static int p11_create_key(struct kms *k)
+static int p11_create_key(struct kms *k, char **key_id)
 {
 	struct p11 *p = k->priv;
 	CK_SESSION_HANDLE ses = CK_INVALID_HANDLE;
@@ -431,12 +431,13 @@ static int p11_create_key(struct kms *k)
 	(void)p->m->C_CloseSession(ses);
 	if (rv != CKR_OK)
 		return kms_fail(k, -EIO, "C_GenerateKey on %s: %s", p->uri_text, rv_text(rv));
-	log_info("event=kek-created token=%s label=%s", p->uri_text, p->label);
-	return 0;
+	*key_id = strdup(p->label);
+	return *key_id ? 0 : -ENOMEM;
 }
 
 const struct kms_ops kms_pkcs11_ops = {
 	.type = "pkcs11",
+	.mode = KMS_WRAPS,
 	.init = p11_init,
 	.free = p11_free,
 	.wrap = p11_wrap,

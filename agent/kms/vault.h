@@ -15,7 +15,7 @@
 
 #include <json-c/json.h>
 
-#include "kms/kms.h"
+#include "kms/provider.h"
 #include "net/http.h"
 
 enum vault_auth_method {

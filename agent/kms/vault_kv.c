@@ -291,6 +291,9 @@ static int kv_check(struct kms *k, const struct kms_check_ops *c)
 }
 
 const struct kms_ops kms_vault_kv_ops = {
+	.mode = KMS_KEEPS,
+	.agent_mode = vault_start_renewer,
+	.cleanup = vault_cleanup,
 	.type = "vault-kv",
 	.init = kv_init,
 	.free = kv_free,

@@ -254,8 +254,7 @@ static struct batcher *batcher_get(struct transit *t)
 	return b;
 }
 
-void vault_transit_cleanup(void);
-void vault_transit_cleanup(void)
+static void transit_cleanup(void)
 {
 	pthread_mutex_lock(&batchers_lock);
 	while (batchers) {
@@ -268,6 +267,7 @@ void vault_transit_cleanup(void)
 		free(b);
 	}
 	pthread_mutex_unlock(&batchers_lock);
+	vault_cleanup(); /* the sessions too */
 }
 
 /* Sends @items (n ≥ 1) in one request and fills in their results. */
@@ -439,7 +439,7 @@ static int transit_check(struct kms *k, const struct kms_check_ops *c)
 }
 
 /* `pvencctl kms create-key`: the Transit key (needs create/update on transit/keys/<key>). */
-static int transit_create_key(struct kms *k)
+static int transit_create_key(struct kms *k, char **key_id)
 {
 	struct transit *t = k->priv;
 	_cleanup_json_wipe_ struct json_object *body = json_object_new_object(), *resp = NULL;
@@ -458,11 +458,34 @@ static int transit_create_key(struct kms *k)
 	json_put_wipe(resp);
 	resp = NULL;
 	/* Current Vault answers 200 with the key, older Vault 204. */
-	return vault_request(k, &t->v, "POST", path, body, &resp, NULL);
+	r = vault_request(k, &t->v, "POST", path, body, &resp, NULL);
+	if (r < 0)
+		return r;
+	*key_id = strdup(path);
+	return *key_id ? 0 : -ENOMEM;
+}
+
+/* A Transit ciphertext names the key version that made it: "vault:v<N>:...". */
+static uint32_t transit_key_version(const char *wrapped)
+{
+	unsigned long v;
+	char *end;
+
+	if (strncmp(wrapped, "vault:v", 7) != 0)
+		return 0;
+	errno = 0;
+	v = strtoul(wrapped + 7, &end, 10);
+	if (errno || end == wrapped + 7 || *end != ':' || v == 0 || v > UINT32_MAX)
+		return 0;
+	return (uint32_t)v;
 }
 
 const struct kms_ops kms_vault_transit_ops = {
 	.type = "vault-transit",
+	.mode = KMS_WRAPS,
+	.agent_mode = vault_start_renewer,
+	.cleanup = transit_cleanup,
+	.key_version = transit_key_version,
 	.init = transit_init,
 	.free = transit_free,
 	.wrap = transit_wrap,

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kms/kms.h"
+#include "kms/provider.h"
 
 #define WRAP_IV_LEN  12
 #define WRAP_TAG_LEN 16

@@ -231,7 +231,7 @@ static int on_volume(struct nl_msg *msg, void *arg)
 	v->rotated_at = tb[PVENC_A_ROTATED_AT] ? nla_get_u64(tb[PVENC_A_ROTATED_AT]) : 0;
 	if (tb[PVENC_A_STATS] && nla_parse_nested(st, PVENC_S_MAX, tb[PVENC_A_STATS], NULL) == 0) {
 		v->has_stats = 1;
-		for (int i = PVENC_S_READS; i <= PVENC_S_MAX; i++)
+		for (int i = PVENC_S_COUNTERS_BEGIN; i < PVENC_S_COUNTERS_END; i++)
 			if (st[i] && nla_len(st[i]) == (int)sizeof(uint64_t))
 				v->stats[i] = nla_get_u64(st[i]);
 	}

@@ -115,7 +115,7 @@ int vol_fetch_dek(struct pvenc_ctx *ctx, const struct img_loc *loc, const struct
 				ctx, -EOPNOTSUPP,
 				"%s keeps its DEK in the KMS, not in image metadata; KMS '%s' "
 				"(%s) only unwraps keys",
-				name, kms_id, k->ops->type);
+				name, kms_id, kms_type(k));
 		r = kms_fetch(k, &b, dek, deklen);
 		if ((r == -ENOKEY || r == -ENOENT) && m->dek_next) {
 			/* A KMS-held rotation stopped inside its switch (rotate.c). */
@@ -135,7 +135,7 @@ int vol_fetch_dek(struct pvenc_ctx *ctx, const struct img_loc *loc, const struct
 			ctx, -EINVAL,
 			"%s has a wrapped DEK in its metadata, but KMS '%s' (%s) keeps keys "
 			"instead of wrapping them",
-			name, kms_id, k->ops->type);
+			name, kms_id, kms_type(k));
 	r = kms_unwrap(k, &b, m->dek, dek, deklen);
 	if (r < 0)
 		return vol_fail(ctx, r, "cannot unwrap the DEK of %s with KMS '%s': %s", name,

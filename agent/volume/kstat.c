@@ -10,21 +10,8 @@
 #include <time.h>
 
 #include "crypt/luks.h"
+#include "kms/kms.h"
 #include "util/log.h"
-
-uint32_t kstat_key_version(const char *wrapped)
-{
-	unsigned long v;
-	char *end;
-
-	if (!wrapped || strncmp(wrapped, "vault:v", 7) != 0)
-		return 1;
-	errno = 0;
-	v = strtoul(wrapped + 7, &end, 10);
-	if (errno || end == wrapped + 7 || *end != ':' || v == 0 || v > UINT32_MAX)
-		return 1;
-	return (uint32_t)v;
-}
 
 static void report(int r, const char *what, const char *dm)
 {
@@ -65,7 +52,7 @@ void kstat_volume_opened(const struct krbd_dev *d, const char *dm, const char *k
 		out->key_bits = (uint32_t)ls.key_bits;
 		out->sector_size = (uint32_t)ls.sector_size;
 	}
-	out->key_version = kstat_key_version(m->dek);
+	out->key_version = kms_key_version(m->dek);
 	out->dek_version = m->dek_version ? m->dek_version : 1;
 	out->rotated_at = m->rotated_at > 0 ? (uint64_t)m->rotated_at : 0;
 	out->opened_at = already ? 0 : (uint64_t)time(NULL);

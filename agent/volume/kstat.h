@@ -17,7 +17,5 @@
 void kstat_volume_opened(const struct krbd_dev *d, const char *dm, const char *kms,
 			 const struct vol_meta *m, int already, struct kvol *out);
 void kstat_volume_closed(const char *dm);
-/* The key version a wrapped DEK names: N of Vault's "vault:vN:", else 1. */
-uint32_t kstat_key_version(const char *wrapped);
 
 #endif

@@ -280,7 +280,7 @@ static int rotate_steps(struct pvenc_ctx *ctx, struct img *img, const struct vol
 	r = vol_set_meta(ctx, img, META_ROTATED_AT, num);
 	if (r < 0)
 		return r;
-	res->key_version = kstat_key_version(sw->wrapped);
+	res->key_version = kms_key_version(sw->wrapped);
 	log_info("image=%s event=rotated what=dek dek-version=%" PRIu32 " kms=%s", name,
 		 res->dek_version, m->kms);
 	return 0;
@@ -450,7 +450,7 @@ static int rotate_kek(struct pvenc_ctx *ctx, struct img *img, struct vol_meta *m
 	if (r == 0) {
 		crashpoint("rotate:kek-stored");
 		res->dek_version = m->dek_version;
-		res->key_version = kstat_key_version(wrapped);
+		res->key_version = kms_key_version(wrapped);
 		log_info("image=%s event=rotated what=kek key-version=%" PRIu32 " kms=%s", name,
 			 res->key_version, m->kms);
 	}

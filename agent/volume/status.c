@@ -55,7 +55,7 @@ static int status_of(struct pvenc_ctx *ctx, struct vol *v, int strict, struct js
 		add_str(o, "uuid", m->uuid);
 		json_object_object_add(o, "dek_version", json_object_new_int64(m->dek_version));
 		json_object_object_add(o, "kek_version",
-				       m->dek ? json_object_new_int64(kstat_key_version(m->dek))
+				       m->dek ? json_object_new_int64(kms_key_version(m->dek))
 					      : NULL);
 		json_object_object_add(o, "rotated_at",
 				       m->rotated_at ? json_object_new_int64(m->rotated_at) : NULL);

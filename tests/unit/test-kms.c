@@ -274,9 +274,42 @@ static void test_passphrase_ceph_csi_vector(void **state)
 	kms_free(k);
 }
 
+/* The config is parsed once and read again when the file changes: an entry added by an
+ * operator is found at the next open, one removed is gone. */
+static void test_config_reread_on_change(void **state)
+{
+	struct fixture *f = *state;
+	struct kms *k = NULL;
+	char conf[160], json[512], err[256];
+
+	(void)snprintf(conf, sizeof(conf), "%s/reread.json", f->dir);
+	(void)snprintf(json, sizeof(json),
+		       "{\"x\": {\"encryptionKMSType\": \"keyfile\", \"keyFile\": \"%s\"}}",
+		       f->kek);
+	write_file(conf, json, strlen(json), 0600);
+	assert_int_equal(kms_open(conf, "x", NULL, NULL, &k, err, sizeof(err)), 0);
+	kms_free(k);
+	k = NULL;
+	assert_int_equal(kms_open(conf, "y", NULL, NULL, &k, err, sizeof(err)), -ENOENT);
+	/* The same length, another name: only the change tells the two files apart. */
+	json[2] = 'y';
+	write_file(conf, json, strlen(json), 0600);
+	assert_int_equal(kms_open(conf, "y", NULL, NULL, &k, err, sizeof(err)), 0);
+	kms_free(k);
+	k = NULL;
+	assert_int_equal(kms_open(conf, "x", NULL, NULL, &k, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "is not in"));
+	/* Gone: said so, not served from the parsed copy. */
+	assert_int_equal(unlink(conf), 0);
+	assert_int_equal(kms_open(conf, "y", NULL, NULL, &k, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "cannot read KMS config"));
+	kms_config_forget();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_config_reread_on_change),
 		cmocka_unit_test(test_keyfile_roundtrip),
 		cmocka_unit_test(test_keyfile_hex_is_same_kek),
 		cmocka_unit_test(test_keyfile_binding),

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "stats/blockstat.h"
+#include "kms/kms.h"
 #include "volume/kstat.h"
 
 static void test_blockstat_17(void **state)
@@ -83,15 +84,15 @@ static void test_blockstat_junk(void **state)
 static void test_key_version(void **state)
 {
 	(void)state;
-	assert_int_equal(kstat_key_version("vault:v1:abc"), 1);
-	assert_int_equal(kstat_key_version("vault:v17:abc"), 17);
-	assert_int_equal(kstat_key_version("{\"v\":1,\"alg\":\"A256GCM\"}"), 1);
-	assert_int_equal(kstat_key_version(NULL), 1);
+	assert_int_equal(kms_key_version("vault:v1:abc"), 1);
+	assert_int_equal(kms_key_version("vault:v17:abc"), 17);
+	assert_int_equal(kms_key_version("{\"v\":1,\"alg\":\"A256GCM\"}"), 1);
+	assert_int_equal(kms_key_version(NULL), 1);
 	/* Malformed or absurd versions are not believed. */
-	assert_int_equal(kstat_key_version("vault:v:abc"), 1);
-	assert_int_equal(kstat_key_version("vault:v0:abc"), 1);
-	assert_int_equal(kstat_key_version("vault:v99999999999:abc"), 1);
-	assert_int_equal(kstat_key_version("vault:v3abc"), 1);
+	assert_int_equal(kms_key_version("vault:v:abc"), 1);
+	assert_int_equal(kms_key_version("vault:v0:abc"), 1);
+	assert_int_equal(kms_key_version("vault:v99999999999:abc"), 1);
+	assert_int_equal(kms_key_version("vault:v3abc"), 1);
 }
 
 int main(void)

@@ -148,7 +148,7 @@ static void test_ceph_csi_entries(void **state)
 
 	(void)state;
 	assert_int_equal(kms_open(conf, "csi", NULL, NULL, &k, err, sizeof(err)), 0);
-	assert_string_equal(k->ops->type, "vault-kv");
+	assert_string_equal(kms_type(k), "vault-kv");
 	assert_string_equal(k->endpoint, "https://vault.default.svc.cluster.local:8200");
 	kms_free(k);
 	k = NULL;

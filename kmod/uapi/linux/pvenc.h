@@ -79,9 +79,13 @@ enum pvenc_stat {
 	PVENC_S_DISCARD_NS,
 	PVENC_S_FLUSH_NS,
 	PVENC_S_BUSY_MS, /* time the device had I/O in flight */
+	/* Netlink padding for the u64s, not a counter; new counters go before it. */
 	PVENC_S_PAD,
 	__PVENC_S_MAX,
 };
 #define PVENC_S_MAX (__PVENC_S_MAX - 1)
+/* The counters are [PVENC_S_COUNTERS_BEGIN, PVENC_S_COUNTERS_END). */
+#define PVENC_S_COUNTERS_BEGIN PVENC_S_READS
+#define PVENC_S_COUNTERS_END   PVENC_S_PAD
 
 #endif /* _UAPI_LINUX_PVENC_H */

@@ -1,0 +1,356 @@
+// SPDX-License-Identifier: MIT
+/* pvencctl's volume commands: create, format, open, close, status, list, unmap,
+ * resize, delete, rotate. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pvencctl.h"
+#include "util/log.h"
+#include "util/macro.h"
+
+static const char create_help[] =
+	"Options:\n"
+	"      --size SIZE        image size; a plain number is MiB (as rbd), or use\n"
+	"                         K, M, G, T suffixes; at least 17 MiB (16 MiB LUKS2 header)\n"
+	"      --kms ID           KMS entry that wraps the volume's DEK\n\n";
+
+int cmd_create(int argc, char **argv)
+{
+	_cleanup_vol_ struct vol v = { .dev.id = -1 };
+	struct format_opts fo = { 0 };
+	uint64_t size;
+
+	PREPARE("create", O_SIZE | O_KMS, 1, 1, create_help);
+	if (!a.size || !a.kms || parse_size(a.size, &size) < 0) {
+		log_error("create needs --size SIZE (e.g. 10G) and --kms ID");
+		return EXIT_USAGE;
+	}
+	fo.kms_id = a.kms;
+	r = vol_target(&ctx, a.pos[0], &v);
+	if (r == 0)
+		r = volume_create(&ctx, &v, size, &fo);
+	if (r == 0)
+		(void)printf("created %s (encrypted, KMS %s)\n", a.pos[0], a.kms);
+	pvenc_ctx_done(&ctx);
+	return report(&ctx, r);
+}
+
+static const char format_help[] =
+	"Formats only images without data: any filesystem, partition table or other\n"
+	"signature, or non-zero bytes in the first MiB, make it refuse. An interrupted\n"
+	"format is resumed with the DEK already stored; a formatted volume is never\n"
+	"formatted again.\n\n"
+	"Options:\n"
+	"      --kms ID           KMS entry that wraps the volume's DEK\n"
+	"      --force IMAGE      overwrite existing data; IMAGE must repeat the image\n\n";
+
+int cmd_format(int argc, char **argv)
+{
+	_cleanup_vol_ struct vol v = { .dev.id = -1 };
+	struct format_opts fo = { 0 };
+
+	PREPARE("format", O_KMS | O_FORCE, 1, 1, format_help);
+	fo.kms_id = a.kms;
+	fo.force = a.force;
+	r = vol_target(&ctx, a.pos[0], &v);
+	if (r == 0)
+		r = volume_format(&ctx, &v, &fo);
+	if (r == 0)
+		(void)printf("formatted %s\n", a.pos[0]);
+	pvenc_ctx_done(&ctx);
+	return report(&ctx, r);
+}
+
+static const char open_help[] =
+	"The image must be mapped (rbd map). Opening an open volume changes nothing.\n"
+	"Snapshots open read-only. Prints the decrypted device.\n\n"
+	"Options (volumes created by ceph-csi only):\n"
+	"      --kms ID             KMS entry (default: from ceph-csi's journal)\n"
+	"      --csi-volume-id ID   CSI volume handle (default: derived from\n"
+	"                           [ceph-csi] cluster-id, the pool id and the image name)\n\n";
+
+int cmd_open(int argc, char **argv)
+{
+	_cleanup_vol_ struct vol v = { .dev.id = -1 };
+	struct open_opts oo = { 0 };
+	struct open_result res;
+
+	PREPARE("open", O_KMS | O_CSI_VOLUME_ID, 1, 1, open_help);
+	oo.kms_id = a.kms;
+	oo.csi_volume_id = a.csi_volume_id;
+	if (!a.kms && !a.csi_volume_id) {
+		struct json_object *o = NULL;
+
+		r = agent_call(&a, &cfg, "open", a.pos[0], 0, &o);
+		if (r > 0) {
+			(void)printf("%s%s\n", jstr(o, "dm_path"),
+				     bool_field(o, "already") ? " (already open)" : "");
+			json_object_put(o);
+			return EXIT_OK;
+		}
+		if (r < 0)
+			return errno_to_exit(r);
+	}
+	r = vol_target(&ctx, a.pos[0], &v);
+	if (r == 0)
+		r = volume_open(&ctx, &v, &oo, &res);
+	if (r == 0)
+		(void)printf("%s%s\n", res.dm_path, res.already ? " (already open)" : "");
+	pvenc_ctx_done(&ctx);
+	return report(&ctx, r);
+}
+
+static const char close_help[] =
+	"Options:\n"
+	"      --deferred         if the device is in use, remove it when\n"
+	"                         the last user closes it\n"
+	"      --all              every open pvenc volume of this node (no Ceph or KMS\n"
+	"                         needed; what pvenc-shutdown.service runs)\n"
+	"      --unmount          with --all: unmount filesystems on them first\n\n";
+
+/* close --all / unmap --all: done here, never through the agent (it may be stopping). */
+static int close_all(struct args *a, struct pvenc_ctx *ctx, unsigned flags)
+{
+	unsigned closed = 0;
+	int r;
+
+	if (a->npos || (a->unmount && !a->all) || a->deferred) {
+		log_error("--all takes no image and no --deferred; --unmount needs --all");
+		return EXIT_USAGE;
+	}
+	r = volume_close_all(ctx, flags | (a->unmount ? CLOSE_ALL_UNMOUNT : 0), &closed);
+	if (r == 0)
+		(void)printf("%u volume(s) %s\n", closed,
+			     flags & CLOSE_ALL_UNMAP ? "closed and unmapped" : "closed");
+	pvenc_ctx_done(ctx);
+	return report(ctx, r);
+}
+
+int cmd_close(int argc, char **argv)
+{
+	_cleanup_vol_ struct vol v = { .dev.id = -1 };
+	int was_open;
+
+	PREPARE("close", O_DEFERRED | O_ALL | O_UNMOUNT, 0, 1, close_help);
+	if (a.all || a.unmount)
+		return close_all(&a, &ctx, 0);
+	if (a.npos != 1) {
+		cmd_usage(stderr, "close", close_help);
+		return EXIT_USAGE;
+	}
+	{
+		struct json_object *o = NULL;
+
+		r = agent_call(&a, &cfg, "close", a.pos[0], a.deferred, &o);
+		json_object_put(o);
+		if (r != 0)
+			return r > 0 ? EXIT_OK : errno_to_exit(r);
+	}
+	r = vol_target(&ctx, a.pos[0], &v);
+	if (r == 0)
+		r = volume_close(&ctx, &v, a.deferred, &was_open);
+	if (r == 0 && !was_open)
+		(void)printf("%s was not open\n", a.pos[0]);
+	pvenc_ctx_done(&ctx);
+	return report(&ctx, r);
+}
+
+static void print_obj(struct json_object *o)
+{
+	json_object_object_foreach(o, k, v)
+	{
+		(void)printf("%-17s %s\n", k, v ? json_object_get_string(v) : "-");
+	}
+}
+
+int cmd_status(int argc, char **argv)
+{
+	_cleanup_vol_ struct vol v = { .dev.id = -1 };
+	struct json_object *o = NULL;
+
+	PREPARE("status", O_JSON, 1, 1, "Options:\n      --json             JSON output\n\n");
+	r = agent_call(&a, &cfg, "status", a.pos[0], 0, &o);
+	if (r < 0)
+		return errno_to_exit(r);
+	if (r == 0) {
+		r = vol_target(&ctx, a.pos[0], &v);
+		if (r == 0)
+			r = volume_status(&ctx, &v, &o);
+	} else {
+		r = 0;
+	}
+	if (r == 0) {
+		if (a.json)
+			(void)printf("%s\n", json_object_to_json_string_ext(
+						     o, JSON_C_TO_STRING_PRETTY |
+								JSON_C_TO_STRING_NOSLASHESCAPE));
+		else
+			print_obj(o);
+		json_object_put(o);
+	}
+	pvenc_ctx_done(&ctx);
+	return report(&ctx, r);
+}
+
+int cmd_list(int argc, char **argv)
+{
+	struct json_object *arr = NULL;
+
+	PREPARE("list", O_JSON, 0, 0, "Options:\n      --json             JSON output\n\n");
+	r = agent_call(&a, &cfg, "list", NULL, 0, &arr);
+	if (r < 0)
+		return errno_to_exit(r);
+	r = r > 0 ? 0 : volume_list(&ctx, &arr);
+	if (r == 0) {
+		if (a.json) {
+			(void)printf("%s\n", json_object_to_json_string_ext(
+						     arr, JSON_C_TO_STRING_PRETTY |
+								  JSON_C_TO_STRING_NOSLASHESCAPE));
+		} else {
+			size_t n = json_object_array_length(arr);
+
+			(void)printf("%-12s %-32s %-10s %-10s %-5s %s\n", "DEVICE", "IMAGE",
+				     "ENCRYPTION", "STATE", "OPEN", "DECRYPTED");
+			for (size_t i = 0; i < n; i++) {
+				struct json_object *o = json_object_array_get_idx(arr, i);
+
+				(void)printf("%-12s %-32s %-10s %-10s %-5s %s\n", jstr(o, "device"),
+					     jstr(o, "image"), jstr(o, "encryption"),
+					     jstr(o, "state"), jstr(o, "open"),
+					     jstr(o, "decrypted_device"));
+			}
+		}
+		json_object_put(arr);
+	}
+	pvenc_ctx_done(&ctx);
+	return report(&ctx, r);
+}
+
+int cmd_unmap(int argc, char **argv)
+{
+	_cleanup_vol_ struct vol v = { .dev.id = -1 };
+	static const char unmap_help[] =
+		"Use this instead of 'rbd unmap' for an open volume: krbd refuses to unmap a\n"
+		"device that dm-crypt holds (device busy).\n\n"
+		"Options:\n"
+		"      --all              every open pvenc volume of this node\n"
+		"      --unmount          with --all: unmount filesystems on them first\n\n";
+
+	PREPARE("unmap", O_ALL | O_UNMOUNT, 0, 1, unmap_help);
+	if (a.all || a.unmount)
+		return close_all(&a, &ctx, CLOSE_ALL_UNMAP);
+	if (a.npos != 1) {
+		cmd_usage(stderr, "unmap", unmap_help);
+		return EXIT_USAGE;
+	}
+	{
+		struct json_object *o = NULL;
+
+		r = agent_call(&a, &cfg, "unmap", a.pos[0], 0, &o);
+		json_object_put(o);
+		if (r != 0)
+			return r > 0 ? EXIT_OK : errno_to_exit(r);
+	}
+	r = vol_target(&ctx, a.pos[0], &v);
+	if (r == 0)
+		r = volume_unmap(&ctx, &v);
+	pvenc_ctx_done(&ctx);
+	return report(&ctx, r);
+}
+
+int cmd_resize(int argc, char **argv)
+{
+	_cleanup_vol_ struct vol v = { .dev.id = -1 };
+	uint64_t size = 0;
+
+	PREPARE("resize", 0, 1, 1, "");
+	{
+		struct json_object *o = NULL;
+
+		r = agent_call(&a, &cfg, "resize", a.pos[0], 0, &o);
+		json_object_put(o);
+		if (r != 0)
+			return r > 0 ? EXIT_OK : errno_to_exit(r);
+	}
+	r = vol_target(&ctx, a.pos[0], &v);
+	if (r == 0)
+		r = volume_resize(&ctx, &v, &size);
+	if (r == 0)
+		(void)printf("%s: decrypted device is %llu bytes\n", a.pos[0],
+			     (unsigned long long)size);
+	pvenc_ctx_done(&ctx);
+	return report(&ctx, r);
+}
+
+static const char delete_help[] =
+	"Removes the image (it must be unmapped everywhere and have no snapshots), then\n"
+	"destroys its DEK where the KMS keeps it (vault-kv and ceph-csi's Vault types, as\n"
+	"vaultDestroyKeys says). Envelope KEKs (keyfile, Transit keys) are never deleted.\n"
+	"In steps: the image moves to the RBD trash, the DEK goes, then the trash entry; if a\n"
+	"delete stops anywhere, running it again finishes it.\n\n"
+	"Options:\n"
+	"      --force IMAGE      required: repeat the image name to confirm\n"
+	"      --kms ID           ceph-csi volumes: KMS id (default: from ceph-csi's journal)\n"
+	"      --csi-volume-id ID ceph-csi volumes: CSI volume handle (default: derived)\n\n";
+
+int cmd_delete(int argc, char **argv)
+{
+	_cleanup_vol_ struct vol v = { .dev.id = -1 };
+	struct open_opts oo = { 0 };
+
+	PREPARE("delete", O_FORCE | O_KMS | O_CSI_VOLUME_ID, 1, 1, delete_help);
+	oo.kms_id = a.kms;
+	oo.csi_volume_id = a.csi_volume_id;
+	r = vol_target(&ctx, a.pos[0], &v);
+	if (r == 0)
+		r = volume_delete(&ctx, &v, &oo, a.force);
+	if (r == 0)
+		(void)printf("deleted %s\n", a.pos[0]);
+	pvenc_ctx_done(&ctx);
+	return report(&ctx, r);
+}
+
+static const char rotate_help[] =
+	"--dek (default): a new random DEK gets a new LUKS2 keyslot, is wrapped and stored,\n"
+	"and the old keyslot is removed. Data and volume key stay; the volume may be open\n"
+	"and busy on any node. Crash-safe: the stored DEK opens the volume after a stop at\n"
+	"any step, and the next rotation finishes an interrupted one.\n"
+	"--kek: the DEK is wrapped again under the KMS's newest key (Vault Transit's latest\n"
+	"version after transit/keys/NAME/rotate; the key the entry names now for KMIP and\n"
+	"PKCS#11). Nothing else changes.\n"
+	"One node at a time: a lease lock on the image (exit 5 if another node holds it).\n\n"
+	"Options:\n"
+	"      --dek              rotate the data-encryption key (default)\n"
+	"      --kek              wrap the DEK under the newest key-encryption key\n"
+	"      --if-due           rotate the DEK only if the volume's schedule says it is due\n"
+	"                         (what pvenc-agent does; for cron on nodes without the agent)\n\n";
+
+int cmd_rotate(int argc, char **argv)
+{
+	_cleanup_vol_ struct vol v = { .dev.id = -1 };
+	struct rotate_result rr = { 0 };
+
+	PREPARE("rotate", O_DEK | O_KEK | O_IF_DUE, 1, 1, rotate_help);
+	if (a.dek + a.kek + (a.if_due && a.kek) > 1) {
+		log_error("pvencctl rotate: one of --dek or --kek (--if-due rotates the DEK)");
+		return EXIT_USAGE;
+	}
+	r = vol_target(&ctx, a.pos[0], &v);
+	if (r == 0 && a.if_due)
+		r = volume_rotate_if_due(&ctx, &v, &rr);
+	else if (r == 0)
+		r = volume_rotate(&ctx, &v, a.kek ? ROTATE_KEK : ROTATE_DEK, 0, &rr);
+	if (r == 0 && rr.skipped)
+		(void)printf("%s: nothing to do (not due, or another node is rotating it)\n",
+			     a.pos[0]);
+	else if (r == 0 && a.kek)
+		(void)printf("%s: DEK wrapped under key version %u\n", a.pos[0], rr.key_version);
+	else if (r == 0)
+		(void)printf("%s: DEK rotated%s, now version %u\n", a.pos[0],
+			     rr.resumed ? " (an interrupted rotation finished)" : "",
+			     rr.dek_version);
+	pvenc_ctx_done(&ctx);
+	return report(&ctx, r);
+}
