@@ -37,93 +37,91 @@ const char *kmip_op_name(int op)
 	}
 }
 
-/*
- * One operation: request payload from @e (already wrapped in RequestPayload by the
- * caller), response payload into @doc / *payload. Result errors become sentences.
- */
-static int call(struct kms *k, const struct kmip *m, int op, struct ttlv_enc *payload,
-		struct ttlv_doc *doc, uint8_t **raw, const struct ttlv **out)
+/* RequestMessage with one batch item for @op around the finished @payload. */
+static int build_request(int op, struct ttlv_enc *payload, struct ttlv_enc *e)
 {
-	struct ttlv_enc e = { 0 };
-	const uint8_t *req, *pl;
-	size_t reqlen, pllen, len = 0;
-	uint8_t hdr[8];
-	struct kmip_conn c;
-	const struct ttlv *item, *rp;
-	int64_t status, reason = 0;
-	char why[160], msg[300] = "";
-	int r;
+	const uint8_t *pl;
+	size_t pllen;
+	int r = ttlv_finish(payload, &pl, &pllen);
 
-	*raw = NULL;
-	r = ttlv_finish(payload, &pl, &pllen);
 	if (r < 0)
 		return r;
-	ttlv_begin(&e, T_REQUEST_MESSAGE);
-	ttlv_begin(&e, T_REQUEST_HEADER);
-	ttlv_begin(&e, T_PROTOCOL_VERSION);
-	ttlv_int(&e, T_PROTOCOL_MAJOR, 1);
-	ttlv_int(&e, T_PROTOCOL_MINOR, 4);
-	ttlv_end(&e);
-	ttlv_int(&e, T_BATCH_COUNT, 1);
-	ttlv_end(&e);
-	ttlv_begin(&e, T_BATCH_ITEM);
-	ttlv_enum(&e, T_OPERATION, (uint32_t)op);
-	ttlv_begin(&e, T_REQUEST_PAYLOAD);
+	ttlv_begin(e, T_REQUEST_MESSAGE);
+	ttlv_begin(e, T_REQUEST_HEADER);
+	ttlv_begin(e, T_PROTOCOL_VERSION);
+	ttlv_int(e, T_PROTOCOL_MAJOR, 1);
+	ttlv_int(e, T_PROTOCOL_MINOR, 4);
+	ttlv_end(e);
+	ttlv_int(e, T_BATCH_COUNT, 1);
+	ttlv_end(e);
+	ttlv_begin(e, T_BATCH_ITEM);
+	ttlv_enum(e, T_OPERATION, (uint32_t)op);
+	ttlv_begin(e, T_REQUEST_PAYLOAD);
 	/* The finished payload items go in as they are. */
-	if (!e.err && e.len + pllen > e.cap) {
-		uint8_t *nb = secmem_realloc(e.buf, e.len + pllen);
+	if (!e->err && e->len + pllen > e->cap) {
+		uint8_t *nb = secmem_realloc(e->buf, e->len + pllen);
 
 		if (!nb)
-			e.err = -ENOMEM;
+			e->err = -ENOMEM;
 		else {
-			e.buf = nb;
-			e.cap = e.len + pllen;
+			e->buf = nb;
+			e->cap = e->len + pllen;
 		}
 	}
-	if (!e.err) {
-		memcpy(e.buf + e.len, pl, pllen);
-		e.len += pllen;
+	if (!e->err) {
+		memcpy(e->buf + e->len, pl, pllen);
+		e->len += pllen;
 	}
-	ttlv_end(&e); /* RequestPayload */
-	ttlv_end(&e); /* BatchItem */
-	ttlv_end(&e); /* RequestMessage */
-	r = ttlv_finish(&e, &req, &reqlen);
-	if (r < 0) {
-		ttlv_enc_free(&e);
-		return r;
-	}
+	ttlv_end(e); /* RequestPayload */
+	ttlv_end(e); /* BatchItem */
+	ttlv_end(e); /* RequestMessage */
+	return 0;
+}
+
+/* One connection: the request out, the response (*raw, secmem, *len bytes) back. */
+static int exchange(struct kms *k, const struct kmip *m, const uint8_t *req, size_t reqlen,
+		    uint8_t **raw, size_t *len)
+{
+	struct kmip_conn c;
+	uint8_t hdr[8];
+	size_t n = 0;
+	int r;
+
 	r = kmip_conn_open(k, m, &c);
-	if (r < 0) {
-		ttlv_enc_free(&e);
+	if (r < 0)
 		return r;
-	}
 	r = kmip_io(k, m, &c, (uint8_t *)req, reqlen, 1);
-	ttlv_enc_free(&e);
 	if (r == 0)
 		r = kmip_io(k, m, &c, hdr, sizeof(hdr), 0);
 	if (r == 0) {
-		len = (size_t)hdr[4] << 24 | (size_t)hdr[5] << 16 | (size_t)hdr[6] << 8 | hdr[7];
-		if (hdr[3] != TTLV_STRUCT || len > TTLV_MAX_MSG - 8 || len % 8)
+		n = (size_t)hdr[4] << 24 | (size_t)hdr[5] << 16 | (size_t)hdr[6] << 8 | hdr[7];
+		if (hdr[3] != TTLV_STRUCT || n > TTLV_MAX_MSG - 8 || n % 8)
 			r = kms_fail(k, -EPROTO,
 				     "KMIP server %s:%s sent a malformed response header", m->host,
 				     m->port);
 	}
 	if (r == 0) {
-		*raw = secmem_alloc(len + 8);
+		*raw = secmem_alloc(n + 8);
 		if (!*raw)
 			r = -ENOMEM;
 	}
 	if (r == 0) {
 		memcpy(*raw, hdr, 8);
-		r = kmip_io(k, m, &c, *raw + 8, len, 0);
+		r = kmip_io(k, m, &c, *raw + 8, n, 0);
 	}
 	kmip_conn_close(&c);
-	if (r < 0)
-		return r;
-	r = ttlv_decode(*raw, len + 8, doc, why, sizeof(why));
-	if (r < 0)
-		return kms_fail(k, -EPROTO, "KMIP server %s:%s sent a malformed response: %s",
-				m->host, m->port, why);
+	*len = n + 8;
+	return r;
+}
+
+/* The batch item's result: errno and a sentence for a failure, else the payload. */
+static int result_of(struct kms *k, const struct kmip *m, int op, const struct ttlv_doc *doc,
+		     const struct ttlv **out)
+{
+	const struct ttlv *item, *rp;
+	int64_t status, reason = 0;
+	char msg[300] = "";
+
 	if (doc->items[0].tag != T_RESPONSE_MESSAGE ||
 	    !(item = ttlv_find(&doc->items[0], T_BATCH_ITEM)))
 		return kms_fail(k, -EPROTO, "KMIP server %s:%s answered without a batch item",
@@ -165,6 +163,33 @@ static int call(struct kms *k, const struct kmip *m, int op, struct ttlv_enc *pa
 	return 0;
 }
 
+/* One operation: request payload from @payload, response payload into @doc / *out. */
+static int call(struct kms *k, const struct kmip *m, int op, struct ttlv_enc *payload,
+		struct ttlv_doc *doc, uint8_t **raw, const struct ttlv **out)
+{
+	struct ttlv_enc e = { 0 };
+	const uint8_t *req;
+	size_t reqlen, len = 0;
+	char why[160];
+	int r;
+
+	*raw = NULL;
+	r = build_request(op, payload, &e);
+	if (r == 0)
+		r = ttlv_finish(&e, &req, &reqlen);
+	if (r == 0)
+		r = exchange(k, m, req, reqlen, raw, &len);
+	ttlv_enc_free(&e);
+	if (r < 0)
+		return r;
+	r = ttlv_decode(*raw, len, doc, why, sizeof(why));
+	if (r < 0)
+		return kms_fail(k, -EPROTO, "KMIP server %s:%s sent a malformed response: %s",
+				m->host, m->port, why);
+	return result_of(k, m, op, doc, out);
+}
+
+/* Runs @op, keeping only the response payload tree; frees everything on error. */
 void kmip_resp_free(struct kmip_resp *r)
 {
 	ttlv_doc_free(&r->doc);

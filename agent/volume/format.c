@@ -180,148 +180,161 @@ static int new_dek(struct pvenc_ctx *ctx, struct kms *k, const struct kms_bindin
 	return 0;
 }
 
+/* What the two ways into phase 2 (the header) hand over: the KMS, the UUID, the DEK. */
+struct phase1 {
+	struct kms *k;
+	char uuid[META_UUID_LEN + 1];
+	uint8_t *dek; /* secmem, DEK_LEN bytes */
+};
+
+/* Resumes an interrupted format with the DEK already stored: never a new key. */
+static int resume_prepared(struct pvenc_ctx *ctx, struct vol *v, struct img *img,
+			   const char *kms_id, int force, struct phase1 *p)
+{
+	const struct vol_meta *m = &v->meta;
+	const char *name = v->name;
+	struct kms_binding b = { .volume_id = m->uuid };
+	size_t deklen = 0;
+	int r;
+
+	if (kms_id && strcmp(kms_id, m->kms) != 0)
+		return vol_fail(ctx, -EINVAL, "image %s was prepared with KMS '%s', not '%s'", name,
+				m->kms, kms_id);
+	r = vol_open_kms(ctx, &v->dev.spec, m->kms, &p->k);
+	if (r < 0)
+		return r;
+	if (m->dek)
+		r = kms_unwrap(p->k, &b, m->dek, &p->dek, &deklen);
+	else if (!kms_is_envelope(p->k))
+		r = kms_fetch(p->k, &b, &p->dek, &deklen);
+	else
+		return vol_fail(ctx, -EBADMSG, "image %s is prepared but has no wrapped DEK", name);
+	if (r < 0)
+		return vol_fail(ctx, r, "cannot unwrap the DEK of %s with KMS '%s': %s", name,
+				m->kms, p->k->error);
+	if (deklen != DEK_LEN)
+		return vol_fail(ctx, -EBADMSG, "the unwrapped DEK of %s has %zu bytes, not %d",
+				name, deklen, DEK_LEN);
+	(void)snprintf(p->uuid, sizeof(p->uuid), "%s", m->uuid);
+	if (!force) {
+		r = check_empty(ctx, img, name, p->uuid, p->dek);
+		if (r < 0)
+			return r;
+	}
+	log_info("image=%s event=format-resume kms=%s", name, m->kms);
+	return 0;
+}
+
+/* Phase 1 of a new format: the UUID first, so that a DEK the KMS keeps is always
+ * findable from the image; then the DEK; then state=prepared as the commit. */
+static int prepare(struct pvenc_ctx *ctx, struct vol *v, struct img *img, const char *kms_id,
+		   int force, struct phase1 *p)
+{
+	_cleanup_free_ char *wrapped = NULL;
+	const char *name = v->name;
+	struct kms_binding b;
+	int r;
+
+	if (!kms_id)
+		return vol_fail(ctx, -EINVAL, "--kms ID is required to format %s", name);
+	if (!force) {
+		r = check_empty(ctx, img, name, NULL, NULL);
+		if (r < 0)
+			return r;
+	}
+	r = vol_open_kms(ctx, &v->dev.spec, kms_id, &p->k);
+	if (r < 0)
+		return r;
+	if (reserved_uuid(img, name, kms_id, p->uuid) == 0)
+		random_uuid(p->uuid);
+	else
+		log_info("image=%s event=format-again uuid=%s", name, p->uuid);
+	b = (struct kms_binding){ .volume_id = p->uuid };
+	if ((r = vol_set_meta(ctx, img, META_FORMAT, "1")) < 0 ||
+	    (r = vol_set_meta(ctx, img, META_KMS, kms_id)) < 0 ||
+	    (r = vol_set_meta(ctx, img, META_ENDPOINT, p->k->endpoint ? p->k->endpoint : "")) < 0 ||
+	    (r = vol_set_meta(ctx, img, META_UUID, p->uuid)) < 0)
+		return r;
+	r = new_dek(ctx, p->k, &b, name, &p->dek, &wrapped);
+	if (r < 0)
+		return r;
+	crashpoint("format:dek-stored");
+	if (wrapped && (r = vol_set_meta(ctx, img, META_DEK, wrapped)) < 0)
+		return r;
+	crashpoint("format:before-prepared");
+	r = vol_set_meta(ctx, img, META_STATE, "prepared");
+	if (r < 0)
+		return r;
+	crashpoint("format:prepared");
+	log_info("image=%s event=prepared kms=%s uuid=%s", name, kms_id, p->uuid);
+	return 0;
+}
+
+static int format_image(struct pvenc_ctx *ctx, struct vol *v, struct img *img,
+			const struct format_opts *o, int force)
+{
+	struct phase1 p = { 0 };
+	uint64_t size;
+	int r;
+
+	r = img_size(img, &size);
+	if (r < 0)
+		return r;
+	if (size < LUKS_MIN_IMAGE_SIZE)
+		return vol_fail(ctx, -ENOSPC,
+				"image %s is %llu bytes; pvenc needs at least %llu (16 MiB LUKS2 "
+				"header + 1 MiB)",
+				v->name, (unsigned long long)size,
+				(unsigned long long)LUKS_MIN_IMAGE_SIZE);
+	r = v->meta.state == STATE_PREPARED ? resume_prepared(ctx, v, img, o->kms_id, force, &p)
+					    : prepare(ctx, v, img, o->kms_id, force, &p);
+	/* Phase 2: the LUKS2 header, verified, then state=formatted as the commit. */
+	if (r == 0)
+		r = write_header(ctx, img, v->name, p.uuid, p.dek, o->fresh);
+	if (r == 0) {
+		crashpoint("format:header-verified");
+		r = vol_set_meta(ctx, img, META_STATE, "formatted");
+	}
+	if (r == 0) {
+		crashpoint("format:formatted");
+		log_info("image=%s event=formatted kms=%s uuid=%s", v->name, p.k ? p.k->id : "",
+			 p.uuid);
+	}
+	secmem_free(p.dek);
+	kms_free(p.k);
+	return r;
+}
+
 int volume_format(struct pvenc_ctx *ctx, struct vol *v, const struct format_opts *o)
 {
 	_cleanup_img_ struct img *img = NULL;
-	_cleanup_kms_ struct kms *k = NULL;
-	_cleanup_secmem_ uint8_t *dek = NULL;
-	_cleanup_free_ char *wrapped = NULL;
-	struct vol_meta *m = &v->meta;
-	const char *name = v->name;
-	struct kms_binding b;
-	char uuid[META_UUID_LEN + 1];
-	const char *kms_id = o->kms_id;
-	uint64_t size;
-	size_t deklen;
 	int r, force;
 
 	r = vol_need(ctx, v, VOL_IMAGE);
 	if (r < 0)
 		return r;
-	force = o->force && !strcmp(o->force, name);
+	force = o->force && !strcmp(o->force, v->name);
 	if (o->force && !force)
 		return vol_fail(ctx, -EINVAL,
-				"--force must repeat the image name exactly: --force %s", name);
-
+				"--force must repeat the image name exactly: --force %s", v->name);
 	/* What a metadata read before found is stale once this writes. */
 	vol_forget(v);
 	r = vol_open_image(ctx, &v->dev.spec, 0, &img);
 	if (r < 0)
 		return r;
 	r = vol_read_meta(ctx, v, img_meta_getter, img);
-	if (r < 0)
-		return r;
-	if (m->kind == VOL_CEPHCSI)
-		return vol_fail(ctx, -EEXIST,
-				"image %s is already encrypted by ceph-csi; open it with "
-				"pvencctl open",
-				name);
-	if (m->state == STATE_FORMATTED)
-		return vol_fail(ctx, -EEXIST,
-				"image %s is already a formatted pvenc volume; pvenc never "
-				"formats a volume twice",
-				name);
-	r = img_size(img, &size);
-	if (r < 0)
-		goto out;
-	if (size < LUKS_MIN_IMAGE_SIZE) {
-		r = vol_fail(ctx, -ENOSPC,
-			     "image %s is %llu bytes; pvenc needs at least %llu (16 MiB LUKS2 "
-			     "header + 1 MiB)",
-			     name, (unsigned long long)size,
-			     (unsigned long long)LUKS_MIN_IMAGE_SIZE);
-		goto out;
-	}
-
-	if (m->state == STATE_PREPARED) {
-		/* Resume an interrupted format with the DEK already stored: never a new key. */
-		if (kms_id && strcmp(kms_id, m->kms) != 0) {
-			r = vol_fail(ctx, -EINVAL, "image %s was prepared with KMS '%s', not '%s'",
-				     name, m->kms, kms_id);
-			goto out;
-		}
-		r = vol_open_kms(ctx, &v->dev.spec, m->kms, &k);
-		if (r < 0)
-			goto out;
-		b = (struct kms_binding){ .volume_id = m->uuid };
-		if (m->dek)
-			r = kms_unwrap(k, &b, m->dek, &dek, &deklen);
-		else if (!kms_is_envelope(k))
-			r = kms_fetch(k, &b, &dek, &deklen);
-		else {
-			r = vol_fail(ctx, -EBADMSG, "image %s is prepared but has no wrapped DEK",
-				     name);
-			goto out;
-		}
-		if (r < 0) {
-			r = vol_fail(ctx, r, "cannot unwrap the DEK of %s with KMS '%s': %s", name,
-				     m->kms, k->error);
-			goto out;
-		}
-		if (deklen != DEK_LEN) {
-			r = vol_fail(ctx, -EBADMSG, "the unwrapped DEK of %s has %zu bytes, not %d",
-				     name, deklen, DEK_LEN);
-			goto out;
-		}
-		(void)snprintf(uuid, sizeof(uuid), "%s", m->uuid);
-		if (!force) {
-			r = check_empty(ctx, img, name, uuid, dek);
-			if (r < 0)
-				goto out;
-		}
-		log_info("image=%s event=format-resume kms=%s", name, m->kms);
-	} else {
-		if (!kms_id) {
-			r = vol_fail(ctx, -EINVAL, "--kms ID is required to format %s", name);
-			goto out;
-		}
-		if (!force) {
-			r = check_empty(ctx, img, name, NULL, NULL);
-			if (r < 0)
-				goto out;
-		}
-		r = vol_open_kms(ctx, &v->dev.spec, kms_id, &k);
-		if (r < 0)
-			goto out;
-		if (reserved_uuid(img, name, kms_id, uuid) == 0)
-			random_uuid(uuid);
-		else
-			log_info("image=%s event=format-again uuid=%s", name, uuid);
-		b = (struct kms_binding){ .volume_id = uuid };
-		/* Phase 1: the UUID first, so that a DEK the KMS keeps is always findable
-		 * from the image; then the DEK; then state=prepared as the commit. */
-		if ((r = vol_set_meta(ctx, img, META_FORMAT, "1")) < 0 ||
-		    (r = vol_set_meta(ctx, img, META_KMS, kms_id)) < 0 ||
-		    (r = vol_set_meta(ctx, img, META_ENDPOINT, k->endpoint ? k->endpoint : "")) <
-			    0 ||
-		    (r = vol_set_meta(ctx, img, META_UUID, uuid)) < 0)
-			goto out;
-		r = new_dek(ctx, k, &b, name, &dek, &wrapped);
-		if (r < 0)
-			goto out;
-		crashpoint("format:dek-stored");
-		if (wrapped && (r = vol_set_meta(ctx, img, META_DEK, wrapped)) < 0)
-			goto out;
-		crashpoint("format:before-prepared");
-		r = vol_set_meta(ctx, img, META_STATE, "prepared");
-		if (r < 0)
-			goto out;
-		crashpoint("format:prepared");
-		log_info("image=%s event=prepared kms=%s uuid=%s", name, kms_id, uuid);
-	}
-
-	/* Phase 2: the LUKS2 header, verified, then state=formatted as the commit. */
-	r = write_header(ctx, img, name, uuid, dek, o->fresh);
-	if (r < 0)
-		goto out;
-	crashpoint("format:header-verified");
-	r = vol_set_meta(ctx, img, META_STATE, "formatted");
-	if (r < 0)
-		goto out;
-	crashpoint("format:formatted");
-	log_info("image=%s event=formatted kms=%s uuid=%s", name, k->id, uuid);
-	r = 0;
-out:
+	if (r == 0 && v->meta.kind == VOL_CEPHCSI)
+		r = vol_fail(
+			ctx, -EEXIST,
+			"image %s is already encrypted by ceph-csi; open it with pvencctl open",
+			v->name);
+	else if (r == 0 && v->meta.state == STATE_FORMATTED)
+		r = vol_fail(ctx, -EEXIST,
+			     "image %s is already a formatted pvenc volume; pvenc never formats a "
+			     "volume twice",
+			     v->name);
+	else if (r == 0)
+		r = format_image(ctx, v, img, o, force);
 	vol_forget(v);
 	return r;
 }

@@ -52,5 +52,8 @@ int vol_csi_binding(struct pvenc_ctx *ctx, const struct img_loc *loc, const stru
  * *sched and *src (may be NULL) get the schedule string and where it came from. */
 int64_t vol_rotation_period(const struct pvenc_config *cfg, const struct image_spec *spec,
 			    const struct vol_meta *m, const char **sched, const char **src);
+/* 1 when a rotation @period seconds after @rotated_at is due at @now (a rotated-at far
+ * in the future counts as due: not skew but a hostile or broken value). */
+int vol_rotation_due(int64_t rotated_at, int64_t period, int64_t now);
 
 #endif

@@ -472,15 +472,78 @@ static void update_kstat(const struct image_spec *spec, const struct vol_meta *m
 	kstat_volume_opened(&d, dm, m->kms, m, 1, &kv);
 }
 
-/* Nodes' clocks differ a little; a rotated-at further ahead than this is not skew but a
- * hostile or broken value that would put the schedule off forever: it counts as due. */
-#define ROTATION_MAX_SKEW (24 * 3600)
-
-static int rotation_due(int64_t rotated_at, int64_t period, int64_t now)
+/* Whether @v (metadata read) can have @what rotated, and its KMS (*k) if so. */
+static int rotatable(struct pvenc_ctx *ctx, const struct vol *v, unsigned what, struct kms **k)
 {
-	int64_t age = now - rotated_at;
+	const struct vol_meta *m = &v->meta;
+	int r;
 
-	return age < -ROTATION_MAX_SKEW || age >= period;
+	if (m->kind != VOL_PVENC || m->state != STATE_FORMATTED)
+		return vol_fail(ctx, m->kind == VOL_PLAIN ? -ENOMSG : -EOPNOTSUPP,
+				"%s is not a formatted pvenc volume%s", v->name,
+				m->kind == VOL_CEPHCSI ? " (ceph-csi volumes rotate with ceph-csi)"
+						       : "");
+	if (!m->dek && what == ROTATE_KEK)
+		return vol_fail(ctx, -EOPNOTSUPP,
+				"%s keeps its DEK in KMS '%s', not wrapped in image metadata: "
+				"there is no KEK to rotate",
+				v->name, m->kms);
+	r = vol_open_kms(ctx, &v->dev.spec, m->kms, k);
+	if (r < 0)
+		return r;
+	/* The endpoint is fixed per volume: never send credentials elsewhere. */
+	if (strcmp(m->endpoint, (*k)->endpoint ? (*k)->endpoint : "") != 0)
+		return vol_fail(ctx, -EPERM,
+				"%s was created with KMS '%s' at endpoint '%s', but that KMS id is "
+				"now configured with endpoint '%s'; refusing to use it",
+				v->name, m->kms, m->endpoint, (*k)->endpoint ? (*k)->endpoint : "");
+	return 0;
+}
+
+/* The rotation lease under a random @cookie (cookie[40]). */
+static int take_lease(struct pvenc_ctx *ctx, const struct vol *v, const struct img *img,
+		      char *cookie, struct rotate_result *res)
+{
+	uint8_t rnd[16];
+	int r;
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		return vol_fail(ctx, -EIO, "getrandom failed");
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		(void)snprintf(cookie + 2 * i, 3, "%02x", rnd[i]);
+	r = img_lease(&img->loc, ROTATE_LOCK, cookie, ROTATE_LEASE_S, 0);
+	if (r == -EBUSY) {
+		res->skipped = 1;
+		return vol_fail(ctx, -EBUSY,
+				"another node is rotating the keys of %s right now (if it died, "
+				"its lock 'pvenc.rotate' on rbd_header.%s expires within %d "
+				"minutes)",
+				v->name, img->loc.id, ROTATE_LEASE_S / 60);
+	}
+	if (r < 0)
+		return vol_fail(ctx, r, "cannot take the rotation lock of %s: %s", v->name,
+				strerror(-r));
+	return 0;
+}
+
+/* With the lease held: a scheduled rotation happens only when due. 1 when not due
+ * (or on first sight, when the schedule's clock starts now). */
+static int not_due(struct pvenc_ctx *ctx, const struct vol_meta *m, struct img *img,
+		   int64_t due_period, int *r)
+{
+	int64_t t = (int64_t)time(NULL);
+
+	*r = 0;
+	if (due_period <= 0 || m->dek_next)
+		return 0;
+	if (m->rotated_at == 0) {
+		char num[32];
+
+		(void)snprintf(num, sizeof(num), "%lld", (long long)t);
+		*r = vol_set_meta(ctx, img, META_ROTATED_AT, num);
+		return 1;
+	}
+	return !vol_rotation_due(m->rotated_at, due_period, t);
 }
 
 int volume_rotate(struct pvenc_ctx *ctx, struct vol *v, unsigned what, int64_t due_period,
@@ -488,17 +551,15 @@ int volume_rotate(struct pvenc_ctx *ctx, struct vol *v, unsigned what, int64_t d
 {
 	_cleanup_img_ struct img *img = NULL;
 	_cleanup_kms_ struct kms *k = NULL;
-	struct vol_meta *mp = &v->meta;
-	const char *name = v->name;
+	struct vol_meta *m = &v->meta;
 	char cookie[40];
-	uint8_t rnd[16];
 	int r, locked = 0;
 
 	memset(res, 0, sizeof(*res));
 	/* A snapshot is read-only: its keys rotate with the image. */
 	if (v->dev.spec.snap[0])
 		return vol_fail(ctx, -EINVAL, "invalid image '%s': expected POOL/[NAMESPACE/]IMAGE",
-				name);
+				v->name);
 	if (what != ROTATE_DEK && what != ROTATE_KEK)
 		return vol_fail(ctx, -EINVAL, "rotate either the DEK or the KEK");
 	vol_forget(v);
@@ -506,135 +567,34 @@ int volume_rotate(struct pvenc_ctx *ctx, struct vol *v, unsigned what, int64_t d
 	if (r < 0)
 		return r;
 	r = vol_read_meta(ctx, v, img_meta_getter, img);
+	if (r == 0)
+		r = rotatable(ctx, v, what, &k);
+	if (r == 0)
+		r = take_lease(ctx, v, img, cookie, res);
 	if (r < 0)
 		goto out;
-	if (mp->kind != VOL_PVENC || mp->state != STATE_FORMATTED) {
-		r = vol_fail(ctx, mp->kind == VOL_PLAIN ? -ENOMSG : -EOPNOTSUPP,
-			     "%s is not a formatted pvenc volume%s", name,
-			     mp->kind == VOL_CEPHCSI ? " (ceph-csi volumes rotate with ceph-csi)"
-						     : "");
-		goto out;
-	}
-	if (!mp->dek && what == ROTATE_KEK) {
-		r = vol_fail(
-			ctx, -EOPNOTSUPP,
-			"%s keeps its DEK in KMS '%s', not wrapped in image metadata: there is "
-			"no KEK to rotate",
-			name, mp->kms);
-		goto out;
-	}
-	r = vol_open_kms(ctx, &v->dev.spec, mp->kms, &k);
-	if (r < 0)
-		goto out;
-	/* The endpoint is fixed per volume: never send credentials elsewhere. */
-	if (strcmp(mp->endpoint, k->endpoint ? k->endpoint : "") != 0) {
-		r = vol_fail(
-			ctx, -EPERM,
-			"%s was created with KMS '%s' at endpoint '%s', but that KMS id is now "
-			"configured with endpoint '%s'; refusing to use it",
-			name, mp->kms, mp->endpoint, k->endpoint ? k->endpoint : "");
-		goto out;
-	}
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
-		r = vol_fail(ctx, -EIO, "getrandom failed");
-		goto out;
-	}
-	for (size_t i = 0; i < sizeof(rnd); i++)
-		(void)snprintf(cookie + 2 * i, 3, "%02x", rnd[i]);
-	r = img_lease(&img->loc, ROTATE_LOCK, cookie, ROTATE_LEASE_S, 0);
-	if (r == -EBUSY) {
-		r = vol_fail(ctx, -EBUSY,
-			     "another node is rotating the keys of %s right now (if it died, its "
-			     "lock 'pvenc.rotate' on rbd_header.%s expires within %d minutes)",
-			     name, img->loc.id, ROTATE_LEASE_S / 60);
-		res->skipped = 1;
-		goto out;
-	}
-	if (r < 0) {
-		r = vol_fail(ctx, r, "cannot take the rotation lock of %s: %s", name, strerror(-r));
-		goto out;
-	}
 	locked = 1;
 	crashpoint("rotate:locked");
 	/* Decide again under the lock: another node may just have finished. */
 	r = vol_read_meta(ctx, v, img_meta_getter, img);
 	if (r < 0)
 		goto out;
-	if (due_period > 0 && !mp->dek_next) {
-		int64_t t = (int64_t)time(NULL);
-
-		if (mp->rotated_at == 0) {
-			/* First sight: the schedule's clock starts now, no rotation yet. */
-			char num[32];
-
-			(void)snprintf(num, sizeof(num), "%lld", (long long)t);
-			r = vol_set_meta(ctx, img, META_ROTATED_AT, num);
-			res->skipped = 1;
-			goto out;
-		}
-		if (!rotation_due(mp->rotated_at, due_period, t)) {
-			res->skipped = 1;
-			r = 0;
-			goto out;
-		}
+	if (not_due(ctx, m, img, due_period, &r)) {
+		res->skipped = 1;
+		goto out;
 	}
 	if (what == ROTATE_KEK)
-		r = rotate_kek(ctx, img, mp, k, name, res);
-	else if (mp->dek)
-		r = rotate_dek(ctx, img, mp, k, name, res);
+		r = rotate_kek(ctx, img, m, k, v->name, res);
+	else if (m->dek)
+		r = rotate_dek(ctx, img, m, k, v->name, res);
 	else
-		r = rotate_dek_held(ctx, img, mp, k, name, res);
+		r = rotate_dek_held(ctx, img, m, k, v->name, res);
 	if (r == 0 && vol_read_meta(ctx, v, img_meta_getter, img) == 0)
-		update_kstat(&v->dev.spec, mp);
+		update_kstat(&v->dev.spec, m);
 out:
 	if (locked)
 		(void)img_lease_release(&img->loc, ROTATE_LOCK, cookie);
 	/* The metadata read here is the image head's; the next user reads it again. */
 	vol_forget(v);
-	return r;
-}
-
-int64_t vol_rotation_period(const struct pvenc_config *cfg, const struct image_spec *spec,
-			    const struct vol_meta *m, const char **sched, const char **src)
-{
-	const char *s, *from;
-	int64_t period = 0;
-
-	if (spec->snap[0] || m->kind != VOL_PVENC || m->state != STATE_FORMATTED)
-		return 0;
-	s = config_rotation(cfg, spec->pool, spec->ns, m->rotation[0] ? m->rotation : NULL, &from);
-	if (sched)
-		*sched = s;
-	if (src)
-		*src = from;
-	return schedule_parse(s, &period) < 0 ? 0 : period;
-}
-
-int volume_rotate_if_due(struct pvenc_ctx *ctx, struct vol *v, struct rotate_result *res)
-{
-	const char *sched = NULL, *src = NULL;
-	int64_t period;
-	int r;
-
-	memset(res, 0, sizeof(*res));
-	res->skipped = 1;
-	if (v->dev.spec.snap[0])
-		return 0; /* snapshots are read-only; their keys rotate with the image */
-	r = vol_need(ctx, v, VOL_META);
-	if (r < 0)
-		return r;
-	period = vol_rotation_period(&ctx->cfg, &v->dev.spec, &v->meta, &sched, &src);
-	res->rotation_period = period;
-	if (period == 0)
-		return 0;
-	/* Not due and nothing to resume: no lock, no write. */
-	if (v->meta.rotated_at && !v->meta.dek_next &&
-	    !rotation_due(v->meta.rotated_at, period, (int64_t)time(NULL)))
-		return 0;
-	log_debug("image=%s event=rotation-due schedule=\"%s\" from=%s", v->name, sched, src);
-	r = volume_rotate(ctx, v, ROTATE_DEK, period, res);
-	res->rotation_period = period;
-	if (r == -EBUSY && res->skipped)
-		r = 0; /* another node has it */
 	return r;
 }
