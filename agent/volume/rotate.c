@@ -226,6 +226,8 @@ static int switch_dek(struct pvenc_ctx *ctx, struct img *img, const struct vol_m
 
 	if (sw->wrapped) {
 		r = vol_set_meta(ctx, img, META_DEK, sw->wrapped);
+	} else if (!sw->cur) {
+		return -EINVAL; /* neither a wrapped DEK nor a KMS-held one to switch to */
 	} else {
 		sw->cur->replace = 1;
 		r = kms_store(sw->k, sw->cur, sw->new_dek, DEK_LEN);
@@ -489,8 +491,8 @@ static int rotatable(struct pvenc_ctx *ctx, const struct vol *v, unsigned what, 
 				"there is no KEK to rotate",
 				v->name, m->kms);
 	r = vol_open_kms(ctx, &v->dev.spec, m->kms, k);
-	if (r < 0)
-		return r;
+	if (r < 0 || !*k)
+		return r < 0 ? r : -EIO;
 	/* The endpoint is fixed per volume: never send credentials elsewhere. */
 	if (strcmp(m->endpoint, (*k)->endpoint ? (*k)->endpoint : "") != 0)
 		return vol_fail(ctx, -EPERM,
@@ -569,9 +571,11 @@ int volume_rotate(struct pvenc_ctx *ctx, struct vol *v, unsigned what, int64_t d
 	r = vol_read_meta(ctx, v, img_meta_getter, img);
 	if (r == 0)
 		r = rotatable(ctx, v, what, &k);
+	if (r == 0 && !k)
+		r = -EIO; /* rotatable opens the KMS whenever it says yes */
 	if (r == 0)
 		r = take_lease(ctx, v, img, cookie, res);
-	if (r < 0)
+	if (r != 0)
 		goto out;
 	locked = 1;
 	crashpoint("rotate:locked");
