@@ -139,7 +139,10 @@ GUEST_LONG := tests/guest/80-systemd-node.test tests/guest/30-agent-udev.test \
 	tests/guest/70-crash-secrets.test tests/guest/40-kms-vault.test tests/guest/20-volume-lifecycle.test \
 	tests/guest/95-deb.test
 GUEST_TESTS := $(GUEST_LONG) $(filter-out $(GUEST_LONG),$(sort $(wildcard tests/guest/*.test)))
-GUEST_RUN = PVENC_TEST_TIMEOUT=3000 PVENC_GUEST_SMP=$(GUEST_SMP) $(TESTRUN) -j $(GUEST_JOBS) guest $(GUEST_TESTS)
+# A guest's own limit (run-guest's 600 s by default) is raised: the same guest took 1.4x
+# as long from one day to the next on the shared 2-core machine, and guest 30 took 500 s.
+GUEST_RUN = PVENC_TEST_TIMEOUT=3000 PVENC_GUEST_TIMEOUT=1500 PVENC_GUEST_SMP=$(GUEST_SMP) \
+	$(TESTRUN) -j $(GUEST_JOBS) guest $(GUEST_TESTS)
 check: all unit-tests modules
 	@$(TESTRUN) --reset
 	@$(TESTRUN) unit $(UNIT_BINS)

@@ -13,6 +13,10 @@
 
 /* LUKS2 default data offset: the header area at the start of every volume. */
 #define LUKS_HEADER_SIZE (16ULL << 20)
+/* The binary keyslots area of a new header: room for 15 keyslots of a 512-bit key
+ * (4000 AF stripes, 252 KiB each). LUKS2's default is the whole header area less the
+ * JSON copies, all of which libcryptsetup fills with random bytes at format. */
+#define LUKS_KEYSLOTS_SIZE (4ULL << 20)
 /* Smallest image pvenc formats: the header plus 1 MiB of data. */
 #define LUKS_MIN_IMAGE_SIZE    (LUKS_HEADER_SIZE + (1ULL << 20))
 #define LUKS_SECTOR_SIZE       4096

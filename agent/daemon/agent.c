@@ -92,6 +92,17 @@ static void check_ready(struct agent *a)
 	log_info("event=ready %s", a->status);
 }
 
+/* What the device table keeps of an open: the volume's identity and rotation period. */
+static void job_opened(struct job *j, const struct open_result *res)
+{
+	j->already = res->already;
+	(void)snprintf(j->dm_path, sizeof(j->dm_path), "%s", res->dm_path);
+	j->ident = res->ident;
+	j->have_ident = 1;
+	j->rot_period = res->rotation_period;
+	j->have_rot = 1;
+}
+
 static void run_job(struct agent *a, struct pvenc_ctx *ctx, struct job *j)
 {
 	_cleanup_vol_ struct vol v = { .dev.id = -1 };
@@ -110,25 +121,15 @@ static void run_job(struct agent *a, struct pvenc_ctx *ctx, struct job *j)
 		r = volume_format_by_policy(ctx, &v);
 		if (r >= 0)
 			r = volume_open(ctx, &v, &none, &res);
-		if (r == 0) {
-			j->already = res.already;
-			(void)snprintf(j->dm_path, sizeof(j->dm_path), "%s", res.dm_path);
-			j->ident = res.ident;
-			j->have_ident = 1;
-			j->rot_period = res.rotation_period;
-			j->have_rot = 1;
-		}
+		if (r == 0)
+			job_opened(j, &res);
 		break;
 	case JOB_RESIZE:
 		r = volume_resize(ctx, &v, NULL);
 		if (r == -ENOENT) { /* not open (yet): a change may also be the first sight */
 			r = volume_open(ctx, &v, &none, &res);
-			if (r == 0) {
-				j->ident = res.ident;
-				j->have_ident = 1;
-				j->rot_period = res.rotation_period;
-				j->have_rot = 1;
-			}
+			if (r == 0)
+				job_opened(j, &res);
 		}
 		break;
 	case JOB_CLOSE:

@@ -132,51 +132,46 @@ static int keyfile_wrap(struct kms *k, const struct kms_binding *b, const uint8_
 			char **wrapped)
 {
 	struct keyfile *kf = k->priv;
-	uint8_t iv[WRAP_IV_LEN], ct[WRAP_DEK_MAX + WRAP_TAG_LEN];
-	char aad[320];
-	int aadlen, r;
+	struct wrap_env w;
+	int r;
 
-	aadlen = wrapfmt_prepare(k, b, len, aad, sizeof(aad), iv);
-	if (aadlen < 0)
-		return aadlen;
-	r = aesgcm_seal(kf->kek, iv, (uint8_t *)aad, (size_t)aadlen, dek, len, ct);
-	if (r == 0)
-		r = wrapfmt_encode(kf->kid, iv, ct, len + AESGCM_TAG_LEN, wrapped);
-	explicit_bzero(ct, sizeof(ct));
-	return r < 0 ? kms_fail(k, r, "AES-GCM encryption failed") : 0;
+	r = wrapfmt_prepare(k, b, len, &w);
+	if (r < 0)
+		return r;
+	r = aesgcm_seal(kf->kek, w.iv, (uint8_t *)w.aad, w.aadlen, dek, len, w.ct);
+	if (r < 0) {
+		explicit_bzero(w.ct, sizeof(w.ct));
+		return kms_fail(k, r, "AES-GCM encryption failed");
+	}
+	return wrapfmt_encode(kf->kid, &w, wrapped);
 }
 
 static int keyfile_unwrap(struct kms *k, const struct kms_binding *b, const char *wrapped,
 			  uint8_t **ret, size_t *retlen)
 {
 	struct keyfile *kf = k->priv;
-	uint8_t iv[WRAP_IV_LEN], ct[WRAP_DEK_MAX + WRAP_TAG_LEN];
 	_cleanup_secmem_ uint8_t *dek = NULL;
-	char aad[320], kid[WRAP_KID_MAX + 1];
-	size_t ctlen;
-	int aadlen, r;
+	struct wrap_env w;
+	int r;
 
-	aadlen = wrapfmt_aad(b, aad, sizeof(aad));
-	if (aadlen < 0)
-		return kms_fail(k, aadlen, "no volume id to bind the DEK to");
-	r = wrapfmt_decode(k, wrapped, kid, iv, ct, sizeof(ct), &ctlen);
+	r = wrapfmt_open(k, b, wrapped, &w);
 	if (r < 0)
 		return r;
-	if (strcmp(kid, kf->kid) != 0)
+	if (strcmp(w.kid, kf->kid) != 0)
 		return kms_fail(
 			k, -EKEYREJECTED,
 			"wrong KEK: the DEK was wrapped by KEK %.16s, but keyFile %s holds KEK %s",
-			kid, kf->path, kf->kid);
-	dek = secmem_alloc(ctlen - AESGCM_TAG_LEN);
+			w.kid, kf->path, kf->kid);
+	dek = secmem_alloc(w.ctlen - WRAP_TAG_LEN);
 	if (!dek)
 		return -ENOMEM;
-	r = aesgcm_open(kf->kek, iv, (uint8_t *)aad, (size_t)aadlen, ct, ctlen, dek);
+	r = aesgcm_open(kf->kek, w.iv, (uint8_t *)w.aad, w.aadlen, w.ct, w.ctlen, dek);
 	if (r < 0)
 		return kms_fail(k, -EKEYREJECTED,
 				"wrapped DEK does not authenticate under KEK %s: it was tampered "
 				"with or belongs to another volume",
 				kf->kid);
-	*retlen = ctlen - AESGCM_TAG_LEN;
+	*retlen = w.ctlen - WRAP_TAG_LEN;
 	*ret = TAKE_PTR(dek);
 	return 0;
 }

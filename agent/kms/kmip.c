@@ -171,20 +171,19 @@ static int kmip_wrap(struct kms *k, const struct kms_binding *b, const uint8_t *
 	struct kmip *m = k->priv;
 	struct ttlv_enc e = { 0 };
 	struct kmip_resp rs;
-	uint8_t iv[WRAP_IV_LEN], ct[WRAP_DEK_MAX + WRAP_TAG_LEN];
+	struct wrap_env w;
 	const uint8_t *d, *tag;
 	size_t dlen, taglen;
-	char aad[320];
-	int aadlen, r;
+	int r;
 
-	aadlen = wrapfmt_prepare(k, b, len, aad, sizeof(aad), iv);
-	if (aadlen < 0)
-		return aadlen;
+	r = wrapfmt_prepare(k, b, len, &w);
+	if (r < 0)
+		return r;
 	ttlv_text(&e, T_UNIQUE_IDENTIFIER, m->uid);
 	kmip_crypto_params(&e, 1);
 	ttlv_bytes(&e, T_DATA, dek, len);
-	ttlv_bytes(&e, T_IV_COUNTER_NONCE, iv, sizeof(iv));
-	ttlv_bytes(&e, T_AEAD_DATA, (const uint8_t *)aad, (size_t)aadlen);
+	ttlv_bytes(&e, T_IV_COUNTER_NONCE, w.iv, sizeof(w.iv));
+	ttlv_bytes(&e, T_AEAD_DATA, (const uint8_t *)w.aad, w.aadlen);
 	r = kmip_run(k, m, OP_ENCRYPT, &e, &rs);
 	if (r < 0)
 		return r;
@@ -195,12 +194,10 @@ static int kmip_wrap(struct kms *k, const struct kms_binding *b, const uint8_t *
 				"KMIP Encrypt answer lacks %zu bytes of data and a 16-byte GCM tag",
 				len);
 	}
-	memcpy(ct, d, dlen);
-	memcpy(ct + dlen, tag, taglen);
+	memcpy(w.ct, d, dlen);
+	memcpy(w.ct + dlen, tag, taglen);
 	kmip_resp_free(&rs);
-	r = wrapfmt_encode(m->uid, iv, ct, len + WRAP_TAG_LEN, wrapped);
-	explicit_bzero(ct, sizeof(ct));
-	return r;
+	return wrapfmt_encode(m->uid, &w, wrapped);
 }
 
 /* Runs a Decrypt request and takes its data (exactly @want bytes if @want) as the DEK. */
@@ -258,32 +255,29 @@ static int kmip_unwrap(struct kms *k, const struct kms_binding *b, const char *w
 {
 	struct kmip *m = k->priv;
 	struct ttlv_enc e = { 0 };
-	uint8_t iv[WRAP_IV_LEN], ct[WRAP_DEK_MAX + WRAP_TAG_LEN];
-	char aad[320], kid[WRAP_KID_MAX + 1];
-	size_t ctlen;
-	int aadlen, r;
+	struct wrap_env w;
+	size_t len;
+	int r;
 
 	if (strstr(wrapped, "\"nonce\"") && !strstr(wrapped, "\"kid\""))
 		return unwrap_cephcsi(k, m, wrapped, ret, retlen);
-	aadlen = wrapfmt_aad(b, aad, sizeof(aad));
-	if (aadlen < 0)
-		return kms_fail(k, aadlen, "no volume id to bind the DEK to");
-	r = wrapfmt_decode(k, wrapped, kid, iv, ct, sizeof(ct), &ctlen);
+	r = wrapfmt_open(k, b, wrapped, &w);
 	if (r < 0)
 		return r;
 	/* A KEK rotation in progress: DEKs wrapped by a retired key the entry still lists. */
-	if (strcmp(kid, m->uid) != 0 && !kms_cfg_list_has(m->cfg, "kmipPreviousKeyUIDs", kid))
+	if (strcmp(w.kid, m->uid) != 0 && !kms_cfg_list_has(m->cfg, "kmipPreviousKeyUIDs", w.kid))
 		return kms_fail(k, -EKEYREJECTED,
 				"wrong key: the DEK was wrapped by KMIP key %s, this entry uses %s "
 				"(list retired keys in kmipPreviousKeyUIDs)",
-				kid, m->uid);
-	ttlv_text(&e, T_UNIQUE_IDENTIFIER, kid);
+				w.kid, m->uid);
+	len = w.ctlen - WRAP_TAG_LEN;
+	ttlv_text(&e, T_UNIQUE_IDENTIFIER, w.kid);
 	kmip_crypto_params(&e, 1);
-	ttlv_bytes(&e, T_DATA, ct, ctlen - WRAP_TAG_LEN);
-	ttlv_bytes(&e, T_IV_COUNTER_NONCE, iv, sizeof(iv));
-	ttlv_bytes(&e, T_AEAD_DATA, (const uint8_t *)aad, (size_t)aadlen);
-	ttlv_bytes(&e, T_AEAD_TAG, ct + ctlen - WRAP_TAG_LEN, WRAP_TAG_LEN);
-	return decrypt(k, m, &e, ctlen - WRAP_TAG_LEN, ret, retlen);
+	ttlv_bytes(&e, T_DATA, w.ct, len);
+	ttlv_bytes(&e, T_IV_COUNTER_NONCE, w.iv, sizeof(w.iv));
+	ttlv_bytes(&e, T_AEAD_DATA, (const uint8_t *)w.aad, w.aadlen);
+	ttlv_bytes(&e, T_AEAD_TAG, w.ct + len, WRAP_TAG_LEN);
+	return decrypt(k, m, &e, len, ret, retlen);
 }
 
 /* ---- KMS-held mode ---- */

@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -76,6 +78,10 @@ static int tcp_connect(struct kms *k, const struct kmip *m, int *fd)
 		(void)setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &rt, sizeof(rt));
 		(void)setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &wt, sizeof(wt));
 	}
+	/* A resumed handshake ends with the client's Finished, and the request follows at
+	 * once: with Nagle on, the request waited for the server's delayed ACK (40 ms),
+	 * which made a resumed call 2.4x slower than a full handshake (make bench). */
+	(void)setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	*fd = s;
 	return 0;
 }

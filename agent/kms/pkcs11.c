@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include "kms/provider.h"
@@ -257,28 +256,25 @@ static int p11_session(struct kms *k, const char *label, CK_SESSION_HANDLE *ses,
 	return r;
 }
 
-static int gcm(struct kms *k, int encrypt, const char *label, const struct kms_binding *b,
-	       const uint8_t *iv, const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen)
+/* AES-GCM on the token with w's IV and AAD: encrypts @in into w->ct, or decrypts w->ct
+ * into @out. */
+static int gcm(struct kms *k, int encrypt, const char *label, struct wrap_env *w, const uint8_t *in,
+	       size_t inlen, uint8_t *out, size_t *outlen)
 {
 	struct p11 *p = k->priv;
 	CK_SESSION_HANDLE ses = CK_INVALID_HANDLE;
 	CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
-	char aad[320];
-	int aadlen, r;
-	CK_GCM_PARAMS gp;
+	int r;
+	CK_GCM_PARAMS gp = { .iv_ptr = w->iv,
+			     .iv_len = WRAP_IV_LEN,
+			     .iv_bits = (unsigned long)WRAP_IV_LEN * 8,
+			     .aad_ptr = (unsigned char *)w->aad,
+			     .aad_len = (unsigned long)w->aadlen,
+			     .tag_bits = (unsigned long)WRAP_TAG_LEN * 8 };
 	CK_MECHANISM mech = { CKM_AES_GCM, &gp, sizeof(gp) };
 	CK_ULONG olen = *outlen;
 	CK_RV rv;
 
-	aadlen = wrapfmt_aad(b, aad, sizeof(aad));
-	if (aadlen < 0)
-		return kms_fail(k, aadlen, "no volume id to bind the DEK to");
-	gp = (CK_GCM_PARAMS){ .iv_ptr = (unsigned char *)iv,
-			      .iv_len = WRAP_IV_LEN,
-			      .iv_bits = (unsigned long)WRAP_IV_LEN * 8,
-			      .aad_ptr = (unsigned char *)aad,
-			      .aad_len = (unsigned long)aadlen,
-			      .tag_bits = (unsigned long)WRAP_TAG_LEN * 8 };
 	r = p11_session(k, label, &ses, &key);
 	if (r < 0)
 		return r;
@@ -310,47 +306,46 @@ static int p11_wrap(struct kms *k, const struct kms_binding *b, const uint8_t *d
 		    char **wrapped)
 {
 	struct p11 *p = k->priv;
-	uint8_t iv[WRAP_IV_LEN], ct[WRAP_DEK_MAX + WRAP_TAG_LEN];
-	size_t ctlen = sizeof(ct);
+	struct wrap_env w;
+	size_t ctlen = sizeof(w.ct);
 	int r;
 
-	if (len == 0 || len > WRAP_DEK_MAX)
-		return kms_fail(k, -EINVAL, "DEK length %zu out of range", len);
-	if (getrandom(iv, sizeof(iv), 0) != (ssize_t)sizeof(iv))
-		return kms_fail(k, -EIO, "getrandom failed");
-	r = gcm(k, 1, p->label, b, iv, dek, len, ct, &ctlen);
+	r = wrapfmt_prepare(k, b, len, &w);
+	if (r < 0)
+		return r;
+	r = gcm(k, 1, p->label, &w, dek, len, w.ct, &ctlen);
 	if (r < 0)
 		return r;
 	if (ctlen != len + WRAP_TAG_LEN)
 		return kms_fail(k, -EIO, "the token returned %zu bytes for AES-GCM, not %zu", ctlen,
 				len + WRAP_TAG_LEN);
-	return wrapfmt_encode(p->label, iv, ct, ctlen, wrapped);
+	return wrapfmt_encode(p->label, &w, wrapped);
 }
 
 static int p11_unwrap(struct kms *k, const struct kms_binding *b, const char *wrapped,
 		      uint8_t **ret, size_t *retlen)
 {
 	struct p11 *p = k->priv;
-	uint8_t iv[WRAP_IV_LEN], ct[WRAP_DEK_MAX + WRAP_TAG_LEN];
 	_cleanup_secmem_ uint8_t *dek = NULL;
-	char kid[WRAP_KID_MAX + 1];
-	size_t ctlen, len;
+	struct wrap_env w;
+	size_t len;
 	int r;
 
-	r = wrapfmt_decode(k, wrapped, kid, iv, ct, sizeof(ct), &ctlen);
+	r = wrapfmt_open(k, b, wrapped, &w);
 	if (r < 0)
 		return r;
 	/* A KEK rotation in progress: DEKs wrapped by a retired key the entry still lists. */
-	if (strcmp(kid, p->label) != 0 && !kms_cfg_list_has(p->cfg, "pkcs11PreviousKeyLabels", kid))
+	if (strcmp(w.kid, p->label) != 0 &&
+	    !kms_cfg_list_has(p->cfg, "pkcs11PreviousKeyLabels", w.kid))
 		return kms_fail(k, -EKEYREJECTED,
 				"wrong key: the DEK was wrapped by token key '%s', this entry uses "
 				"'%s' (list retired keys in pkcs11PreviousKeyLabels)",
-				kid, p->label);
-	dek = secmem_alloc(ctlen);
+				w.kid, p->label);
+	dek = secmem_alloc(w.ctlen);
 	if (!dek)
 		return -ENOMEM;
-	len = ctlen;
-	r = gcm(k, 0, kid, b, iv, ct, ctlen, dek, &len);
+	len = w.ctlen;
+	r = gcm(k, 0, w.kid, &w, w.ct, w.ctlen, dek, &len);
 	if (r < 0)
 		return r;
 	*retlen = len;

@@ -9,15 +9,18 @@
 
 #include "util/b64.h"
 
-int wrapfmt_encode(const char *kid, const uint8_t *iv, const uint8_t *ct, size_t ctlen, char **out)
+int wrapfmt_encode(const char *kid, struct wrap_env *w, char **out)
 {
 	char iv64[32], ct64[b64_encoded_size(WRAP_DEK_MAX + WRAP_TAG_LEN)];
 	struct json_object *o;
 
-	if (ctlen > WRAP_DEK_MAX + WRAP_TAG_LEN)
+	if (w->ctlen > WRAP_DEK_MAX + WRAP_TAG_LEN) {
+		explicit_bzero(w->ct, sizeof(w->ct));
 		return -EINVAL;
-	b64_encode(iv, WRAP_IV_LEN, iv64);
-	b64_encode(ct, ctlen, ct64);
+	}
+	b64_encode(w->iv, WRAP_IV_LEN, iv64);
+	b64_encode(w->ct, w->ctlen, ct64);
+	explicit_bzero(w->ct, sizeof(w->ct));
 	o = json_object_new_object();
 	if (!o)
 		return -ENOMEM;
@@ -31,8 +34,7 @@ int wrapfmt_encode(const char *kid, const uint8_t *iv, const uint8_t *ct, size_t
 	return *out ? 0 : -ENOMEM;
 }
 
-int wrapfmt_decode(struct kms *k, const char *wrapped, char kid[WRAP_KID_MAX + 1],
-		   uint8_t iv[WRAP_IV_LEN], uint8_t *ct, size_t ctcap, size_t *ctlen)
+static int decode(struct kms *k, const char *wrapped, struct wrap_env *w)
 {
 	struct json_object *o, *v;
 	uint8_t ivbuf[WRAP_IV_LEN + 4];
@@ -59,41 +61,52 @@ int wrapfmt_decode(struct kms *k, const char *wrapped, char kid[WRAP_KID_MAX + 1
 		goto out;
 	}
 	ivlen = b64_decode(iv64, strlen(iv64), ivbuf, sizeof(ivbuf));
-	n = b64_decode(ct64, strlen(ct64), ct, ctcap);
+	n = b64_decode(ct64, strlen(ct64), w->ct, sizeof(w->ct));
 	if (ivlen != WRAP_IV_LEN || n <= WRAP_TAG_LEN) {
 		r = kms_fail(k, -EBADMSG, "wrapped DEK has a malformed iv or ct");
 		goto out;
 	}
-	memcpy(iv, ivbuf, WRAP_IV_LEN);
-	(void)snprintf(kid, WRAP_KID_MAX + 1, "%s", id);
-	*ctlen = (size_t)n;
+	memcpy(w->iv, ivbuf, WRAP_IV_LEN);
+	(void)snprintf(w->kid, sizeof(w->kid), "%s", id);
+	w->ctlen = (size_t)n;
 	r = 0;
 out:
 	json_object_put(o);
 	return r;
 }
 
-int wrapfmt_aad(const struct kms_binding *b, char *buf, size_t len)
+static int bind_aad(struct kms *k, const struct kms_binding *b, struct wrap_env *w)
 {
-	int n;
+	int n = -EINVAL;
 
-	if (!b || !b->volume_id || !b->volume_id[0])
-		return -EINVAL;
-	n = snprintf(buf, len, "pvenc:dek:v1:%s", b->volume_id);
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : n;
+	if (b && b->volume_id && b->volume_id[0])
+		n = snprintf(w->aad, sizeof(w->aad), "pvenc:dek:v1:%s", b->volume_id);
+	if (n < 0 || (size_t)n >= sizeof(w->aad))
+		return kms_fail(k, n < 0 ? -EINVAL : -ENAMETOOLONG,
+				"no volume id to bind the DEK to");
+	w->aadlen = (size_t)n;
+	return 0;
 }
 
-int wrapfmt_prepare(struct kms *k, const struct kms_binding *b, size_t deklen, char *aad,
-		    size_t aadcap, uint8_t iv[WRAP_IV_LEN])
+int wrapfmt_prepare(struct kms *k, const struct kms_binding *b, size_t deklen, struct wrap_env *w)
 {
-	int n;
+	int r;
 
 	if (deklen == 0 || deklen > WRAP_DEK_MAX)
 		return kms_fail(k, -EINVAL, "DEK length %zu out of range", deklen);
-	n = wrapfmt_aad(b, aad, aadcap);
-	if (n < 0)
-		return kms_fail(k, n, "no volume id to bind the DEK to");
-	if (getrandom(iv, WRAP_IV_LEN, 0) != WRAP_IV_LEN)
+	r = bind_aad(k, b, w);
+	if (r < 0)
+		return r;
+	if (getrandom(w->iv, WRAP_IV_LEN, 0) != WRAP_IV_LEN)
 		return kms_fail(k, -EIO, "getrandom failed");
-	return n;
+	w->ctlen = deklen + WRAP_TAG_LEN;
+	return 0;
+}
+
+int wrapfmt_open(struct kms *k, const struct kms_binding *b, const char *wrapped,
+		 struct wrap_env *w)
+{
+	int r = bind_aad(k, b, w);
+
+	return r < 0 ? r : decode(k, wrapped, w);
 }

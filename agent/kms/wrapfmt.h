@@ -16,16 +16,27 @@
 #define WRAP_TAG_LEN 16
 #define WRAP_DEK_MAX 256
 #define WRAP_KID_MAX 128
+#define WRAP_AAD_MAX 320
 
-int wrapfmt_encode(const char *kid, const uint8_t *iv, const uint8_t *ct, size_t ctlen, char **out);
-/* Parses @wrapped; errors set k->error (-EBADMSG). *ctlen includes the tag. */
-int wrapfmt_decode(struct kms *k, const char *wrapped, char kid[WRAP_KID_MAX + 1],
-		   uint8_t iv[WRAP_IV_LEN], uint8_t *ct, size_t ctcap, size_t *ctlen);
-/* "pvenc:dek:v1:<volume id>", the associated data that binds a DEK to its volume. */
-int wrapfmt_aad(const struct kms_binding *b, char *buf, size_t len);
-/* What every wrap starts with: checks the DEK length, fills @aad (wrapfmt_aad) and a
- * random @iv. Returns the AAD length, or a negative errno with k->error set. */
-int wrapfmt_prepare(struct kms *k, const struct kms_binding *b, size_t deklen, char *aad,
-		    size_t aadcap, uint8_t iv[WRAP_IV_LEN]);
+/* One wrapped DEK being made or opened: the associated data that binds it to its volume
+ * ("pvenc:dek:v1:<volume id>"), the KEK's id, the IV and the ciphertext with its tag. */
+struct wrap_env {
+	char aad[WRAP_AAD_MAX];
+	size_t aadlen;
+	char kid[WRAP_KID_MAX + 1];
+	uint8_t iv[WRAP_IV_LEN];
+	uint8_t ct[WRAP_DEK_MAX + WRAP_TAG_LEN];
+	size_t ctlen; /* with the tag */
+};
+
+/* What every wrap starts with: checks the DEK length, fills w->aad and a random w->iv.
+ * Errors set k->error. */
+int wrapfmt_prepare(struct kms *k, const struct kms_binding *b, size_t deklen, struct wrap_env *w);
+/* What every unwrap starts with: w->aad for @b, and kid, iv and ct parsed from @wrapped
+ * (-EBADMSG if it is not the form above). Errors set k->error. */
+int wrapfmt_open(struct kms *k, const struct kms_binding *b, const char *wrapped,
+		 struct wrap_env *w);
+/* The stored text of w under @kid; wipes w's ciphertext either way. */
+int wrapfmt_encode(const char *kid, struct wrap_env *w, char **out);
 
 #endif

@@ -42,9 +42,50 @@ guest_modprobe() {
 	done
 }
 
+# Routes 127.0.0.2 to the host through QEMU's user network (run-guest's -netdev user):
+# 127.0.0.1 stays the guest's own, the rest of 127/8 leaves by eth0, and QEMU connects
+# to the same address on the host's loopback.
+guest_route_host_loopback() {
+	local dev=""
+	modprobe virtio_net || return 1
+	# udevd may rename eth0 (ens3): take the one interface that is not lo.
+	udevadm settle --timeout=10
+	dev=$(ls /sys/class/net | grep -vx lo | head -n 1)
+	[ -n "$dev" ] || return 1
+	ip link set lo up
+	ip link set "$dev" up || return 1
+	ip addr add 10.0.2.15/24 dev "$dev"
+	sysctl -qw net.ipv4.conf.all.route_localnet=1 "net.ipv4.conf.$dev.route_localnet=1"
+	ip route del local 127.0.0.0/8 dev lo table local
+	ip route replace local 127.0.0.1 dev lo table local
+	ip route add 127.0.0.2/32 via 10.0.2.2 dev "$dev"
+}
+
+# The cluster that run-guest starts on the host (PVENC_GUEST_CEPH=host, the default):
+# ask for it, route to it while it starts, and take a copy of its client files.
+guest_host_ceph() {
+	local d=/run/ceph-test host_d
+	printf 'bytes=%s\nwatch=%s\n' "${PVENC_CEPH_BYTES:-2147483648}" \
+		"${PVENC_CEPH_WATCH_TIMEOUT:-30}" >/share/ceph.request.tmp
+	mv /share/ceph.request.tmp /share/ceph.request
+	guest_route_host_loopback || { echo "# no route to the host's loopback" >&2; return 1; }
+	wait_for 120 test -e /share/ceph.ready -o -e /share/ceph.failed
+	if [ ! -e /share/ceph.ready ]; then
+		cat /share/ceph.out >&2 2>/dev/null
+		return 1
+	fi
+	# The host's paths (keyring, logs, run dir) become the guest's own writable copy.
+	host_d=$(sed -n 's/^keyring = \(.*\)\/\$name.keyring$/\1/p' /share/ceph/ceph.conf)
+	mkdir -p "$d/run"
+	cp /share/ceph/client.admin.keyring "$d/"
+	sed "s|$host_d|$d|g" /share/ceph/ceph.conf >"$d/ceph.conf"
+	export CEPH_CONF=$d/ceph.conf
+}
+
 # Starts the throwaway cluster and exports CEPH_CONF; stopped on exit.
 guest_start_ceph() {
 	local conf
+	[ "${PVENC_GUEST_CEPH:-guest}" != host ] || { guest_host_ceph; return; }
 	# krbd pings its watches every 5 s (libceph's osd_keepalive_timeout). With the host's
 	# 5 s watch timeout a slow TCG guest loses its watch, librbd breaks krbd's exclusive
 	# lock and blocklists it (ESHUTDOWN on map, aborted ext4 journal): keep Ceph's 30 s.

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "util/config.h"
+#include "util/macro.h"
 #include "volume/volume.h"
 
 /* Exit codes (Documentation/pvencctl.md): cryptsetup's convention, plus 6. */
@@ -64,10 +65,12 @@ int report(struct pvenc_ctx *ctx, int r);
 /* -h or --help among the arguments. */
 int wants_help(int argc, char **argv);
 
+/* The start of every command: its options, pvenc.conf and a context closed on return.
+ * A struct vol is declared after it, so that it is freed before the context closes. */
 #define PREPARE(cmdname, allowed_opts, npos_min, npos_max, extra_help) \
 	struct args a = { .allowed = (allowed_opts) };                 \
 	struct pvenc_config cfg;                                       \
-	struct pvenc_ctx ctx;                                          \
+	_cleanup_(pvenc_ctx_done) struct pvenc_ctx ctx = { 0 };        \
 	int r;                                                         \
 	if (parse_args(cmdname, argc, argv, &a) < 0)                   \
 		return EXIT_USAGE;                                     \

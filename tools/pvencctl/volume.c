@@ -18,11 +18,11 @@ static const char create_help[] =
 
 int cmd_create(int argc, char **argv)
 {
-	_cleanup_vol_ struct vol v = { .dev.id = -1 };
 	struct format_opts fo = { 0 };
 	uint64_t size;
 
 	PREPARE("create", O_SIZE | O_KMS, 1, 1, create_help);
+	_cleanup_vol_ struct vol v = { .dev.id = -1 };
 	if (!a.size || !a.kms || parse_size(a.size, &size) < 0) {
 		log_error("create needs --size SIZE (e.g. 10G) and --kms ID");
 		return EXIT_USAGE;
@@ -33,7 +33,6 @@ int cmd_create(int argc, char **argv)
 		r = volume_create(&ctx, &v, size, &fo);
 	if (r == 0)
 		(void)printf("created %s (encrypted, KMS %s)\n", a.pos[0], a.kms);
-	pvenc_ctx_done(&ctx);
 	return report(&ctx, r);
 }
 
@@ -48,10 +47,10 @@ static const char format_help[] =
 
 int cmd_format(int argc, char **argv)
 {
-	_cleanup_vol_ struct vol v = { .dev.id = -1 };
 	struct format_opts fo = { 0 };
 
 	PREPARE("format", O_KMS | O_FORCE, 1, 1, format_help);
+	_cleanup_vol_ struct vol v = { .dev.id = -1 };
 	fo.kms_id = a.kms;
 	fo.force = a.force;
 	r = vol_target(&ctx, a.pos[0], &v);
@@ -59,7 +58,6 @@ int cmd_format(int argc, char **argv)
 		r = volume_format(&ctx, &v, &fo);
 	if (r == 0)
 		(void)printf("formatted %s\n", a.pos[0]);
-	pvenc_ctx_done(&ctx);
 	return report(&ctx, r);
 }
 
@@ -73,11 +71,11 @@ static const char open_help[] =
 
 int cmd_open(int argc, char **argv)
 {
-	_cleanup_vol_ struct vol v = { .dev.id = -1 };
 	struct open_opts oo = { 0 };
 	struct open_result res;
 
 	PREPARE("open", O_KMS | O_CSI_VOLUME_ID, 1, 1, open_help);
+	_cleanup_vol_ struct vol v = { .dev.id = -1 };
 	oo.kms_id = a.kms;
 	oo.csi_volume_id = a.csi_volume_id;
 	if (!a.kms && !a.csi_volume_id) {
@@ -98,7 +96,6 @@ int cmd_open(int argc, char **argv)
 		r = volume_open(&ctx, &v, &oo, &res);
 	if (r == 0)
 		(void)printf("%s%s\n", res.dm_path, res.already ? " (already open)" : "");
-	pvenc_ctx_done(&ctx);
 	return report(&ctx, r);
 }
 
@@ -124,16 +121,15 @@ static int close_all(struct args *a, struct pvenc_ctx *ctx, unsigned flags)
 	if (r == 0)
 		(void)printf("%u volume(s) %s\n", closed,
 			     flags & CLOSE_ALL_UNMAP ? "closed and unmapped" : "closed");
-	pvenc_ctx_done(ctx);
 	return report(ctx, r);
 }
 
 int cmd_close(int argc, char **argv)
 {
-	_cleanup_vol_ struct vol v = { .dev.id = -1 };
 	int was_open;
 
 	PREPARE("close", O_DEFERRED | O_ALL | O_UNMOUNT, 0, 1, close_help);
+	_cleanup_vol_ struct vol v = { .dev.id = -1 };
 	if (a.all || a.unmount)
 		return close_all(&a, &ctx, 0);
 	if (a.npos != 1) {
@@ -153,7 +149,6 @@ int cmd_close(int argc, char **argv)
 		r = volume_close(&ctx, &v, a.deferred, &was_open);
 	if (r == 0 && !was_open)
 		(void)printf("%s was not open\n", a.pos[0]);
-	pvenc_ctx_done(&ctx);
 	return report(&ctx, r);
 }
 
@@ -167,10 +162,10 @@ static void print_obj(struct json_object *o)
 
 int cmd_status(int argc, char **argv)
 {
-	_cleanup_vol_ struct vol v = { .dev.id = -1 };
 	struct json_object *o = NULL;
 
 	PREPARE("status", O_JSON, 1, 1, "Options:\n      --json             JSON output\n\n");
+	_cleanup_vol_ struct vol v = { .dev.id = -1 };
 	r = agent_call(&a, &cfg, "status", a.pos[0], 0, &o);
 	if (r < 0)
 		return errno_to_exit(r);
@@ -190,7 +185,6 @@ int cmd_status(int argc, char **argv)
 			print_obj(o);
 		json_object_put(o);
 	}
-	pvenc_ctx_done(&ctx);
 	return report(&ctx, r);
 }
 
@@ -224,13 +218,11 @@ int cmd_list(int argc, char **argv)
 		}
 		json_object_put(arr);
 	}
-	pvenc_ctx_done(&ctx);
 	return report(&ctx, r);
 }
 
 int cmd_unmap(int argc, char **argv)
 {
-	_cleanup_vol_ struct vol v = { .dev.id = -1 };
 	static const char unmap_help[] =
 		"Use this instead of 'rbd unmap' for an open volume: krbd refuses to unmap a\n"
 		"device that dm-crypt holds (device busy).\n\n"
@@ -239,6 +231,7 @@ int cmd_unmap(int argc, char **argv)
 		"      --unmount          with --all: unmount filesystems on them first\n\n";
 
 	PREPARE("unmap", O_ALL | O_UNMOUNT, 0, 1, unmap_help);
+	_cleanup_vol_ struct vol v = { .dev.id = -1 };
 	if (a.all || a.unmount)
 		return close_all(&a, &ctx, CLOSE_ALL_UNMAP);
 	if (a.npos != 1) {
@@ -256,16 +249,15 @@ int cmd_unmap(int argc, char **argv)
 	r = vol_target(&ctx, a.pos[0], &v);
 	if (r == 0)
 		r = volume_unmap(&ctx, &v);
-	pvenc_ctx_done(&ctx);
 	return report(&ctx, r);
 }
 
 int cmd_resize(int argc, char **argv)
 {
-	_cleanup_vol_ struct vol v = { .dev.id = -1 };
 	uint64_t size = 0;
 
 	PREPARE("resize", 0, 1, 1, "");
+	_cleanup_vol_ struct vol v = { .dev.id = -1 };
 	{
 		struct json_object *o = NULL;
 
@@ -280,7 +272,6 @@ int cmd_resize(int argc, char **argv)
 	if (r == 0)
 		(void)printf("%s: decrypted device is %llu bytes\n", a.pos[0],
 			     (unsigned long long)size);
-	pvenc_ctx_done(&ctx);
 	return report(&ctx, r);
 }
 
@@ -297,10 +288,10 @@ static const char delete_help[] =
 
 int cmd_delete(int argc, char **argv)
 {
-	_cleanup_vol_ struct vol v = { .dev.id = -1 };
 	struct open_opts oo = { 0 };
 
 	PREPARE("delete", O_FORCE | O_KMS | O_CSI_VOLUME_ID, 1, 1, delete_help);
+	_cleanup_vol_ struct vol v = { .dev.id = -1 };
 	oo.kms_id = a.kms;
 	oo.csi_volume_id = a.csi_volume_id;
 	r = vol_target(&ctx, a.pos[0], &v);
@@ -308,7 +299,6 @@ int cmd_delete(int argc, char **argv)
 		r = volume_delete(&ctx, &v, &oo, a.force);
 	if (r == 0)
 		(void)printf("deleted %s\n", a.pos[0]);
-	pvenc_ctx_done(&ctx);
 	return report(&ctx, r);
 }
 
@@ -329,10 +319,10 @@ static const char rotate_help[] =
 
 int cmd_rotate(int argc, char **argv)
 {
-	_cleanup_vol_ struct vol v = { .dev.id = -1 };
 	struct rotate_result rr = { 0 };
 
 	PREPARE("rotate", O_DEK | O_KEK | O_IF_DUE, 1, 1, rotate_help);
+	_cleanup_vol_ struct vol v = { .dev.id = -1 };
 	if (a.dek + a.kek + (a.if_due && a.kek) > 1) {
 		log_error("pvencctl rotate: one of --dek or --kek (--if-due rotates the DEK)");
 		return EXIT_USAGE;
@@ -351,6 +341,5 @@ int cmd_rotate(int argc, char **argv)
 		(void)printf("%s: DEK rotated%s, now version %u\n", a.pos[0],
 			     rr.resumed ? " (an interrupted rotation finished)" : "",
 			     rr.dek_version);
-	pvenc_ctx_done(&ctx);
 	return report(&ctx, r);
 }
