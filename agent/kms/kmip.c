@@ -259,8 +259,17 @@ static int kmip_unwrap(struct kms *k, const struct kms_binding *b, const char *w
 	size_t len;
 	int r;
 
-	if (strstr(wrapped, "\"nonce\"") && !strstr(wrapped, "\"kid\""))
+	/* ceph-csi's form carries no associated data: only ceph-csi volumes may use it, or
+	 * a pool writer could put an unbound DEK in a pvenc volume's metadata. */
+	if (strstr(wrapped, "\"nonce\"") && !strstr(wrapped, "\"kid\"")) {
+		if (!b || !b->text)
+			return kms_fail(
+				k, -EKEYREJECTED,
+				"the wrapped DEK is in ceph-csi's KMIP form, which binds the "
+				"DEK to no volume; a pvenc volume's never is, so it was "
+				"replaced: refusing it");
 		return unwrap_cephcsi(k, m, wrapped, ret, retlen);
+	}
 	r = wrapfmt_open(k, b, wrapped, &w);
 	if (r < 0)
 		return r;

@@ -258,9 +258,14 @@ int kmip_conn_open(struct kms *k, const struct kmip *m, struct kmip_conn *c)
 		r = -ENOMEM;
 		goto fail;
 	}
-	(void)SSL_set_tlsext_host_name(c->ssl, m->server_name);
-	(void)SSL_set1_host(c->ssl, m->server_name);
-	(void)SSL_set_fd(c->ssl, c->fd);
+	/* Without the name to check, the handshake would accept any certificate the CA
+	 * signed: a failure here ends the call. */
+	if (SSL_set_tlsext_host_name(c->ssl, m->server_name) != 1 ||
+	    SSL_set1_host(c->ssl, m->server_name) != 1 || SSL_set_fd(c->ssl, c->fd) != 1) {
+		r = kms_fail(k, -ENOMEM, "cannot set up TLS to KMIP server %s:%s (server name %s)",
+			     m->host, m->port, m->server_name);
+		goto fail;
+	}
 	pthread_mutex_lock(&tls_lock);
 	if (c->tls->sess)
 		(void)SSL_set_session(c->ssl, c->tls->sess);

@@ -39,6 +39,14 @@ int krbd_dev_from_id(int id, struct krbd_dev *d)
 		d->spec.ns[0] = '\0';
 	if (strcmp(snap, "-") != 0)
 		(void)snprintf(d->spec.snap, sizeof(d->spec.snap), "%s", snap);
+	/* Whoever can write to the pool names its images: a name that is no valid spec
+	 * part (a space, a newline, "..") would become two udev symlinks, a path outside
+	 * /dev/pvenc or a forged log line. Such a device is none of pvenc's. */
+	if (image_spec_check_name(d->spec.pool, strlen(d->spec.pool)) < 0 ||
+	    image_spec_check_name(d->spec.image, strlen(d->spec.image)) < 0 ||
+	    (d->spec.ns[0] && image_spec_check_name(d->spec.ns, strlen(d->spec.ns)) < 0) ||
+	    (d->spec.snap[0] && image_spec_check_name(d->spec.snap, strlen(d->spec.snap)) < 0))
+		return -EINVAL;
 	return 0;
 }
 

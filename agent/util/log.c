@@ -136,11 +136,34 @@ static int journal_emit(int level, const char *msg)
 	}
 }
 
+/* Messages carry text from KMS answers, image metadata and sysfs: control characters
+ * become \n, \r or \xNN, so that nothing in them can start a line of its own (a forged
+ * "<3>..." line under systemd) or drive a terminal. Tabs and UTF-8 stay. */
+static void escape_controls(const char *in, char *out, size_t len)
+{
+	size_t o = 0;
+
+	for (; *in && o + 5 < len; in++) {
+		unsigned char c = (unsigned char)*in;
+
+		if (c == '\n' || c == '\r') {
+			out[o++] = '\\';
+			out[o++] = c == '\n' ? 'n' : 'r';
+		} else if ((c < 0x20 && c != '\t') || c == 0x7f) {
+			o += (size_t)snprintf(out + o, len - o, "\\x%02x", c);
+		} else {
+			out[o++] = (char)c;
+		}
+	}
+	out[o] = '\0';
+}
+
 static void log_emit(int level, const char *fmt, va_list ap)
 {
-	char msg[1024];
+	char raw[1024], msg[1024];
 
-	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	(void)vsnprintf(raw, sizeof(raw), fmt, ap);
+	escape_controls(raw, msg, sizeof(msg));
 	if (to_journal()) {
 		if (journal_emit(level, msg) >= 0)
 			return;

@@ -185,7 +185,23 @@ struct phase1 {
 	struct kms *k;
 	char uuid[META_UUID_LEN + 1];
 	uint8_t *dek; /* secmem, DEK_LEN bytes */
+	int keep_header; /* resumed, and the image's header already opens with dek */
 };
+
+/* 1 if the header on @img carries @uuid and opens with @dek, 0 if not. */
+static int header_opens(struct pvenc_ctx *ctx, struct img *img, const char *name, const char *uuid,
+			const uint8_t *dek)
+{
+	_cleanup_free_ uint8_t *buf = malloc(LUKS_HEADER_SIZE);
+	int r;
+
+	if (!buf)
+		return -ENOMEM;
+	r = img_read(img, 0, LUKS_HEADER_SIZE, buf);
+	if (r < 0)
+		return vol_fail(ctx, r, "cannot read %s: %s", name, strerror(-r));
+	return luks_check_header(buf, LUKS_HEADER_SIZE, uuid, dek, DEK_LEN) == 0;
+}
 
 /* Resumes an interrupted format with the DEK already stored: never a new key. */
 static int resume_prepared(struct pvenc_ctx *ctx, struct vol *v, struct img *img,
@@ -216,12 +232,20 @@ static int resume_prepared(struct pvenc_ctx *ctx, struct vol *v, struct img *img
 		return vol_fail(ctx, -EBADMSG, "the unwrapped DEK of %s has %zu bytes, not %d",
 				name, deklen, DEK_LEN);
 	(void)snprintf(p->uuid, sizeof(p->uuid), "%s", m->uuid);
-	if (!force) {
+	/* A header that opens with this DEK is the volume's own and complete: kept, even
+	 * with --force. A new one would be a new volume key over the data, and anyone who
+	 * can write the image's metadata can flip a formatted volume back to "prepared". */
+	r = header_opens(ctx, img, name, p->uuid, p->dek);
+	if (r < 0)
+		return r;
+	p->keep_header = r;
+	if (!force && !p->keep_header) {
 		r = check_empty(ctx, img, name, p->uuid, p->dek);
 		if (r < 0)
 			return r;
 	}
-	log_info("image=%s event=format-resume kms=%s", name, m->kms);
+	log_info("image=%s event=format-resume kms=%s header=%s", name, m->kms,
+		 p->keep_header ? "kept" : "new");
 	return 0;
 }
 
@@ -289,7 +313,7 @@ static int format_image(struct pvenc_ctx *ctx, struct vol *v, struct img *img,
 	r = v->meta.state == STATE_PREPARED ? resume_prepared(ctx, v, img, o->kms_id, force, &p)
 					    : prepare(ctx, v, img, o->kms_id, force, &p);
 	/* Phase 2: the LUKS2 header, verified, then state=formatted as the commit. */
-	if (r == 0)
+	if (r == 0 && !p.keep_header)
 		r = write_header(ctx, img, v->name, p.uuid, p.dek, o->fresh);
 	if (r == 0) {
 		crashpoint("format:header-verified");

@@ -33,6 +33,13 @@ int vol_device(struct pvenc_ctx *ctx, int id, struct vol *v)
 
 	vol_init(v);
 	r = krbd_dev_from_id(id, &v->dev);
+	if (r == -EINVAL)
+		return vol_fail(
+			ctx, -EINVAL,
+			"the image mapped at /dev/rbd%d has a pool, namespace, image or "
+			"snapshot name that cannot be a path under /dev/pvenc (whitespace, "
+			"a control character, '/', '@', \".\" or \"..\"): pvenc leaves it alone",
+			id);
 	if (r < 0)
 		return vol_fail(ctx, r == -ENOENT ? -ENOENT : -ENODEV,
 				"/dev/rbd%d is not a mapped rbd device (%s)", id, strerror(-r));
