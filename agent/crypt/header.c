@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "crypt/libcs.h"
+#include "crypt/policy.h"
 #include "util/log.h"
 #include "util/macro.h"
 #include "util/secmem.h"
@@ -169,13 +170,26 @@ fail:
 	return r;
 }
 
+/* Tries @dek on the keyslots in @slots only (luks_header_policy): never on an operator's
+ * keyslot or a slow one. NULL name: verify without activating (no device-mapper).
+ * Returns the keyslot, or -EPERM. */
+static int unlock(struct crypt_device *cd, uint32_t slots, const uint8_t *dek, size_t deklen)
+{
+	for (int s = 0; s < 32; s++)
+		if ((slots & (1U << s)) &&
+		    crypt_activate_by_passphrase(cd, NULL, s, (const char *)dek, deklen, 0) >= 0)
+			return s;
+	return -EPERM;
+}
+
 int luks_check_header(const uint8_t *hdr, size_t len, const char *uuid, const uint8_t *dek,
 		      size_t deklen)
 {
 	_cleanup_close_ int fd = -1;
 	_cleanup_cd_locked_ struct crypt_device *cd = NULL;
 	const char *have;
-	char path[64];
+	char path[64], why[256];
+	uint32_t slots;
 	int r;
 
 	if (len < 4096 || memcmp(hdr, "LUKS\xba\xbe", 6) != 0)
@@ -196,17 +210,46 @@ int luks_check_header(const uint8_t *hdr, size_t len, const char *uuid, const ui
 	have = crypt_get_uuid(cd);
 	if (uuid && (!have || strcmp(have, uuid) != 0))
 		return -ESTALE;
-	/* NULL name: verify the passphrase without activating (no device-mapper). */
-	r = crypt_activate_by_passphrase(cd, NULL, CRYPT_ANY_SLOT, (const char *)dek, deklen, 0);
-	return r < 0 ? -EPERM : 0;
+	r = luks_header_policy(cd, LUKS_PVENC, &slots, why, sizeof(why));
+	if (r < 0)
+		return r;
+	r = unlock(cd, slots, dek, deklen);
+	return r < 0 ? r : 0;
+}
+
+int luks_header_check(const uint8_t *hdr, size_t len, enum luks_origin origin, char *why,
+		      size_t whylen)
+{
+	_cleanup_close_ int fd = -1;
+	_cleanup_cd_locked_ struct crypt_device *cd = NULL;
+	char path[64];
+	uint32_t slots;
+	int r;
+
+	if (len < 4096 || memcmp(hdr, "LUKS\xba\xbe", 6) != 0)
+		return -ENODATA;
+	fd = memfd_path(len > LUKS_HEADER_SIZE ? len : LUKS_HEADER_SIZE, path, sizeof(path));
+	if (fd < 0)
+		return fd;
+	if (pwrite(fd, hdr, len, 0) != (ssize_t)len)
+		return -EIO;
+	r = crypt_init_locked(&cd, path);
+	if (r < 0)
+		return r;
+	(void)crypt_metadata_locking(cd, 0);
+	if (crypt_load(cd, CRYPT_LUKS2, NULL) < 0)
+		return -ENODATA;
+	return luks_header_policy(cd, origin, &slots, why, whylen);
 }
 
 /* ---- keyslots of an in-memory header (rotation) ---- */
 
-/* @hdr (LUKS_HEADER_SIZE bytes) loaded from a memfd; *fd keeps it for the read-back. */
-static int load_mem_header(const uint8_t *hdr, size_t len, struct crypt_device **cd, int *fd)
+/* @hdr (LUKS_HEADER_SIZE bytes) loaded from a memfd; *fd keeps it for the read-back.
+ * It must pass luks_header_policy; *slots are the keyslots a DEK may be tried on. */
+static int load_mem_header(const uint8_t *hdr, size_t len, struct crypt_device **cd, int *fd,
+			   uint32_t *slots)
 {
-	char path[64];
+	char path[64], why[256];
 	int r;
 
 	if (len != LUKS_HEADER_SIZE || memcmp(hdr, "LUKS\xba\xbe", 6) != 0)
@@ -220,7 +263,9 @@ static int load_mem_header(const uint8_t *hdr, size_t len, struct crypt_device *
 	if (r < 0)
 		return r;
 	(void)crypt_metadata_locking(*cd, 0);
-	return crypt_load(*cd, CRYPT_LUKS2, NULL) < 0 ? -ENODATA : 0;
+	if (crypt_load(*cd, CRYPT_LUKS2, NULL) < 0)
+		return -ENODATA;
+	return luks_header_policy(*cd, LUKS_PVENC, slots, why, sizeof(why));
 }
 
 static int store_mem_header(int fd, uint8_t *hdr, size_t len)
@@ -235,14 +280,14 @@ int luks_header_keyslot_of(const uint8_t *hdr, size_t len, const uint8_t *dek, s
 	CS_LOCKED;
 	_cleanup_cd_ struct crypt_device *cd = NULL;
 	_cleanup_close_ int fd = -1;
+	uint32_t slots;
 	int r;
 
 	cs_init_logging();
-	r = load_mem_header(hdr, len, &cd, &fd);
+	r = load_mem_header(hdr, len, &cd, &fd, &slots);
 	if (r < 0)
 		return r;
-	r = crypt_activate_by_passphrase(cd, NULL, CRYPT_ANY_SLOT, (const char *)dek, deklen, 0);
-	return r < 0 ? -EPERM : r;
+	return unlock(cd, slots, dek, deklen);
 }
 
 int luks_header_add_key(uint8_t *hdr, size_t len, const uint8_t *old, const uint8_t *new_key,
@@ -251,15 +296,17 @@ int luks_header_add_key(uint8_t *hdr, size_t len, const uint8_t *old, const uint
 	CS_LOCKED;
 	_cleanup_cd_ struct crypt_device *cd = NULL;
 	_cleanup_close_ int fd = -1;
+	_cleanup_secmem_ uint8_t *vk = NULL;
+	size_t vklen;
+	uint32_t slots;
 	int r, slot;
 
 	cs_init_logging();
-	r = load_mem_header(hdr, len, &cd, &fd);
+	r = load_mem_header(hdr, len, &cd, &fd, &slots);
 	if (r < 0)
 		return r;
 	/* Already there (a resumed rotation): nothing to add. */
-	slot = crypt_activate_by_passphrase(cd, NULL, CRYPT_ANY_SLOT, (const char *)new_key, deklen,
-					    0);
+	slot = unlock(cd, slots, new_key, deklen);
 	if (slot >= 0) {
 		r = pvenc_token_add(cd, slot);
 		if (r == 0)
@@ -269,17 +316,27 @@ int luks_header_add_key(uint8_t *hdr, size_t len, const uint8_t *old, const uint
 	r = crypt_set_pbkdf_type(cd, &keyslot_pbkdf);
 	if (r < 0)
 		return r;
-	/* The slot @old opens is pvenc's: a header older than the token learns it here. */
-	r = crypt_activate_by_passphrase(cd, NULL, CRYPT_ANY_SLOT, (const char *)old, deklen, 0);
-	if (r < 0)
-		return r == -EPERM || r == -ENOENT ? -EPERM : r;
-	r = pvenc_token_add(cd, r);
+	/* The slot @old opens is pvenc's: a header older than the token learns it here.
+	 * The volume key comes from that slot alone; libcryptsetup's add by passphrase
+	 * would try @old on every keyslot, an operator's slow ones too. */
+	slot = unlock(cd, slots, old, deklen);
+	if (slot < 0)
+		return slot;
+	r = pvenc_token_add(cd, slot);
 	if (r < 0)
 		return r;
-	slot = crypt_keyslot_add_by_passphrase(cd, CRYPT_ANY_SLOT, (const char *)old, deklen,
+	r = crypt_get_volume_key_size(cd);
+	vklen = r > 0 ? (size_t)r : 0;
+	vk = vklen ? secmem_alloc(vklen) : NULL;
+	if (!vk)
+		return -ENOMEM;
+	r = crypt_volume_key_get(cd, slot, (char *)vk, &vklen, (const char *)old, deklen);
+	if (r < 0)
+		return r == -EPERM || r == -ENOENT ? -EPERM : r;
+	slot = crypt_keyslot_add_by_volume_key(cd, CRYPT_ANY_SLOT, (const char *)vk, vklen,
 					       (const char *)new_key, deklen);
 	if (slot < 0)
-		return slot == -EPERM || slot == -ENOENT ? -EPERM : slot;
+		return slot;
 	r = pvenc_token_add(cd, slot);
 	if (r < 0)
 		return r;
@@ -292,13 +349,14 @@ int luks_header_keep_only(uint8_t *hdr, size_t len, const uint8_t *dek, size_t d
 	CS_LOCKED;
 	_cleanup_cd_ struct crypt_device *cd = NULL;
 	_cleanup_close_ int fd = -1;
+	uint32_t slots;
 	int r, keep, token, removed = 0;
 
 	cs_init_logging();
-	r = load_mem_header(hdr, len, &cd, &fd);
+	r = load_mem_header(hdr, len, &cd, &fd, &slots);
 	if (r < 0)
 		return r;
-	keep = crypt_activate_by_passphrase(cd, NULL, CRYPT_ANY_SLOT, (const char *)dek, deklen, 0);
+	keep = unlock(cd, slots, dek, deklen);
 	if (keep < 0)
 		return -EPERM; /* never remove slots without one that is known to work */
 	token = pvenc_token(cd);

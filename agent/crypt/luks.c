@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "crypt/libcs.h"
+#include "crypt/policy.h"
 #include "util/log.h"
 #include "util/macro.h"
 #include "util/secmem.h"
@@ -65,8 +66,9 @@ int luks_open(const char *dev, const char *name, const char *uuid, const uint8_t
 	_cleanup_cd_locked_ struct crypt_device *cd = NULL;
 	_cleanup_secmem_ uint8_t *vk = NULL;
 	size_t vklen;
-	uint32_t cflags = 0;
+	uint32_t cflags = 0, slots = 0;
 	const char *have;
+	char why[256];
 	int r;
 
 	*already = 0;
@@ -107,12 +109,26 @@ int luks_open(const char *dev, const char *name, const char *uuid, const uint8_t
 			       have ? have : "(none)", dev, uuid);
 		return -ESTALE;
 	}
+	r = luks_header_policy(cd, uuid ? LUKS_PVENC : LUKS_CEPHCSI, &slots, why, sizeof(why));
+	if (r < 0) {
+		(void)snprintf(err, errlen, "refusing the LUKS2 header of %s: %s", dev, why);
+		return r;
+	}
 	r = crypt_get_volume_key_size(cd);
 	vklen = r > 0 ? (size_t)r : 0;
 	vk = vklen ? secmem_alloc(vklen) : NULL;
 	if (!vk)
 		return -ENOMEM;
-	r = crypt_volume_key_get(cd, CRYPT_ANY_SLOT, (char *)vk, &vklen, (const char *)dek, deklen);
+	/* Only the keyslots the policy allows: never an operator's, never a slow one. */
+	r = -EPERM;
+	for (int s = 0; r < 0 && s < 32; s++)
+		if (slots & (1U << s)) {
+			size_t n = vklen;
+
+			r = crypt_volume_key_get(cd, s, (char *)vk, &n, (const char *)dek, deklen);
+			if (r >= 0)
+				vklen = n;
+		}
 	if (r < 0) {
 		(void)snprintf(err, errlen, "the unwrapped DEK does not unlock any keyslot of %s",
 			       dev);

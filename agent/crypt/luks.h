@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crypt/policy.h"
+
 /* LUKS2 default data offset: the header area at the start of every volume. */
 #define LUKS_HEADER_SIZE (16ULL << 20)
 /* The binary keyslots area of a new header: room for 15 keyslots of a 512-bit key
@@ -39,9 +41,15 @@ int luks_build_header(const struct luks_format_opts *o, const uint8_t *dek, size
 
 /* Checks an in-memory header region (the whole header area, or a prefix that holds
  * the keyslot @dek opens): 0 if it is LUKS2 with @uuid (NULL: any) and @dek
- * unlocks a keyslot; -ENODATA not LUKS, -ESTALE other UUID, -EPERM wrong key. */
+ * unlocks a keyslot; -ENODATA not LUKS, -ESTALE other UUID, -EMEDIUMTYPE not a header
+ * pvenc makes (luks_header_policy), -EPERM wrong key. */
 int luks_check_header(const uint8_t *hdr, size_t len, const char *uuid, const uint8_t *dek,
 		      size_t deklen);
+
+/* Whether an in-memory header passes luks_header_policy for @origin (crypt/policy.h):
+ * 0, -ENODATA if it is no LUKS2 header, or -EMEDIUMTYPE with @why set. */
+int luks_header_check(const uint8_t *hdr, size_t len, enum luks_origin origin, char *why,
+		      size_t whylen);
 
 /* Keyslots of an in-memory header (LUKS_HEADER_SIZE bytes), for rotation; the header
  * is changed in place. keyslot_of: the slot @dek opens, -EPERM if none. add_key: a

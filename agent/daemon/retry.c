@@ -12,6 +12,7 @@ enum retry_class retry_class(int r)
 	case -EKEYREJECTED: /* the KMS refused the key or credentials for good (PIN) */
 	case -EBADMSG: /* metadata, wrapped DEK or KMS answer malformed */
 	case -ESTALE: /* header UUID is not the volume's, or the image id changed */
+	case -EMEDIUMTYPE: /* the LUKS2 header is not one pvenc (or ceph-csi) makes */
 	case -EINVAL:
 	case -ENAMETOOLONG:
 	case -ENOTEMPTY:

@@ -82,6 +82,12 @@ int volume_open(struct pvenc_ctx *ctx, struct vol *v, const struct open_opts *o,
 	r = luks_open(v->dev.path, v->dm, m->kind == VOL_PVENC ? m->uuid : NULL, dek, deklen, flags,
 		      &res->already, ctx->err, sizeof(ctx->err));
 	res->dm_us = mono_us() - t;
+	if (r == -EMEDIUMTYPE) { /* a header pvenc does not make: name the image too */
+		char why[sizeof(ctx->err)];
+
+		(void)snprintf(why, sizeof(why), "%s", ctx->err);
+		return vol_fail(ctx, r, "%s: %s", v->name, why);
+	}
 	if (r < 0)
 		return r;
 	crashpoint("open:activated");

@@ -136,11 +136,18 @@ static int header_step(struct pvenc_ctx *ctx, struct img *img, enum header_op op
 		       const uint8_t *old, const uint8_t *new_dek, const char *name)
 {
 	uint8_t *was = NULL, *now = NULL;
+	char why[256];
 	int r;
 
 	r = read_header(ctx, img, &was);
 	if (r < 0)
 		return r;
+	r = luks_header_check(was, LUKS_HEADER_SIZE, LUKS_PVENC, why, sizeof(why));
+	if (r < 0) {
+		free(was);
+		return vol_fail(ctx, r, "refusing the LUKS2 header of %s: %s", name,
+				r == -EMEDIUMTYPE ? why : strerror(-r));
+	}
 	now = malloc(LUKS_HEADER_SIZE);
 	if (!now) {
 		free(was);

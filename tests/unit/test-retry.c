@@ -19,6 +19,8 @@ static void test_wrong_keys_fail(void **state)
 	assert_int_equal(retry_class(-ESTALE), RETRY_FAIL);
 	assert_int_equal(retry_class(-EBADMSG), RETRY_FAIL);
 	assert_int_equal(retry_class(-EEXIST), RETRY_FAIL);
+	/* A hostile or foreign LUKS2 header stays refused. */
+	assert_int_equal(retry_class(-EMEDIUMTYPE), RETRY_FAIL);
 }
 
 static void test_outages_retry(void **state)
