@@ -33,8 +33,11 @@ const struct config_key config_keys[] = {
 	  "DEK rotation for every volume: @hourly|@daily|@weekly|@monthly|@yearly|@every N[smhd]"
 	  "|off (default off)" },
 	{ "rotation", "precedence",
-	  "image (image > namespace > pool > global, default) or config (namespace > pool > "
-	  "global > image)" },
+	  "config (namespace > pool > global > image, default) or image (image > namespace > "
+	  "pool > global)" },
+	{ "rotation", "image-minimum",
+	  "shortest period a schedule from image metadata may ask for: a schedule, or off "
+	  "(default @hourly)" },
 	{ "rotation", "check-interval",
 	  "seconds between the agent's looks for due rotations (default 60)" },
 	{ "rotation-schedule", "POOL or POOL/NAMESPACE", "schedule for that pool or namespace" },
@@ -55,6 +58,10 @@ void config_defaults(struct pvenc_config *c)
 	c->retry_max = 300;
 	c->retry_limit = 0;
 	(void)snprintf(c->rotation, sizeof(c->rotation), "off");
+	/* Image metadata is the pool writer's: by default the operator's schedules win,
+	 * and an image's own cannot ask for more than a rotation an hour. */
+	c->rotation_config_first = 1;
+	c->rotation_image_min_s = 3600;
 	c->rotation_check_s = 60;
 }
 
@@ -183,6 +190,12 @@ static int apply(struct pvenc_config *c, const char *sec, const char *key, const
 		if (strcmp(v, "image") != 0 && strcmp(v, "config") != 0)
 			return -EINVAL;
 		c->rotation_config_first = !strcmp(v, "config");
+		return 0;
+	}
+	if (!strcmp(sec, "rotation") && !strcmp(key, "image-minimum")) {
+		if (schedule_parse(v, &period) < 0)
+			return -EINVAL;
+		c->rotation_image_min_s = period;
 		return 0;
 	}
 	if (!strcmp(sec, "rotation") && !strcmp(key, "check-interval"))

@@ -9,13 +9,14 @@
  *   [open]     discards, no-read-workqueue, no-write-workqueue
  *   [agent]    socket, jobs, retry-max, retry-limit
  *   [encrypt-by-default]  POOL/NAMESPACE-glob = KMS id   (any number, first match wins)
- *   [rotation] schedule, precedence, check-interval
+ *   [rotation] schedule, precedence, image-minimum, check-interval
  *   [rotation-schedule]   POOL or POOL/NAMESPACE = schedule (util/schedule.h)
  */
 #ifndef PVENC_UTIL_CONFIG_H
 #define PVENC_UTIL_CONFIG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define PVENC_CONFIG_DEFAULT "/etc/pvenc/pvenc.conf"
 #define PVENC_SOCKET_DEFAULT "/run/pvenc/control"
@@ -40,6 +41,7 @@ struct pvenc_config {
 	/* key rotation (Documentation/rotation.md) */
 	char rotation[32]; /* global schedule, "off" by default */
 	int rotation_config_first; /* precedence: config before image metadata */
+	int64_t rotation_image_min_s; /* floor of a schedule from image metadata, 0 none */
 	int rotation_check_s; /* how often the agent looks for due rotations */
 	struct {
 		char where[256]; /* POOL or POOL/NAMESPACE */

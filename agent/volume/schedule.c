@@ -34,7 +34,13 @@ int64_t vol_rotation_period(const struct pvenc_config *cfg, const struct image_s
 		*sched = s;
 	if (src)
 		*src = from;
-	return schedule_parse(s, &period) < 0 ? 0 : period;
+	if (schedule_parse(s, &period) < 0)
+		return 0;
+	/* Whoever can write to the pool writes pvenc.rotation: its schedule is held to
+	 * [rotation] image-minimum, so that "@every 1s" cannot churn keys and the KMS. */
+	if (period > 0 && !strcmp(from, "image") && period < cfg->rotation_image_min_s)
+		period = cfg->rotation_image_min_s;
+	return period;
 }
 
 int volume_rotate_if_due(struct pvenc_ctx *ctx, struct vol *v, struct rotate_result *res)

@@ -46,9 +46,12 @@ static int status_of(struct pvenc_ctx *ctx, struct vol *v, int strict, struct js
 	add_str(o, "encryption", vol_kind_name(m->kind));
 	add_str(o, "state", vol_state_name(m->state));
 	if (m->kind == VOL_PVENC) {
-		const char *src,
-			*sched = config_rotation(&ctx->cfg, v->dev.spec.pool, v->dev.spec.ns,
-						 m->rotation[0] ? m->rotation : NULL, &src);
+		const char *src = NULL, *sched = NULL;
+		int64_t period = vol_rotation_period(&ctx->cfg, &v->dev.spec, m, &sched, &src);
+
+		if (!sched)
+			sched = config_rotation(&ctx->cfg, v->dev.spec.pool, v->dev.spec.ns,
+						m->rotation[0] ? m->rotation : NULL, &src);
 
 		add_str(o, "kms", m->kms);
 		add_str(o, "kms_endpoint", m->endpoint);
@@ -61,6 +64,9 @@ static int status_of(struct pvenc_ctx *ctx, struct vol *v, int strict, struct js
 				       m->rotated_at ? json_object_new_int64(m->rotated_at) : NULL);
 		add_str(o, "rotation", sched);
 		add_str(o, "rotation_from", src);
+		/* The period in force: a schedule from image metadata is held to
+		 * [rotation] image-minimum. */
+		json_object_object_add(o, "rotation_period_s", json_object_new_int64(period));
 		json_object_object_add(o, "rotation_in_progress",
 				       json_object_new_boolean(m->dek_next != NULL));
 	}

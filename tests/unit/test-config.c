@@ -109,7 +109,7 @@ static void test_key_table_complete(void **state)
 				: (!strcmp(k, "jobs") || !strncmp(k, "retry", 5)) ? "3"
 				: !strcmp(k, "check-interval")			  ? "30"
 				: !strcmp(k, "precedence")			  ? "config"
-				: (!strcmp(k, "schedule") ||
+				: (!strcmp(k, "schedule") || !strcmp(k, "image-minimum") ||
 				   !strcmp(config_keys[i].section, "rotation-schedule"))
 					? "@weekly"
 					: "yes";
@@ -132,8 +132,14 @@ static void test_rotation(void **state)
 
 	config_defaults(&c);
 	assert_string_equal(config_rotation(&c, "rbd", "", NULL, &src), "off");
+	/* By default an image's own schedule counts only where the operator set none. */
+	assert_string_equal(config_rotation(&c, "rbd", "", "@yearly", &src), "@yearly");
+	assert_string_equal(src, "image");
+	assert_int_equal(c.rotation_image_min_s, 3600);
+	assert_int_equal(
+		config_parse("[rotation]\nprecedence = image\n", "t", &c, err, sizeof(err)), 0);
 	assert_int_equal(config_parse(text, "t", &c, err, sizeof(err)), 0);
-	/* image > namespace > pool > global */
+	/* precedence = image: image > namespace > pool > global */
 	assert_string_equal(config_rotation(&c, "rbd", "tenant", "@yearly", &src), "@yearly");
 	assert_string_equal(src, "image");
 	assert_string_equal(config_rotation(&c, "rbd", "tenant", NULL, &src), "@hourly");
@@ -150,6 +156,9 @@ static void test_rotation(void **state)
 	assert_string_equal(config_rotation(&c, "rbd", "tenant", "@yearly", &src), "@hourly");
 	assert_string_equal(config_rotation(&c, "ssd", "", "@yearly", &src), "@weekly");
 	assert_string_equal(src, "global");
+	assert_int_equal(
+		config_parse("[rotation]\nimage-minimum = off\n", "t", &c, err, sizeof(err)), 0);
+	assert_int_equal(c.rotation_image_min_s, 0);
 	/* bad schedules are refused when the file is read */
 	assert_int_equal(config_parse("[rotation]\nschedule = weekly\n", "t", &c, err, sizeof(err)),
 			 -EINVAL);
