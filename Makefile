@@ -34,7 +34,11 @@ CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
 
 WARNFLAGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wno-unused-parameter
+# TEST_HOOKS=1 (the default): the crash points the tests kill processes at
+# (util/crashpoint.h). The Debian packages build with TEST_HOOKS=0.
+TEST_HOOKS ?= 1
 override CFLAGS := -std=c11 -D_GNU_SOURCE -pthread $(OPTFLAGS) $(WARNFLAGS) -fstack-protector-strong \
+	$(if $(filter 1,$(TEST_HOOKS)),-DPVENC_TEST_HOOKS) \
 	-fPIE -MMD -MP -Iagent -isystem kmod/uapi -DPVENC_VERSION='"$(VERSION)"' \
 	$(PKG_CFLAGS) $(CFLAGS)
 override LDFLAGS := -pie -Wl,-z,relro,-z,now $(SANLDFLAGS) $(LDFLAGS)
