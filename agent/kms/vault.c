@@ -17,23 +17,15 @@
 #define K8S_SA_TOKEN	    "/var/run/secrets/kubernetes.io/serviceaccount/token"
 #define URL_MAX		    2048
 
-const char *vault_cfg(struct json_object *cfg, const char *const *names, const char *env)
+/* The first non-empty of @names in the entry. ceph-csi's env-style aliases (VAULT_ADDR,
+ * ...) are keys of the entry here, as in its ConfigMap: the process environment is
+ * never read. An operator's shell exports VAULT_ADDR or VAULT_SKIP_VERIFY for the vault
+ * CLI, and pvencctl run from it must not send the node's token elsewhere. */
+const char *vault_cfg(struct json_object *cfg, const char *const *names)
 {
 	for (; *names; names++) {
 		const char *s = kms_cfg_str(cfg, *names);
 
-		if (s && s[0])
-			return s;
-	}
-	if (env) {
-		/* OpenBao reads BAO_X before VAULT_X. */
-		char bao[64];
-		const char *s;
-
-		(void)snprintf(bao, sizeof(bao), "BAO_%s", env + 6);
-		s = getenv(bao);
-		if (!s || !s[0])
-			s = getenv(env);
 		if (s && s[0])
 			return s;
 	}
@@ -90,17 +82,14 @@ static long parse_seconds(struct json_object *cfg, const char *key, long def)
 }
 
 /* A file setting: entry fields first, then ceph-csi's Secret name (resolved under
- * secretsDir), then the environment. */
+ * secretsDir). */
 static int file_opt(struct kms *k, const struct vault *v, struct json_object *cfg,
-		    const char *const *names, const char *secret_field, const char *key,
-		    const char *env, char **out)
+		    const char *const *names, const char *secret_field, const char *key, char **out)
 {
-	const char *s = vault_cfg(cfg, names, NULL), *sec = NULL;
+	const char *s = vault_cfg(cfg, names), *sec = NULL;
 
 	if (!s && secret_field)
 		sec = kms_cfg_str(cfg, secret_field);
-	if (!s && !sec)
-		s = vault_cfg(cfg, (const char *const[]){ NULL }, env);
 	if (sec && sec[0])
 		*out = vault_secret_path(v, sec, key);
 	else if (s)
@@ -146,7 +135,7 @@ static char *login_path(const char *given, const char *mount_default)
 
 static int init_auth(struct kms *k, struct vault *v, struct json_object *cfg, const char *type)
 {
-	const char *m = vault_cfg(cfg, N("vaultAuthMethod"), NULL);
+	const char *m = vault_cfg(cfg, N("vaultAuthMethod"));
 	const char *s;
 	int r = 0;
 
@@ -155,13 +144,12 @@ static int init_auth(struct kms *k, struct vault *v, struct json_object *cfg, co
 		int csi_k8s = !strcmp(type, "vault") || !strcmp(type, "vaulttenantsa");
 
 		if (!strcmp(type, "vaulttokens") ||
-		    (!csi_k8s && vault_cfg(cfg, N("vaultTokenFile", "tenantTokenName"), NULL)))
+		    (!csi_k8s && vault_cfg(cfg, N("vaultTokenFile", "tenantTokenName"))))
 			m = "token";
-		else if (!csi_k8s && vault_cfg(cfg, N("vaultRoleID", "vaultRoleIDFile"), NULL))
+		else if (!csi_k8s && vault_cfg(cfg, N("vaultRoleID", "vaultRoleIDFile")))
 			m = "approle";
 		else if (csi_k8s ||
-			 vault_cfg(cfg, N("vaultRole", "tenantSAName", "serviceAccountTokenFile"),
-				   NULL))
+			 vault_cfg(cfg, N("vaultRole", "tenantSAName", "serviceAccountTokenFile")))
 			m = "kubernetes";
 		else
 			return kms_fail(k, -EINVAL,
@@ -170,20 +158,20 @@ static int init_auth(struct kms *k, struct vault *v, struct json_object *cfg, co
 	}
 	if (!strcmp(m, "token")) {
 		v->auth = VAULT_AUTH_TOKEN;
-		s = vault_cfg(cfg, N("vaultTokenFile"), NULL);
+		s = vault_cfg(cfg, N("vaultTokenFile"));
 		v->token_file = s ? vault_secret_path(v, s, "token")
 				  : vault_secret_path(v,
-						      vault_cfg(cfg, N("tenantTokenName"), NULL)
+						      vault_cfg(cfg, N("tenantTokenName"))
 							      ?: "ceph-csi-kms-token",
 						      "token");
 		if (!v->token_file)
 			return kms_fail(k, -EINVAL, "vaultTokenFile/tenantTokenName is malformed");
 	} else if (!strcmp(m, "approle")) {
 		v->auth = VAULT_AUTH_APPROLE;
-		s = vault_cfg(cfg, N("vaultRoleID"), NULL);
+		s = vault_cfg(cfg, N("vaultRoleID"));
 		if (s)
 			r = dup_opt(&v->role_id, s);
-		else if ((s = vault_cfg(cfg, N("vaultRoleIDFile"), NULL))) {
+		else if ((s = vault_cfg(cfg, N("vaultRoleIDFile")))) {
 			_cleanup_free_ char *text = NULL;
 			size_t len;
 
@@ -195,19 +183,19 @@ static int init_auth(struct kms *k, struct vault *v, struct json_object *cfg, co
 			r = dup_opt(&v->role_id, text);
 		} else
 			return kms_fail(k, -EINVAL, "approle auth needs vaultRoleID");
-		s = vault_cfg(cfg, N("vaultSecretIDFile"), NULL);
+		s = vault_cfg(cfg, N("vaultSecretIDFile"));
 		if (s && !(v->secret_id_file = vault_secret_path(v, s, "secret-id")))
 			return kms_fail(k, -EINVAL, "vaultSecretIDFile is malformed");
-		v->auth_path = login_path(vault_cfg(cfg, N("vaultAuthPath"), NULL), "approle");
+		v->auth_path = login_path(vault_cfg(cfg, N("vaultAuthPath")), "approle");
 	} else if (!strcmp(m, "kubernetes") || !strcmp(m, "jwt")) {
 		v->auth = VAULT_AUTH_KUBERNETES;
-		r = dup_opt(&v->role, vault_cfg(cfg, N("vaultRole"), NULL) ?: "csi-kubernetes");
-		s = vault_cfg(cfg, N("serviceAccountTokenFile", "tenantSAName"), NULL);
+		r = dup_opt(&v->role, vault_cfg(cfg, N("vaultRole")) ?: "csi-kubernetes");
+		s = vault_cfg(cfg, N("serviceAccountTokenFile", "tenantSAName"));
 		v->jwt_file = vault_secret_path(v, s ? s : K8S_SA_TOKEN, "token");
 		if (!v->jwt_file)
 			return kms_fail(k, -EINVAL,
 					"serviceAccountTokenFile/tenantSAName is malformed");
-		v->auth_path = login_path(vault_cfg(cfg, N("vaultAuthPath"), NULL),
+		v->auth_path = login_path(vault_cfg(cfg, N("vaultAuthPath")),
 					  !strcmp(m, "jwt") ? "jwt" : "kubernetes");
 	} else if (!strcmp(m, "cert")) {
 		v->auth = VAULT_AUTH_CERT;
@@ -215,8 +203,8 @@ static int init_auth(struct kms *k, struct vault *v, struct json_object *cfg, co
 			return kms_fail(k, -EINVAL,
 					"cert auth needs a client certificate and key "
 					"(vaultClientCertFile/vaultClientKeyFile)");
-		r = dup_opt(&v->cert_role, vault_cfg(cfg, N("vaultCertRole"), NULL));
-		v->auth_path = login_path(vault_cfg(cfg, N("vaultAuthPath"), NULL), "cert");
+		r = dup_opt(&v->cert_role, vault_cfg(cfg, N("vaultCertRole")));
+		v->auth_path = login_path(vault_cfg(cfg, N("vaultAuthPath")), "cert");
 	} else
 		return kms_fail(k, -EINVAL,
 				"vaultAuthMethod '%s' is unknown (token, approle, kubernetes, jwt "
@@ -235,9 +223,10 @@ int vault_init(struct kms *k, struct vault *v, struct json_object *cfg, const ch
 	size_t n;
 	int r;
 
-	addr = vault_cfg(cfg, N("vaultAddress", "VAULT_ADDR"), "VAULT_ADDR");
+	addr = vault_cfg(cfg, N("vaultAddress", "VAULT_ADDR"));
 	if (!addr)
-		return kms_fail(k, -EINVAL, "vaultAddress is required (or VAULT_ADDR)");
+		return kms_fail(k, -EINVAL,
+				"vaultAddress is required (or VAULT_ADDR in the entry)");
 	if (strncmp(addr, "https://", 8) != 0 && strncmp(addr, "http://", 7) != 0)
 		return kms_fail(k, -EINVAL, "vaultAddress '%s' must start with https:// or http://",
 				addr);
@@ -253,38 +242,37 @@ int vault_init(struct kms *k, struct vault *v, struct json_object *cfg, const ch
 			 "network unencrypted",
 			 k->id, v->c.addr);
 
-	r = dup_opt(&v->secrets_dir, vault_cfg(cfg, N("secretsDir"), NULL) ?: SECRETS_DIR_DEFAULT);
+	r = dup_opt(&v->secrets_dir, vault_cfg(cfg, N("secretsDir")) ?: SECRETS_DIR_DEFAULT);
 	if (r < 0)
 		return r;
-	s = vault_cfg(cfg, N("vaultNamespace", "VAULT_NAMESPACE"), "VAULT_NAMESPACE");
+	s = vault_cfg(cfg, N("vaultNamespace", "VAULT_NAMESPACE"));
 	if ((r = dup_opt(&v->ns, s ?: "")) < 0)
 		return r;
-	s = vault_cfg(cfg, N("vaultAuthNamespace", "VAULT_AUTH_NAMESPACE"), NULL);
+	s = vault_cfg(cfg, N("vaultAuthNamespace", "VAULT_AUTH_NAMESPACE"));
 	if ((r = dup_opt(&v->auth_ns, s ?: v->ns)) < 0)
 		return r;
 
-	/* TLS: files named directly, ceph-csi's Secret names, or VAULT_* variables. */
+	/* TLS: files named directly (or by VAULT_* alias keys), or ceph-csi's Secret names. */
 	r = file_opt(k, v, cfg, N("vaultCAFile", "VAULT_CACERT"), "vaultCAFromSecret", "cert",
-		     "VAULT_CACERT", &v->c.ca_file);
+		     &v->c.ca_file);
 	if (r == 0)
 		r = file_opt(k, v, cfg, N("vaultCAPath", "VAULT_CAPATH"), NULL, NULL,
-			     "VAULT_CAPATH", &v->c.ca_path);
+			     &v->c.ca_path);
 	if (r == 0)
 		r = file_opt(k, v, cfg, N("vaultClientCertFile", "VAULT_CLIENT_CERT"),
-			     "vaultClientCertFromSecret", "cert", "VAULT_CLIENT_CERT", &v->c.cert);
+			     "vaultClientCertFromSecret", "cert", &v->c.cert);
 	if (r == 0)
 		r = file_opt(k, v, cfg, N("vaultClientKeyFile", "VAULT_CLIENT_KEY"),
-			     "vaultClientCertKeyFromSecret", "key", "VAULT_CLIENT_KEY", &v->c.key);
+			     "vaultClientCertKeyFromSecret", "key", &v->c.key);
 	if (r < 0)
 		return r;
 	if (!v->c.cert != !v->c.key)
 		return kms_fail(k, -EINVAL, "a client certificate needs its key and vice versa");
 	if ((r = dup_opt(&v->c.server_name,
-			 vault_cfg(cfg, N("vaultTLSServerName", "VAULT_TLS_SERVER_NAME"),
-				   "VAULT_TLS_SERVER_NAME"))) < 0)
+			 vault_cfg(cfg, N("vaultTLSServerName", "VAULT_TLS_SERVER_NAME")))) < 0)
 		return r;
-	s = vault_cfg(cfg, N("vaultCAVerify"), NULL);
-	if (falsy(s) || truthy(vault_cfg(cfg, N("VAULT_SKIP_VERIFY"), "VAULT_SKIP_VERIFY"))) {
+	s = vault_cfg(cfg, N("vaultCAVerify"));
+	if (falsy(s) || truthy(vault_cfg(cfg, N("VAULT_SKIP_VERIFY")))) {
 		v->c.skip_verify = 1;
 		log_warn("KMS '%s': TLS certificate verification of %s is OFF (vaultCAVerify/"
 			 "VAULT_SKIP_VERIFY): anyone on the path can impersonate Vault and take "

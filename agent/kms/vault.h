@@ -51,7 +51,7 @@ struct vault {
 
 /* Entry field (any of the NULL-terminated names), else the first VAULT_/BAO_ environment
  * variable given in @env (NULL: none). */
-const char *vault_cfg(struct json_object *cfg, const char *const *names, const char *env);
+const char *vault_cfg(struct json_object *cfg, const char *const *names);
 
 /* Parses the connection and auth part of an entry. @type is the entry's KMS type, which
  * picks ceph-csi's defaults (vaulttokens: token; vault, vaulttenantsa: kubernetes). */

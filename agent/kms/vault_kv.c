@@ -48,8 +48,8 @@ static int kv_init(struct kms *k, struct json_object *cfg)
 	r = vault_init(k, &kv->v, cfg, type);
 	if (r < 0)
 		return r;
-	mount = vault_cfg(
-		cfg, (const char *const[]){ "vaultBackendPath", "VAULT_BACKEND_PATH", NULL }, NULL);
+	mount = vault_cfg(cfg,
+			  (const char *const[]){ "vaultBackendPath", "VAULT_BACKEND_PATH", NULL });
 	/* ceph-csi's "vault" type names the mount through vaultPassphraseRoot (/v1/secret). */
 	if (!mount && (s = kms_cfg_str(cfg, "vaultPassphraseRoot")))
 		mount = s;
@@ -72,7 +72,7 @@ static int kv_init(struct kms *k, struct json_object *cfg)
 		kv->mount[n - 1] = '\0';
 	if (!kv->mount[0] || strstr(kv->mount, "..") || strstr(kv->prefix, ".."))
 		return kms_fail(k, -EINVAL, "vaultBackendPath/vaultPassphrasePath is malformed");
-	s = vault_cfg(cfg, (const char *const[]){ "vaultBackend", "VAULT_BACKEND", NULL }, NULL);
+	s = vault_cfg(cfg, (const char *const[]){ "vaultBackend", "VAULT_BACKEND", NULL });
 	if (!s)
 		kv->version = 0;
 	else if (!strcmp(s, "kv"))
@@ -81,8 +81,7 @@ static int kv_init(struct kms *k, struct json_object *cfg)
 		kv->version = 2;
 	else
 		return kms_fail(k, -EINVAL, "vaultBackend '%s' is neither kv nor kv-v2", s);
-	s = vault_cfg(cfg, (const char *const[]){ "vaultDestroyKeys", "VAULT_DESTROY_KEYS", NULL },
-		      NULL);
+	s = vault_cfg(cfg, (const char *const[]){ "vaultDestroyKeys", "VAULT_DESTROY_KEYS", NULL });
 	kv->destroy = !(s && (!strcasecmp(s, "false") || !strcmp(s, "0")));
 	return 0;
 }

@@ -66,11 +66,9 @@ static int transit_init(struct kms *k, struct json_object *cfg)
 	if (r < 0)
 		return r;
 	mount = vault_cfg(cfg,
-			  (const char *const[]){ "vaultTransitPath", "vaultBackendPath", NULL },
-			  NULL)
+			  (const char *const[]){ "vaultTransitPath", "vaultBackendPath", NULL })
 			?: "transit";
-	key = vault_cfg(cfg, (const char *const[]){ "vaultTransitKey", "vaultKeyName", NULL },
-			NULL);
+	key = vault_cfg(cfg, (const char *const[]){ "vaultTransitKey", "vaultKeyName", NULL });
 	if (!key)
 		return kms_fail(k, -EINVAL,
 				"vaultTransitKey (the name of the Transit key) is required");

@@ -273,6 +273,9 @@ int http_do(const struct http_req *rq, struct http_resp *rs, char *err, size_t e
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	/* No proxy from the environment (http_proxy, https_proxy, all_proxy): an
+	 * operator's shell would otherwise route the node's KMS credentials through it. */
+	curl_easy_setopt(h, CURLOPT_PROXY, "");
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
 			 rq->connect_timeout_ms > 0 ? rq->connect_timeout_ms : 5000L);

@@ -127,16 +127,13 @@ static void test_endpoint_and_env(void **state)
 	assert_true(kms_is_envelope(k));
 	kms_free(k);
 	k = NULL;
+	/* The shell's VAULT_ and BAO_ variables are the operator's vault CLI's, not the
+	 * node's: an exported VAULT_ADDR would send the node's token elsewhere. Only
+	 * kms.json counts (where VAULT_ADDR is an alias key, as in ceph-csi's ConfigMap). */
 	setenv("VAULT_ADDR", "https://from-env:8200", 1);
-	assert_int_equal(kms_open(conf, "noaddr", NULL, NULL, &k, err, sizeof(err)), 0);
-	assert_string_equal(k->endpoint, "https://from-env:8200");
-	assert_false(kms_is_envelope(k));
-	kms_free(k);
-	k = NULL;
 	setenv("BAO_ADDR", "https://bao:8200", 1);
-	assert_int_equal(kms_open(conf, "noaddr", NULL, NULL, &k, err, sizeof(err)), 0);
-	assert_string_equal(k->endpoint, "https://bao:8200");
-	kms_free(k);
+	assert_int_equal(kms_open(conf, "noaddr", NULL, NULL, &k, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "vaultAddress is required"));
 	unsetenv("VAULT_ADDR");
 	unsetenv("BAO_ADDR");
 }
