@@ -105,9 +105,14 @@ struct kmip_conn {
 	struct kmip_tls *tls;
 	SSL *ssl;
 	int fd;
+	int reused; /* the idle connection of an earlier call */
 };
 
-int kmip_conn_open(struct kms *k, const struct kmip *m, struct kmip_conn *c);
+/* @reuse: may take the idle connection an earlier call left (kmip_conn_release). */
+int kmip_conn_open(struct kms *k, const struct kmip *m, struct kmip_conn *c, int reuse);
+/* Keeps a @healthy connection (a whole answer read, nothing pending) as the context's
+ * idle one if it has none; closes it otherwise. */
+void kmip_conn_release(struct kmip_conn *c, int healthy);
 void kmip_conn_close(struct kmip_conn *c);
 /* Reads (@wr 0) or writes exactly @len bytes; timeouts and resets become sentences. */
 int kmip_io(struct kms *k, const struct kmip *m, struct kmip_conn *c, uint8_t *buf, size_t len,

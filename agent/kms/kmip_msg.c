@@ -78,40 +78,64 @@ static int build_request(int op, struct ttlv_enc *payload, struct ttlv_enc *e)
 	return 0;
 }
 
-/* One connection: the request out, the response (*raw, secmem, *len bytes) back. */
-static int exchange(struct kms *k, const struct kmip *m, const uint8_t *req, size_t reqlen,
-		    uint8_t **raw, size_t *len)
+/* Operations that change nothing on the server: only these take an idle connection,
+ * so that one sent again after the idle connection turned out dead does no harm. */
+static int idempotent(int op)
 {
-	struct kmip_conn c;
-	uint8_t hdr[8];
+	return op == OP_ENCRYPT || op == OP_DECRYPT || op == OP_GET || op == OP_LOCATE ||
+	       op == OP_QUERY;
+}
+
+/* The request out and the response (*raw, secmem, *len bytes) back on one connection. */
+static int roundtrip(struct kms *k, const struct kmip *m, struct kmip_conn *c, const uint8_t *req,
+		     size_t reqlen, uint8_t **raw, size_t *len)
+{
+	uint8_t hdr[8] = { 0 };
 	size_t n = 0;
 	int r;
 
-	r = kmip_conn_open(k, m, &c);
+	r = kmip_io(k, m, c, (uint8_t *)req, reqlen, 1);
+	if (r == 0)
+		r = kmip_io(k, m, c, hdr, sizeof(hdr), 0);
 	if (r < 0)
 		return r;
-	r = kmip_io(k, m, &c, (uint8_t *)req, reqlen, 1);
-	if (r == 0)
-		r = kmip_io(k, m, &c, hdr, sizeof(hdr), 0);
-	if (r == 0) {
-		n = (size_t)hdr[4] << 24 | (size_t)hdr[5] << 16 | (size_t)hdr[6] << 8 | hdr[7];
-		if (hdr[3] != TTLV_STRUCT || n > TTLV_MAX_MSG - 8 || n % 8)
-			r = kms_fail(k, -EPROTO,
-				     "KMIP server %s:%s sent a malformed response header", m->host,
-				     m->port);
-	}
-	if (r == 0) {
-		*raw = secmem_alloc(n + 8);
-		if (!*raw)
-			r = -ENOMEM;
-	}
-	if (r == 0) {
-		memcpy(*raw, hdr, 8);
-		r = kmip_io(k, m, &c, *raw + 8, n, 0);
-	}
-	kmip_conn_close(&c);
+	n = (size_t)hdr[4] << 24 | (size_t)hdr[5] << 16 | (size_t)hdr[6] << 8 | hdr[7];
+	if (hdr[3] != TTLV_STRUCT || n > TTLV_MAX_MSG - 8 || n % 8)
+		return kms_fail(k, -EPROTO, "KMIP server %s:%s sent a malformed response header",
+				m->host, m->port);
+	*raw = secmem_alloc(n + 8);
+	if (!*raw)
+		return -ENOMEM;
+	memcpy(*raw, hdr, 8);
 	*len = n + 8;
-	return r;
+	return kmip_io(k, m, c, *raw + 8, n, 0);
+}
+
+/* One operation's exchange: on the idle connection of an earlier call when the
+ * operation is idempotent (sent again on a new connection if that one is dead), else
+ * on a new one; a connection that carried a whole exchange is kept for the next. */
+static int exchange(struct kms *k, const struct kmip *m, int op, const uint8_t *req, size_t reqlen,
+		    uint8_t **raw, size_t *len)
+{
+	struct kmip_conn c;
+	int reuse = idempotent(op), r;
+
+	for (;;) {
+		r = kmip_conn_open(k, m, &c, reuse);
+		if (r < 0)
+			return r;
+		r = roundtrip(k, m, &c, req, reqlen, raw, len);
+		if (r < 0 && c.reused) {
+			secmem_free(*raw);
+			*raw = NULL;
+			k->error[0] = '\0';
+			kmip_conn_close(&c);
+			reuse = 0;
+			continue;
+		}
+		kmip_conn_release(&c, r == 0);
+		return r;
+	}
 }
 
 /* The batch item's result: errno and a sentence for a failure, else the payload. */
@@ -178,7 +202,7 @@ static int call(struct kms *k, const struct kmip *m, int op, struct ttlv_enc *pa
 	if (r == 0)
 		r = ttlv_finish(&e, &req, &reqlen);
 	if (r == 0)
-		r = exchange(k, m, req, reqlen, raw, &len);
+		r = exchange(k, m, op, req, reqlen, raw, &len);
 	ttlv_enc_free(&e);
 	if (r < 0)
 		return r;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kms/kmip.h"
@@ -87,15 +88,24 @@ static int tcp_connect(struct kms *k, const struct kmip *m, int *fd)
 }
 
 /* A TLS context per set of credential files and server, shared by every connection to
- * it, with the last session for resumption. Replaced when a file changes. */
+ * it, with the last session for resumption and one idle connection for the next call
+ * (a KMIP server serves one request after another on a connection). Replaced when a
+ * file changes. */
 struct kmip_tls {
 	char *ca, *cert, *key, *server; /* server: host:port/server name */
 	struct stat st[3];
 	SSL_CTX *ctx;
 	SSL_SESSION *sess;
+	SSL *idle_ssl; /* NULL: no idle connection */
+	int idle_fd;
+	struct timespec idle_since;
 	int refs; /* the list's reference and each open connection's */
 	struct kmip_tls *next;
 };
+
+/* An idle connection older than this is closed, not reused: servers drop idle
+ * connections, and a request on a dropped one costs a failed write first. */
+#define KMIP_IDLE_MAX_S 20
 
 static pthread_mutex_t tls_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct kmip_tls *tls_list;
@@ -104,6 +114,10 @@ static void tls_unref(struct kmip_tls *t) /* with tls_lock held */
 {
 	if (--t->refs > 0)
 		return;
+	if (t->idle_ssl) {
+		SSL_free(t->idle_ssl);
+		(void)close(t->idle_fd);
+	}
 	SSL_SESSION_free(t->sess);
 	SSL_CTX_free(t->ctx);
 	free(t->ca);
@@ -211,21 +225,67 @@ void kmip_tls_cleanup(void)
 	pthread_mutex_unlock(&tls_lock);
 }
 
+/* The idle connection of @t, if it is young enough and the server has not closed it
+ * (nothing to read on an idle connection but an EOF or an alert). With tls_lock held. */
+static int take_idle(struct kmip_tls *t, struct kmip_conn *c)
+{
+	struct pollfd pfd;
+	struct timespec now;
+	SSL *ssl = t->idle_ssl;
+	int fd = t->idle_fd;
+
+	if (!ssl)
+		return 0;
+	t->idle_ssl = NULL;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
+	if (now.tv_sec - t->idle_since.tv_sec > KMIP_IDLE_MAX_S || poll(&pfd, 1, 0) != 0) {
+		SSL_free(ssl);
+		(void)close(fd);
+		return 0;
+	}
+	c->ssl = ssl;
+	c->fd = fd;
+	return 1;
+}
+
+/* Keeps a session the server would resume (TLS 1.3 tickets arrive with the response,
+ * so only now). With tls_lock held. */
+static void keep_session(struct kmip_conn *c)
+{
+	SSL_SESSION *s = SSL_get1_session(c->ssl);
+
+	if (s && SSL_SESSION_is_resumable(s) && c->tls) {
+		SSL_SESSION_free(c->tls->sess);
+		c->tls->sess = s;
+		s = NULL;
+	}
+	SSL_SESSION_free(s);
+}
+
+void kmip_conn_release(struct kmip_conn *c, int healthy)
+{
+	if (healthy && c->ssl && c->tls) {
+		pthread_mutex_lock(&tls_lock);
+		keep_session(c);
+		if (!c->tls->idle_ssl) {
+			c->tls->idle_ssl = c->ssl;
+			c->tls->idle_fd = c->fd;
+			clock_gettime(CLOCK_MONOTONIC, &c->tls->idle_since);
+			c->ssl = NULL;
+			c->fd = -1;
+		}
+		pthread_mutex_unlock(&tls_lock);
+	}
+	kmip_conn_close(c);
+}
+
 void kmip_conn_close(struct kmip_conn *c)
 {
 	if (c->ssl) {
-		SSL_SESSION *s = SSL_get1_session(c->ssl);
-
-		/* Keep a session the server would resume (TLS 1.3 tickets arrive with the
-		 * response, so only now). */
 		pthread_mutex_lock(&tls_lock);
-		if (s && SSL_SESSION_is_resumable(s) && c->tls) {
-			SSL_SESSION_free(c->tls->sess);
-			c->tls->sess = s;
-			s = NULL;
-		}
+		keep_session(c);
 		pthread_mutex_unlock(&tls_lock);
-		SSL_SESSION_free(s);
 		(void)SSL_shutdown(c->ssl);
 		SSL_free(c->ssl);
 	}
@@ -240,7 +300,7 @@ void kmip_conn_close(struct kmip_conn *c)
 	c->fd = -1;
 }
 
-int kmip_conn_open(struct kms *k, const struct kmip *m, struct kmip_conn *c)
+int kmip_conn_open(struct kms *k, const struct kmip *m, struct kmip_conn *c, int reuse)
 {
 	char e[256];
 	int r;
@@ -250,6 +310,15 @@ int kmip_conn_open(struct kms *k, const struct kmip *m, struct kmip_conn *c)
 	r = tls_get(k, m, &c->tls);
 	if (r < 0)
 		return r;
+	if (reuse) {
+		pthread_mutex_lock(&tls_lock);
+		c->reused = take_idle(c->tls, c);
+		pthread_mutex_unlock(&tls_lock);
+		if (c->reused) {
+			log_debug("event=kmip-reused server=%s:%s", m->host, m->port);
+			return 0;
+		}
+	}
 	r = tcp_connect(k, m, &c->fd);
 	if (r < 0)
 		goto fail;

@@ -19,6 +19,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,6 +183,8 @@ int main(int argc, char **argv)
 	int c, jobs = 1, r;
 	uint64_t t0, el;
 
+	/* A kept KMIP connection the server closed: the write fails, it must not kill us. */
+	(void)signal(SIGPIPE, SIG_IGN);
 	if (argc < 2)
 		return usage();
 	if (!strcmp(argv[1], "create"))
