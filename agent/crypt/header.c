@@ -182,31 +182,40 @@ static int unlock(struct crypt_device *cd, uint32_t slots, const uint8_t *dek, s
 	return -EPERM;
 }
 
+/* Loads a header region (the whole header area, or a prefix holding the JSON areas and
+ * the keyslots in use: the rest reads as zeros) from a memfd, without the lock. */
+static int load_region(const uint8_t *hdr, size_t len, struct crypt_device **cd, int *fd)
+{
+	char path[64];
+	int r;
+
+	if (len < 4096 || memcmp(hdr, "LUKS\xba\xbe", 6) != 0)
+		return -ENODATA;
+	*fd = memfd_path(len > LUKS_HEADER_SIZE ? len : LUKS_HEADER_SIZE, path, sizeof(path));
+	if (*fd < 0)
+		return *fd;
+	if (pwrite(*fd, hdr, len, 0) != (ssize_t)len)
+		return -EIO;
+	r = crypt_init_locked(cd, path);
+	if (r < 0)
+		return r;
+	(void)crypt_metadata_locking(*cd, 0);
+	return crypt_load(*cd, CRYPT_LUKS2, NULL) < 0 ? -ENODATA : 0;
+}
+
 int luks_check_header(const uint8_t *hdr, size_t len, const char *uuid, const uint8_t *dek,
 		      size_t deklen)
 {
 	_cleanup_close_ int fd = -1;
 	_cleanup_cd_locked_ struct crypt_device *cd = NULL;
 	const char *have;
-	char path[64], why[256];
+	char why[256];
 	uint32_t slots;
 	int r;
 
-	if (len < 4096 || memcmp(hdr, "LUKS\xba\xbe", 6) != 0)
-		return -ENODATA;
-	/* A prefix (the JSON areas and the keyslots in use) is enough: the rest of the
-	 * header area reads as zeros. */
-	fd = memfd_path(len > LUKS_HEADER_SIZE ? len : LUKS_HEADER_SIZE, path, sizeof(path));
-	if (fd < 0)
-		return fd;
-	if (pwrite(fd, hdr, len, 0) != (ssize_t)len)
-		return -EIO;
-	r = crypt_init_locked(&cd, path);
+	r = load_region(hdr, len, &cd, &fd);
 	if (r < 0)
 		return r;
-	(void)crypt_metadata_locking(cd, 0);
-	if (crypt_load(cd, CRYPT_LUKS2, NULL) < 0)
-		return -ENODATA;
 	have = crypt_get_uuid(cd);
 	if (uuid && (!have || strcmp(have, uuid) != 0))
 		return -ESTALE;
@@ -222,24 +231,11 @@ int luks_header_check(const uint8_t *hdr, size_t len, enum luks_origin origin, c
 {
 	_cleanup_close_ int fd = -1;
 	_cleanup_cd_locked_ struct crypt_device *cd = NULL;
-	char path[64];
 	uint32_t slots;
 	int r;
 
-	if (len < 4096 || memcmp(hdr, "LUKS\xba\xbe", 6) != 0)
-		return -ENODATA;
-	fd = memfd_path(len > LUKS_HEADER_SIZE ? len : LUKS_HEADER_SIZE, path, sizeof(path));
-	if (fd < 0)
-		return fd;
-	if (pwrite(fd, hdr, len, 0) != (ssize_t)len)
-		return -EIO;
-	r = crypt_init_locked(&cd, path);
-	if (r < 0)
-		return r;
-	(void)crypt_metadata_locking(cd, 0);
-	if (crypt_load(cd, CRYPT_LUKS2, NULL) < 0)
-		return -ENODATA;
-	return luks_header_policy(cd, origin, &slots, why, whylen);
+	r = load_region(hdr, len, &cd, &fd);
+	return r < 0 ? r : luks_header_policy(cd, origin, &slots, why, whylen);
 }
 
 /* ---- keyslots of an in-memory header (rotation) ---- */

@@ -85,18 +85,28 @@ static int write_header(struct pvenc_ctx *ctx, struct img *img, const char *labe
 	return 0;
 }
 
+/* The image's header area into *buf (malloc). */
+static int read_area(struct pvenc_ctx *ctx, struct img *img, const char *name, uint8_t **buf)
+{
+	int r;
+
+	*buf = malloc(LUKS_HEADER_SIZE);
+	if (!*buf)
+		return -ENOMEM;
+	r = img_read(img, 0, LUKS_HEADER_SIZE, *buf);
+	return r < 0 ? vol_fail(ctx, r, "cannot read %s: %s", name, strerror(-r)) : 0;
+}
+
 static int check_empty(struct pvenc_ctx *ctx, struct img *img, const char *name,
 		       const char *uuid_ok, const uint8_t *dek)
 {
-	_cleanup_free_ uint8_t *buf = malloc(LUKS_HEADER_SIZE);
+	_cleanup_free_ uint8_t *buf = NULL;
 	struct probe_result pr;
 	int r;
 
-	if (!buf)
-		return -ENOMEM;
-	r = img_read(img, 0, LUKS_HEADER_SIZE, buf);
+	r = read_area(ctx, img, name, &buf);
 	if (r < 0)
-		return vol_fail(ctx, r, "cannot read %s: %s", name, strerror(-r));
+		return r;
 	/* Resuming: our own (maybe partial) header is not foreign data. */
 	if (uuid_ok && luks_check_header(buf, LUKS_HEADER_SIZE, uuid_ok, dek, DEK_LEN) != -ESTALE &&
 	    !memcmp(buf, "LUKS\xba\xbe", 6))
@@ -192,15 +202,10 @@ struct phase1 {
 static int header_opens(struct pvenc_ctx *ctx, struct img *img, const char *name, const char *uuid,
 			const uint8_t *dek)
 {
-	_cleanup_free_ uint8_t *buf = malloc(LUKS_HEADER_SIZE);
-	int r;
+	_cleanup_free_ uint8_t *buf = NULL;
+	int r = read_area(ctx, img, name, &buf);
 
-	if (!buf)
-		return -ENOMEM;
-	r = img_read(img, 0, LUKS_HEADER_SIZE, buf);
-	if (r < 0)
-		return vol_fail(ctx, r, "cannot read %s: %s", name, strerror(-r));
-	return luks_check_header(buf, LUKS_HEADER_SIZE, uuid, dek, DEK_LEN) == 0;
+	return r < 0 ? r : luks_check_header(buf, LUKS_HEADER_SIZE, uuid, dek, DEK_LEN) == 0;
 }
 
 /* Resumes an interrupted format with the DEK already stored: never a new key. */
