@@ -173,7 +173,7 @@ HOST_REST := $(filter-out $(HOST_FIRST),$(sort $(wildcard tests/host/*.test)))
 
 # Host tests run again with pvencctl from build/san (ASan+UBSan, leaks fatal) and under
 # valgrind memcheck: the volume lifecycle, crash walks, rotation and every KMS error path.
-SAN_HOST_TESTS := tests/host/40-volume-librbd.test tests/host/41-hostile-header.test tests/host/45-kms-vault-errors.test \
+SAN_HOST_TESTS := tests/host/40-volume-librbd.test tests/host/41-hostile-header.test tests/host/43-key-binding.test tests/host/45-kms-vault-errors.test \
 	tests/host/46-kms-vault-delete.test tests/host/47-kms-kmip-pkcs11.test tests/host/48-rotate.test \
 	tests/host/52-agent-stop.test
 VALGRIND_HOST_TESTS := tests/host/45-kms-vault-errors.test
@@ -232,6 +232,7 @@ fuzz-config_SRCS := agent/util/config.c agent/util/fileio.c agent/util/secmem.c 
 	agent/util/schedule.c
 fuzz-control_SRCS := agent/control/proto.c agent/util/imagespec.c agent/util/log.c
 fuzz-rbdmeta_SRCS := agent/store/rbdmeta.c agent/util/schedule.c
+fuzz-keyrec_SRCS := agent/kms/keyrec.c agent/util/secmem.c
 fuzz-vault-response_SRCS := agent/kms/vault_resp.c agent/util/jsonsec.c agent/util/b64.c \
 	agent/util/secmem.c
 FUZZERS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz-*.c))

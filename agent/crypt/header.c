@@ -219,7 +219,7 @@ int luks_check_header(const uint8_t *hdr, size_t len, const char *uuid, const ui
 	have = crypt_get_uuid(cd);
 	if (uuid && (!have || strcmp(have, uuid) != 0))
 		return -ESTALE;
-	r = luks_header_policy(cd, LUKS_PVENC, &slots, why, sizeof(why));
+	r = luks_header_policy(cd, uuid ? LUKS_PVENC : LUKS_CEPHCSI, &slots, why, sizeof(why));
 	if (r < 0)
 		return r;
 	r = unlock(cd, slots, dek, deklen);

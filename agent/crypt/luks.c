@@ -195,7 +195,33 @@ int luks_remove_stale(const char *name)
 	return remove_stale(name);
 }
 
-int luks_resize(const char *name, const uint8_t *dek, size_t deklen, uint64_t *new_size)
+/* Active (or busy) mapping @name whose data device is @dev (NULL: any): 0, -ENOENT
+ * when there is none, -EXDEV when it is over another device. */
+static int mapping_over(struct crypt_device *cd, const char *name, const char *dev)
+{
+	const char *under;
+
+	if (crypt_status(cd, name) != CRYPT_ACTIVE && crypt_status(cd, name) != CRYPT_BUSY)
+		return -ENOENT;
+	under = crypt_get_device_name(cd);
+	return !dev || (under && same_device(under, dev)) ? 0 : -EXDEV;
+}
+
+int luks_over(const char *name, const char *dev)
+{
+	CS_LOCKED;
+	_cleanup_cd_ struct crypt_device *cd = NULL;
+	int r;
+
+	cs_init_logging();
+	if (crypt_init_by_name(&cd, name) < 0)
+		return 0;
+	r = mapping_over(cd, name, dev);
+	return r == 0 ? 1 : r == -ENOENT ? 0 : r;
+}
+
+int luks_resize(const char *name, const char *dev, const uint8_t *dek, size_t deklen,
+		uint64_t *new_size)
 {
 	CS_LOCKED;
 	_cleanup_cd_ struct crypt_device *cd = NULL;
@@ -206,8 +232,9 @@ int luks_resize(const char *name, const uint8_t *dek, size_t deklen, uint64_t *n
 	r = crypt_init_by_name(&cd, name);
 	if (r < 0)
 		return r;
-	if (crypt_status(cd, name) != CRYPT_ACTIVE && crypt_status(cd, name) != CRYPT_BUSY)
-		return -ENOENT;
+	r = mapping_over(cd, name, dev);
+	if (r < 0)
+		return r;
 	/* NULL name + KEYRING_KEY: verify the key and load the volume key into the
 	 * keyring for the new table; it is dropped again when this thread exits. */
 	r = crypt_activate_by_passphrase(cd, NULL, CRYPT_ANY_SLOT, (const char *)dek, deklen,
@@ -224,7 +251,7 @@ int luks_resize(const char *name, const uint8_t *dek, size_t deklen, uint64_t *n
 	return 0;
 }
 
-int luks_close(const char *name, int deferred)
+int luks_close(const char *name, const char *dev, int deferred)
 {
 	CS_LOCKED;
 	_cleanup_cd_ struct crypt_device *cd = NULL;
@@ -234,8 +261,9 @@ int luks_close(const char *name, int deferred)
 	r = crypt_init_by_name(&cd, name);
 	if (r < 0)
 		return r == -ENODEV ? -ENOENT : r;
-	if (crypt_status(cd, name) != CRYPT_ACTIVE && crypt_status(cd, name) != CRYPT_BUSY)
-		return -ENOENT;
+	r = mapping_over(cd, name, dev);
+	if (r < 0)
+		return r;
 	return crypt_deactivate_by_name(cd, name, deferred ? CRYPT_DEACTIVATE_DEFERRED : 0);
 }
 

@@ -40,8 +40,8 @@ int luks_build_header(const struct luks_format_opts *o, const uint8_t *dek, size
 		      uint8_t **hdr, char *err, size_t errlen);
 
 /* Checks an in-memory header region (the whole header area, or a prefix that holds
- * the keyslot @dek opens): 0 if it is LUKS2 with @uuid (NULL: any) and @dek
- * unlocks a keyslot; -ENODATA not LUKS, -ESTALE other UUID, -EMEDIUMTYPE not a header
+ * the keyslot @dek opens): 0 if it is LUKS2 with @uuid and @dek unlocks a keyslot
+ * (@uuid NULL: a ceph-csi volume, any UUID, ceph-csi's header policy); -ENODATA not LUKS, -ESTALE other UUID, -EMEDIUMTYPE not a header
  * pvenc makes (luks_header_policy), -EPERM wrong key. */
 int luks_check_header(const uint8_t *hdr, size_t len, const char *uuid, const uint8_t *dek,
 		      size_t deklen);
@@ -74,12 +74,20 @@ enum {
  * not @uuid. -EPERM: @dek does not unlock it. */
 int luks_open(const char *dev, const char *name, const char *uuid, const uint8_t *dek,
 	      size_t deklen, unsigned flags, int *already, char *err, size_t errlen);
-/* Removes the mapping; -EBUSY when in use unless @deferred (then removal is scheduled). */
-int luks_close(const char *name, int deferred);
+/* Removes the mapping @name if it is over @dev (NULL: the device is gone, any):
+ * -ENOENT none, -EXDEV over another device, -EBUSY when in use unless @deferred (then
+ * removal is scheduled). */
+int luks_close(const char *name, const char *dev, int deferred);
 
-/* Grows @name to the size of its (grown) device. The volume key is reloaded into the
- * thread keyring by unlocking with @dek, as cryptsetup resize does. */
-int luks_resize(const char *name, const uint8_t *dek, size_t deklen, uint64_t *new_size);
+/* Grows @name (over @dev, else -EXDEV) to the size of its (grown) device. The volume
+ * key is reloaded into the thread keyring by unlocking with @dek, as cryptsetup resize
+ * does. */
+int luks_resize(const char *name, const char *dev, const uint8_t *dek, size_t deklen,
+		uint64_t *new_size);
+
+/* 1 if @name is an active mapping over @dev, 0 if there is none, -EXDEV if it is over
+ * another device. */
+int luks_over(const char *name, const char *dev);
 
 /* Unlinks every key from the calling thread's keyring, where libcryptsetup puts
  * volume keys; long-lived threads call this after each operation. */

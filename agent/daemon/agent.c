@@ -292,7 +292,7 @@ void agent_handle_remove(struct agent *a, int devid)
 		(void)snprintf(image, sizeof(image), "%s", d->image);
 	devtab_drop(&a->tab, devid);
 	pthread_mutex_unlock(&a->lock);
-	if (dm[0] && luks_close(dm, 1) == 0)
+	if (dm[0] && luks_close(dm, NULL, 1) == 0) /* the name is the agent's own */
 		log_notice("image=%s device=rbd%d event=removed-while-open dm=%s "
 			   "action=deferred-remove",
 			   image, devid, dm);

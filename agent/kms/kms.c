@@ -251,6 +251,30 @@ void kms_config_forget(void)
 	pthread_mutex_unlock(&cache.lock);
 }
 
+/* The entry's "pools" allow-list: 0 if it serves @pool/@ns (or has no list). "POOL"
+ * serves every namespace of the pool, "POOL/NS" that namespace, as in Ceph's caps. */
+static int serves(struct json_object *entry, const char *id, const char *pool, const char *ns,
+		  char *err, size_t errlen)
+{
+	struct json_object *v;
+	char key[2 * 256 + 2];
+
+	if (!pool || !json_object_object_get_ex(entry, "pools", &v))
+		return 0;
+	if (!json_object_is_type(v, json_type_array) && !json_object_is_type(v, json_type_string))
+		return set_err(err, errlen, -EINVAL,
+			       "KMS '%s': \"pools\" must be a list of POOL or POOL/NS", id);
+	if (kms_cfg_list_has(entry, "pools", pool))
+		return 0;
+	(void)snprintf(key, sizeof(key), "%s/%s", pool, ns ? ns : "");
+	if (ns && ns[0] && kms_cfg_list_has(entry, "pools", key))
+		return 0;
+	return set_err(err, errlen, -EACCES,
+		       "KMS '%s' does not serve %s%s%s (its \"pools\" list in the KMS config "
+		       "leaves it out): refusing to use it for a volume there",
+		       id, pool, ns && ns[0] ? "/" : "", ns && ns[0] ? ns : "");
+}
+
 int kms_open(const char *config_path, const char *id, const char *pool, const char *ns,
 	     struct kms **ret, char *err, size_t errlen)
 {
@@ -265,6 +289,9 @@ int kms_open(const char *config_path, const char *id, const char *pool, const ch
 	r = config_entry(config_path, id, &entry, err, errlen);
 	if (r < 0)
 		return r;
+	r = serves(entry, id, pool, ns, err, errlen);
+	if (r < 0)
+		goto out;
 	r = apply_tenant(entry, pool, ns, &merged);
 	if (r < 0) {
 		r = set_err(err, errlen, r,
@@ -405,28 +432,17 @@ int kms_unwrap(struct kms *k, const struct kms_binding *b, const char *wrapped, 
 	return k->ops->unwrap(k, b, wrapped, dek, len);
 }
 
-int kms_store(struct kms *k, const struct kms_binding *b, const uint8_t *dek, size_t len)
+int kms_binding_aad(const struct kms_binding *b, char *buf, size_t len)
 {
-	k->error[0] = '\0';
-	if (!k->ops->store)
-		return kms_fail(k, -EOPNOTSUPP, "KMS type %s does not keep keys", k->ops->type);
-	return k->ops->store(k, b, dek, len);
-}
+	int n;
 
-int kms_fetch(struct kms *k, const struct kms_binding *b, uint8_t **dek, size_t *len)
-{
-	k->error[0] = '\0';
-	if (!k->ops->fetch)
-		return kms_fail(k, -EOPNOTSUPP, "KMS type %s does not keep keys", k->ops->type);
-	return k->ops->fetch(k, b, dek, len);
-}
-
-int kms_remove(struct kms *k, const struct kms_binding *b)
-{
-	k->error[0] = '\0';
-	if (!k->ops->remove)
-		return 0; /* envelope KEKs are never deleted with a volume */
-	return k->ops->remove(k, b);
+	if (!b || !b->volume_id || !b->volume_id[0])
+		return -EINVAL;
+	if (b->scope)
+		n = snprintf(buf, len, "pvenc:dek:v2:%s:%s", b->scope, b->volume_id);
+	else
+		n = snprintf(buf, len, "pvenc:dek:v1:%s", b->volume_id);
+	return n < 0 ? -EINVAL : (size_t)n >= len ? -ENAMETOOLONG : n;
 }
 
 void kms_report(const struct kms_check_ops *c, int ok, const char *fmt, ...)

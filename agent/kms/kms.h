@@ -14,16 +14,32 @@
 
 #include "util/macro.h"
 
-/* What a wrapped DEK is bound to: an envelope KMS authenticates it against this, so a
- * wrapped DEK copied onto another volume does not unwrap there. */
+/* What a DEK is bound to (Documentation/security.md, "Key binding"). An envelope KMS
+ * authenticates the binding with the wrapped DEK, so a wrapped DEK copied onto another
+ * volume does not unwrap there; a KMS that keeps DEKs records the owner with the key. */
 struct kms_binding {
 	const char *volume_id; /* pvenc: the LUKS2 UUID; ceph-csi: the CSI volume handle */
+	/* pvenc volumes, binding v2: the "POOL" or "POOL/NS" the volume lives in. Wrapped
+	 * DEKs authenticate it ("pvenc:dek:v2:<scope>:<uuid>"); KMS-held keys are stored
+	 * with it and handed out only for it. NULL: binding v1, the UUID alone (ceph-csi
+	 * volumes, and pvenc volumes from before binding v2 until rotated or rebound). */
+	const char *scope;
+	/* KMS-held keys: the image id acting. A key recorded for another image is never
+	 * replaced or removed, and fetched only when @image is NULL (an open: a volume
+	 * renamed or moved within its scope keeps opening). */
+	const char *image;
 	/* KMS-held secrets: 1 = ceph-csi's passphrase text (used as it is), 0 = pvenc's
 	 * binary DEK (stored base64-encoded). */
 	int text;
 	/* KMS-held secrets: store replaces a secret that exists (rotation) instead of
 	 * refusing to overwrite it. */
 	int replace;
+	/* KMS-held: fetch refuses a key that records no owner (a format adopting a UUID
+	 * takes only a key it reserved itself). */
+	int strict;
+	/* KMS-held: store replaces a key whatever owner it records (`pvencctl rebind`, an
+	 * operator's explicit decision). */
+	int claim;
 };
 
 struct kms_ops; /* a provider (kms/provider.h) */
@@ -47,7 +63,9 @@ struct kms {
  * ceph-csi's config.json). -ENOENT: no such id; -EINVAL: bad entry (k->error says why
  * when @err is given).
  * Per-tenant overrides: an entry may hold "tenants": {"POOL/NS": {...}, "POOL": {...}};
- * the most specific one matching @pool/@ns is merged over the entry (NULL: none). */
+ * the most specific one matching @pool/@ns is merged over the entry (NULL: none).
+ * An entry with "pools": ["POOL", "POOL/NS", ...] serves only those: -EACCES for a
+ * volume elsewhere (@pool NULL: no volume, nothing checked). */
 int kms_open(const char *config_path, const char *id, const char *pool, const char *ns,
 	     struct kms **ret, char *err, size_t errlen);
 /* kms_open parses the config file once and again when it changes (inode, size, mtime,

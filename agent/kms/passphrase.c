@@ -81,14 +81,26 @@ static int derive(struct kms *k, const struct kms_binding *b, uint8_t *kek)
 	return 0;
 }
 
+/* Binding v2 also authenticates the scope; v1 (and ceph-csi) has the UUID only, as
+ * the scrypt salt. */
+static int bind_aad(struct kms *k, const struct kms_binding *b, char *aad, size_t len)
+{
+	int n;
+
+	if (!b || !b->scope)
+		return 0;
+	n = kms_binding_aad(b, aad, len);
+	return n < 0 ? kms_fail(k, n, "no volume id to bind the DEK to") : n;
+}
+
 static int passphrase_wrap(struct kms *k, const struct kms_binding *b, const uint8_t *dek,
 			   size_t len, char **wrapped)
 {
 	_cleanup_secmem_ uint8_t *kek = secmem_alloc(AESGCM_KEY_LEN);
 	uint8_t nonce[AESGCM_IV_LEN], ct[DEK_MAX + AESGCM_TAG_LEN];
-	char n64[32], ct64[b64_encoded_size(sizeof(ct))];
+	char n64[32], ct64[b64_encoded_size(sizeof(ct))], aad[640];
 	struct json_object *o;
-	int r;
+	int r, aadlen;
 
 	if (!kek)
 		return -ENOMEM;
@@ -97,9 +109,12 @@ static int passphrase_wrap(struct kms *k, const struct kms_binding *b, const uin
 	r = derive(k, b, kek);
 	if (r < 0)
 		return r;
+	aadlen = bind_aad(k, b, aad, sizeof(aad));
+	if (aadlen < 0)
+		return aadlen;
 	if (getrandom(nonce, sizeof(nonce), 0) != (ssize_t)sizeof(nonce))
 		return kms_fail(k, -EIO, "getrandom failed");
-	r = aesgcm_seal(kek, nonce, NULL, 0, dek, len, ct);
+	r = aesgcm_seal(kek, nonce, (const uint8_t *)aad, (size_t)aadlen, dek, len, ct);
 	if (r < 0)
 		return kms_fail(k, r, "AES-GCM encryption failed");
 	b64_encode(nonce, sizeof(nonce), n64);
@@ -122,7 +137,8 @@ static int passphrase_unwrap(struct kms *k, const struct kms_binding *b, const c
 	uint8_t nonce[AESGCM_IV_LEN + 4], ct[DEK_MAX + AESGCM_TAG_LEN];
 	struct json_object *o = NULL;
 	const char *d64, *n64;
-	int nlen, ctlen, r;
+	char aad[640];
+	int nlen, ctlen, r, aadlen;
 
 	if (!kek)
 		return -ENOMEM;
@@ -142,12 +158,15 @@ static int passphrase_unwrap(struct kms *k, const struct kms_binding *b, const c
 	r = derive(k, b, kek);
 	if (r < 0)
 		goto out;
+	r = aadlen = bind_aad(k, b, aad, sizeof(aad));
+	if (r < 0)
+		goto out;
 	dek = secmem_alloc((size_t)ctlen - AESGCM_TAG_LEN);
 	if (!dek) {
 		r = -ENOMEM;
 		goto out;
 	}
-	r = aesgcm_open(kek, nonce, NULL, 0, ct, (size_t)ctlen, dek);
+	r = aesgcm_open(kek, nonce, (const uint8_t *)aad, (size_t)aadlen, ct, (size_t)ctlen, dek);
 	if (r < 0) {
 		r = kms_fail(k, -EKEYREJECTED,
 			     "wrapped DEK does not decrypt: wrong passphrase in secretFile, wrong "

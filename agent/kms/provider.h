@@ -57,6 +57,9 @@ void kms_report(const struct kms_check_ops *c, int ok, const char *fmt, ...)
 int kms_fail(struct kms *k, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Sets k->endpoint (printf-style); 0 or -ENOMEM. */
 int kms_set_endpoint(struct kms *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The associated data that binds a wrapped DEK (kms_binding): its length, or -EINVAL
+ * without a volume id, -ENAMETOOLONG if @len is too small. */
+int kms_binding_aad(const struct kms_binding *b, char *buf, size_t len);
 /* String field of a config entry (NULL when absent). */
 const char *kms_cfg_str(struct json_object *cfg, const char *key);
 /* 1 if @item is in the entry's list @key: a JSON array of strings or "a,b,c". */

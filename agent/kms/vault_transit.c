@@ -5,8 +5,9 @@
  * stores; transit/decrypt unwraps it. The KEK never leaves Vault, and the least-privilege
  * policy is `update` on transit/encrypt/<key> and transit/decrypt/<key>.
  *
- * Binding: every request carries associated_data = "pvenc:dek:v1:<volume id>" and
- * context = "<volume id>". AES-GCM authenticates the associated data with any key type,
+ * Binding: every request carries associated_data = the volume's binding
+ * ("pvenc:dek:v2:<pool[/ns]>:<volume id>", or v1 without the scope for volumes made
+ * before binding v2) and context = "<volume id>". AES-GCM authenticates the associated data with any key type,
  * so a wrapped DEK copied to another image does not decrypt there; with a derived key
  * (derived=true) the context also selects a per-volume key. Vault ignores context for
  * keys that are not derived, so sending both works with either kind of key.
@@ -104,14 +105,11 @@ static void transit_free(struct kms *k)
 /* context and associated_data for a volume (base64). */
 static int binding(struct kms *k, const struct kms_binding *b, char **ctx, char **aad)
 {
-	char buf[400];
-	int n;
+	char buf[640];
+	int n = kms_binding_aad(b, buf, sizeof(buf));
 
-	if (!b || !b->volume_id || !b->volume_id[0])
-		return kms_fail(k, -EINVAL, "no volume id to bind the DEK to");
-	n = snprintf(buf, sizeof(buf), "pvenc:dek:v1:%s", b->volume_id);
-	if (n < 0 || (size_t)n >= sizeof(buf))
-		return kms_fail(k, -ENAMETOOLONG, "volume id too long");
+	if (n < 0)
+		return kms_fail(k, n, "no volume id to bind the DEK to");
 	*ctx = malloc(b64_encoded_size(strlen(b->volume_id)));
 	*aad = malloc(b64_encoded_size((size_t)n));
 	if (!*ctx || !*aad) {

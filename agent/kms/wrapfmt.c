@@ -77,13 +77,10 @@ out:
 
 static int bind_aad(struct kms *k, const struct kms_binding *b, struct wrap_env *w)
 {
-	int n = -EINVAL;
+	int n = kms_binding_aad(b, w->aad, sizeof(w->aad));
 
-	if (b && b->volume_id && b->volume_id[0])
-		n = snprintf(w->aad, sizeof(w->aad), "pvenc:dek:v1:%s", b->volume_id);
-	if (n < 0 || (size_t)n >= sizeof(w->aad))
-		return kms_fail(k, n < 0 ? -EINVAL : -ENAMETOOLONG,
-				"no volume id to bind the DEK to");
+	if (n < 0)
+		return kms_fail(k, n, "no volume id to bind the DEK to");
 	w->aadlen = (size_t)n;
 	return 0;
 }

@@ -16,10 +16,10 @@
 #define WRAP_TAG_LEN 16
 #define WRAP_DEK_MAX 256
 #define WRAP_KID_MAX 128
-#define WRAP_AAD_MAX 320
+#define WRAP_AAD_MAX 640
 
 /* One wrapped DEK being made or opened: the associated data that binds it to its volume
- * ("pvenc:dek:v1:<volume id>"), the KEK's id, the IV and the ciphertext with its tag. */
+ * (kms_binding_aad), the KEK's id, the IV and the ciphertext with its tag. */
 struct wrap_env {
 	char aad[WRAP_AAD_MAX];
 	size_t aadlen;

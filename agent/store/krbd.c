@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <openssl/evp.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,9 @@ int krbd_dev_from_id(int id, struct krbd_dev *d)
 	    (r = attr(id, "name", d->spec.image, sizeof(d->spec.image))) < 0 ||
 	    (r = attr(id, "image_id", d->image_id, sizeof(d->image_id))) < 0 ||
 	    (r = attr(id, "current_snap", snap, sizeof(snap))) < 0)
+		return r == -ENOENT ? -ENODEV : r;
+	if ((r = attr(id, "pool_id", d->pool_id, sizeof(d->pool_id))) < 0 ||
+	    (r = attr(id, "cluster_fsid", d->fsid, sizeof(d->fsid))) < 0)
 		return r == -ENOENT ? -ENODEV : r;
 	/* pool_ns exists since Linux 5.0; absent means the default namespace. */
 	if (attr(id, "pool_ns", d->spec.ns, sizeof(d->spec.ns)) < 0)
@@ -149,13 +153,37 @@ int krbd_dev_find(const struct image_spec *spec, struct krbd_dev *d)
 	return r;
 }
 
-int krbd_dm_name(const char *image_id, const char *snap, char *buf, size_t len)
+static int dm_name(const char *fmt_hash, const struct krbd_dev *d, char *buf, size_t len)
 {
-	/* device-mapper names are at most 127 bytes and may not contain '/'. */
-	int n = snprintf(buf, len < 128 ? len : 128, "pvenc-%s%s%s", image_id,
-			 snap && *snap ? "@" : "", snap ? snap : "");
+	size_t max = len < 128 ? len : 128;
+	int n = snprintf(buf, max, "pvenc-%s%s%s%s", d->image_id, fmt_hash,
+			 d->spec.snap[0] ? "@" : "", d->spec.snap);
 
-	if (n < 0 || (size_t)n >= (len < 128 ? len : 128) || strchr(image_id, '/'))
+	/* device-mapper names are at most 127 bytes and may not contain '/'. */
+	if (n < 0 || (size_t)n >= max || strchr(d->image_id, '/'))
 		return -ENAMETOOLONG;
 	return 0;
+}
+
+int krbd_dm_name(const struct krbd_dev *d, char *buf, size_t len)
+{
+	uint8_t md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	char where[sizeof(d->fsid) + sizeof(d->pool_id) + sizeof(d->spec.ns) + 2], hash[18];
+	int n;
+
+	/* NUL-separated: no two (fsid, pool id, namespace) triples give the same input. */
+	n = snprintf(where, sizeof(where), "%s%c%s%c%s", d->fsid, 0, d->pool_id, 0, d->spec.ns);
+	if (n < 0 || (size_t)n >= sizeof(where) ||
+	    EVP_Digest(where, (size_t)n, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen < 8)
+		return -EINVAL;
+	hash[0] = '-';
+	for (int i = 0; i < 8; i++)
+		(void)snprintf(hash + 1 + 2 * i, 3, "%02x", md[i]);
+	return dm_name(hash, d, buf, len);
+}
+
+int krbd_dm_name_legacy(const struct krbd_dev *d, char *buf, size_t len)
+{
+	return dm_name("", d, buf, len);
 }

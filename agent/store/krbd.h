@@ -14,6 +14,8 @@ struct krbd_dev {
 	char path[32]; /* /dev/rbd<id> */
 	struct image_spec spec;
 	char image_id[64];
+	char pool_id[24]; /* decimal, as sysfs has it */
+	char fsid[40]; /* the cluster's fsid */
 };
 
 /* /dev/rbdN, or any path (symlink) to it: -ENODEV if it is not a whole rbd device. */
@@ -24,7 +26,13 @@ int krbd_dev_find(const struct image_spec *spec, struct krbd_dev *d);
 /* All mapped devices, sorted by id; *n = count. */
 int krbd_dev_list(struct krbd_dev **devs, size_t *n);
 
-/* device-mapper name of a volume: pvenc-<image id>[@<snap>]. */
-int krbd_dm_name(const char *image_id, const char *snap, char *buf, size_t len);
+/* device-mapper name of a mapped volume: pvenc-<image id>-<16 hex>[@<snap>], the hex
+ * the start of SHA-256 over the cluster fsid, the pool id and the namespace. An image
+ * id is unique only within a pool (and a pool writer can give an image any id), so
+ * the name must say where the image is. -ENAMETOOLONG beyond 127 bytes. */
+int krbd_dm_name(const struct krbd_dev *d, char *buf, size_t len);
+/* The name pvenc gave it before 2026.12: pvenc-<image id>[@<snap>]. Volumes opened then
+ * stay open under it until closed. */
+int krbd_dm_name_legacy(const struct krbd_dev *d, char *buf, size_t len);
 
 #endif

@@ -184,7 +184,8 @@ static int read_rotation(meta_get_fn get, void *ctx, struct vol_meta *m, char *e
 static int read_pvenc(meta_get_fn get, void *ctx, const char *state, struct vol_meta *m, char *err,
 		      size_t errlen)
 {
-	_cleanup_free_ char *fmt = NULL, *kms = NULL, *ep = NULL, *uuid = NULL, *dek = NULL;
+	_cleanup_free_ char *fmt = NULL, *kms = NULL, *ep = NULL, *uuid = NULL, *dek = NULL,
+			    *bind = NULL;
 	int r;
 
 	if (!strcmp(state, "prepared"))
@@ -199,8 +200,13 @@ static int read_pvenc(meta_get_fn get, void *ctx, const char *state, struct vol_
 	    (r = get_opt(get, ctx, META_KMS, &kms)) < 0 ||
 	    (r = get_opt(get, ctx, META_ENDPOINT, &ep)) < 0 ||
 	    (r = get_opt(get, ctx, META_UUID, &uuid)) < 0 ||
-	    (r = get_opt(get, ctx, META_DEK, &dek)) < 0)
+	    (r = get_opt(get, ctx, META_DEK, &dek)) < 0 ||
+	    (r = get_opt(get, ctx, META_BINDING, &bind)) < 0)
 		return r;
+	if (bind && strcmp(bind, "scope") != 0)
+		return bad(err, errlen, "%s is not a binding this pvenc knows (scope)",
+			   META_BINDING);
+	m->bound = !!bind;
 	if (!fmt || strcmp(fmt, "1") != 0)
 		return bad(err, errlen, "%s is missing or not a version this pvenc knows (1)",
 			   META_FORMAT);

@@ -35,6 +35,8 @@
 #define META_DEK_VERSION "pvenc.dek-version"
 #define META_ROTATED_AT	 "pvenc.rotated-at"
 #define META_ROTATION	 "pvenc.rotation"
+/* "scope": the DEK is bound to the pool[/namespace] too (binding v2); absent: v1. */
+#define META_BINDING "pvenc.binding"
 
 #define CSI_META_STATE	      "rbd.csi.ceph.com/encrypted"
 #define CSI_META_STATE_LEGACY ".rbd.csi.ceph.com/encrypted"
@@ -69,6 +71,7 @@ struct vol_meta {
 	uint32_t dek_version; /* 1 when absent */
 	int64_t rotated_at; /* 0 when absent */
 	char rotation[32]; /* "" when absent; validated with schedule_parse */
+	int bound; /* pvenc.binding says binding v2 (a hint: the KMS decides) */
 };
 
 /* Reads one metadata value: 0 with a malloc string, -ENOENT if absent, <0 on error. */

@@ -66,16 +66,17 @@ int volume_close_all(struct pvenc_ctx *ctx, unsigned flags, unsigned *closed)
 	if (r < 0)
 		return vol_fail(ctx, r, "cannot list rbd devices: %s", strerror(-r));
 	for (size_t i = 0; i < n; i++) {
+		_cleanup_vol_ struct vol v = { .dev.id = -1 };
 		struct luks_status ls;
-		char dm[128], name[4 * (SPEC_NAME_MAX + 1)], path[160], what[256] = "";
+		char name[4 * (SPEC_NAME_MAX + 1)], path[160], what[256] = "";
 		struct stat st;
 		int was_open;
 
 		(void)image_spec_format(&devs[i].spec, name, sizeof(name));
-		if (krbd_dm_name(devs[i].image_id, devs[i].spec.snap, dm, sizeof(dm)) < 0 ||
-		    luks_status(dm, &ls) <= 0)
+		vol_from_dev(&devs[i], &v);
+		if (!v.dm[0] || luks_status(v.dm, &ls) <= 0)
 			continue; /* not an open pvenc volume: rbdmap's business */
-		(void)snprintf(path, sizeof(path), "/dev/mapper/%s", dm);
+		(void)snprintf(path, sizeof(path), "/dev/mapper/%s", v.dm);
 		r = 0;
 		if ((flags & CLOSE_ALL_UNMOUNT) && stat(path, &st) == 0)
 			r = unmount_dev(st.st_rdev, name, what, sizeof(what));
@@ -83,9 +84,6 @@ int volume_close_all(struct pvenc_ctx *ctx, unsigned flags, unsigned *closed)
 			(void)vol_fail(ctx, r, "%s: cannot unmount %s: %s", name, what,
 				       strerror(-r));
 		} else {
-			_cleanup_vol_ struct vol v;
-
-			vol_from_dev(&devs[i], &v);
 			r = flags & CLOSE_ALL_UNMAP ? volume_unmap(ctx, &v)
 						    : volume_close(ctx, &v, 0, &was_open);
 		}

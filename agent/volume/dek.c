@@ -75,30 +75,73 @@ int vol_csi_binding(struct pvenc_ctx *ctx, const struct img_loc *loc, const stru
 	return 0;
 }
 
+void vol_binding(const struct img_loc *loc, const char *uuid, int v2, char *scope,
+		 struct kms_binding *b)
+{
+	if (loc->spec.ns[0])
+		(void)snprintf(scope, VOL_SCOPE_MAX, "%s/%s", loc->spec.pool, loc->spec.ns);
+	else
+		(void)snprintf(scope, VOL_SCOPE_MAX, "%s", loc->spec.pool);
+	*b = (struct kms_binding){ .volume_id = uuid, .scope = v2 ? scope : NULL };
+}
+
+int vol_unwrap(struct kms *k, const struct img_loc *loc, const struct vol_meta *m,
+	       const char *wrapped, uint8_t **dek, size_t *deklen, int *bound)
+{
+	char scope[VOL_SCOPE_MAX];
+	struct kms_binding b;
+	int r;
+
+	*bound = m->bound;
+	vol_binding(loc, m->uuid, *bound, scope, &b);
+	r = kms_unwrap(k, &b, wrapped, dek, deklen);
+	if (r != -EKEYREJECTED)
+		return r;
+	*bound = !m->bound;
+	vol_binding(loc, m->uuid, *bound, scope, &b);
+	return kms_unwrap(k, &b, wrapped, dek, deklen) == 0 ? 0 : r;
+}
+
+/* A pvenc volume's KMS-held DEK; "<uuid>.next" while a rotation is in its switch. */
+static int fetch_held(struct kms *k, const struct img_loc *loc, const struct vol_meta *m,
+		      uint8_t **dek, size_t *deklen)
+{
+	char scope[VOL_SCOPE_MAX], nextid[META_UUID_LEN + 8];
+	struct kms_binding b;
+	int r;
+
+	vol_binding(loc, m->uuid, 1, scope, &b);
+	r = kms_fetch(k, &b, dek, deklen);
+	if ((r == -ENOKEY || r == -ENOENT) && m->dek_next) {
+		/* A KMS-held rotation stopped inside its switch (rotate.c). */
+		(void)snprintf(nextid, sizeof(nextid), "%s.next", m->uuid);
+		b.volume_id = nextid;
+		r = kms_fetch(k, &b, dek, deklen);
+	}
+	return r;
+}
+
 int vol_fetch_dek(struct pvenc_ctx *ctx, const struct img_loc *loc, const struct vol_meta *m,
 		  const struct open_opts *o, const char *name, uint8_t **dek, size_t *deklen,
-		  char *kms_used, size_t kms_used_len)
+		  struct dek_from *from)
 {
 	_cleanup_kms_ struct kms *k = NULL;
 	_cleanup_free_ char *csi_kms = NULL;
 	char volid[256];
 	struct kms_binding b;
 	const char *kms_id;
-	int r;
+	int r, bound = 0;
 
 	if (m->kind == VOL_PVENC) {
 		kms_id = m->kms;
 		if (o->kms_id && strcmp(o->kms_id, m->kms) != 0)
 			return vol_fail(ctx, -EINVAL, "%s belongs to KMS '%s', not '%s'", name,
 					m->kms, o->kms_id);
-		b = (struct kms_binding){ .volume_id = m->uuid };
 	} else {
 		r = vol_csi_binding(ctx, loc, o, name, &kms_id, &csi_kms, volid, sizeof(volid), &b);
 		if (r < 0)
 			return r;
 	}
-	if (kms_used)
-		(void)snprintf(kms_used, kms_used_len, "%s", kms_id);
 	r = vol_open_kms(ctx, &loc->spec, kms_id, &k);
 	if (r < 0)
 		return r;
@@ -116,29 +159,34 @@ int vol_fetch_dek(struct pvenc_ctx *ctx, const struct img_loc *loc, const struct
 				"%s keeps its DEK in the KMS, not in image metadata; KMS '%s' "
 				"(%s) only unwraps keys",
 				name, kms_id, kms_type(k));
-		r = kms_fetch(k, &b, dek, deklen);
-		if ((r == -ENOKEY || r == -ENOENT) && m->dek_next) {
-			/* A KMS-held rotation stopped inside its switch (rotate.c). */
-			char nextid[META_UUID_LEN + 8];
-
-			(void)snprintf(nextid, sizeof(nextid), "%s.next", m->uuid);
-			b.volume_id = nextid;
-			r = kms_fetch(k, &b, dek, deklen);
-		}
+		r = m->kind == VOL_PVENC ? fetch_held(k, loc, m, dek, deklen)
+					 : kms_fetch(k, &b, dek, deklen);
+		bound = m->bound; /* set only where the KMS keeps the owner (format, rebind) */
 		if (r < 0)
 			return vol_fail(ctx, r, "cannot fetch the DEK of %s from KMS '%s': %s",
 					name, kms_id, k->error);
-		return 0;
+	} else {
+		if (!kms_is_envelope(k))
+			return vol_fail(ctx, -EINVAL,
+					"%s has a wrapped DEK in its metadata, but KMS '%s' (%s) "
+					"keeps keys instead of wrapping them",
+					name, kms_id, kms_type(k));
+		r = m->kind == VOL_PVENC ? vol_unwrap(k, loc, m, m->dek, dek, deklen, &bound)
+					 : kms_unwrap(k, &b, m->dek, dek, deklen);
+		if (r < 0)
+			return vol_fail(
+				ctx, r, "cannot unwrap the DEK of %s with KMS '%s': %s%s", name,
+				kms_id, k->error,
+				r == -EKEYREJECTED && m->kind == VOL_PVENC
+					? " (a wrapped DEK is bound to its volume's UUID "
+					  "and pool/namespace: a volume moved or copied from "
+					  "another pool opens only after `pvencctl rebind "
+					  "--from POOL`)"
+					: "");
 	}
-	if (!kms_is_envelope(k))
-		return vol_fail(
-			ctx, -EINVAL,
-			"%s has a wrapped DEK in its metadata, but KMS '%s' (%s) keeps keys "
-			"instead of wrapping them",
-			name, kms_id, kms_type(k));
-	r = kms_unwrap(k, &b, m->dek, dek, deklen);
-	if (r < 0)
-		return vol_fail(ctx, r, "cannot unwrap the DEK of %s with KMS '%s': %s", name,
-				kms_id, k->error);
+	if (from) {
+		(void)snprintf(from->kms, sizeof(from->kms), "%s", kms_id);
+		from->bound = bound;
+	}
 	return 0;
 }

@@ -11,12 +11,20 @@
 #include "util/macro.h"
 #include "volume/internal.h"
 
+/* What names a KMS-held DEK to remove (backs kms_binding's strings). */
+struct held_key {
+	struct kms_binding b;
+	char scope[VOL_SCOPE_MAX];
+	char image[64];
+	char volid[256];
+};
+
 /* The KMS-held DEK of @img (an image about to go, or one in the trash): *k open on the
- * right KMS and @b naming the key, or *k NULL when the DEK is wrapped in metadata (an
- * envelope KEK is shared and never deleted). v->meta and @volid back @b. */
+ * right KMS and @h naming the key, or *k NULL when the DEK is wrapped in metadata (an
+ * envelope KEK is shared and never deleted). v->meta backs @h. */
 static int delete_key_of(struct pvenc_ctx *ctx, struct vol *v, struct img *img,
-			 const struct open_opts *o, char *volid, size_t len, struct kms **k,
-			 struct kms_binding *b, const char **kms_id, char **csi_kms)
+			 const struct open_opts *o, struct held_key *h, struct kms **k,
+			 const char **kms_id, char **csi_kms)
 {
 	const struct vol_meta *m = &v->meta;
 	int r;
@@ -27,9 +35,13 @@ static int delete_key_of(struct pvenc_ctx *ctx, struct vol *v, struct img *img,
 		return r;
 	if (m->kind == VOL_PVENC && !m->dek && m->kms[0]) {
 		*kms_id = m->kms;
-		*b = (struct kms_binding){ .volume_id = m->uuid };
+		/* Removed only if it records this image as its owner (or no owner). */
+		vol_binding(&img->loc, m->uuid, 1, h->scope, &h->b);
+		(void)snprintf(h->image, sizeof(h->image), "%s", img->loc.id);
+		h->b.image = h->image;
 	} else if (m->kind == VOL_CEPHCSI && !m->dek) {
-		r = vol_csi_binding(ctx, &img->loc, o, v->name, kms_id, csi_kms, volid, len, b);
+		r = vol_csi_binding(ctx, &img->loc, o, v->name, kms_id, csi_kms, h->volid,
+				    sizeof(h->volid), &h->b);
 		if (r < 0)
 			return r;
 	}
@@ -45,12 +57,16 @@ static int delete_finish(struct pvenc_ctx *ctx, const struct image_spec *spec, c
 
 	if (k) {
 		r = kms_remove(k, b);
-		if (r < 0 && r != -ENOENT)
+		if (r == -EPERM) /* a copy's: the key is its original's */
+			log_notice("image=%s event=dek-kept kms=%s msg=\"%s\"", name, kms_id,
+				   k->error);
+		else if (r < 0 && r != -ENOENT)
 			return vol_fail(ctx, r,
 					"%s is in the RBD trash (id %s), but its DEK in KMS '%s' "
 					"was not removed: %s; run the delete again to finish",
 					name, trash_id, kms_id, k->error);
-		log_info("image=%s event=dek-removed kms=%s", name, kms_id);
+		else
+			log_info("image=%s event=dek-removed kms=%s", name, kms_id);
 	}
 	crashpoint("delete:dek-removed");
 	r = img_trash_remove(ctx->conn, spec, trash_id);
@@ -69,8 +85,8 @@ static int delete_resume(struct pvenc_ctx *ctx, struct vol *v, const struct open
 	_cleanup_img_ struct img *img = NULL;
 	_cleanup_kms_ struct kms *k = NULL;
 	_cleanup_free_ char *csi_kms = NULL;
-	struct kms_binding b = { 0 };
-	char id[64], volid[256];
+	struct held_key h = { 0 };
+	char id[64];
 	const char *kms_id;
 	int r;
 
@@ -85,12 +101,12 @@ static int delete_resume(struct pvenc_ctx *ctx, struct vol *v, const struct open
 	if (r < 0)
 		return vol_fail(ctx, r, "cannot open %s in the RBD trash (id %s): %s", v->name, id,
 				strerror(-r));
-	r = delete_key_of(ctx, v, img, o, volid, sizeof(volid), &k, &b, &kms_id, &csi_kms);
+	r = delete_key_of(ctx, v, img, o, &h, &k, &kms_id, &csi_kms);
 	if (r < 0)
 		return r;
 	img_close(TAKE_PTR(img));
 	log_notice("image=%s event=delete-resumed trash-id=%s", v->name, id);
-	return delete_finish(ctx, &v->dev.spec, v->name, id, k, &b, kms_id);
+	return delete_finish(ctx, &v->dev.spec, v->name, id, k, &h.b, kms_id);
 }
 
 int volume_delete(struct pvenc_ctx *ctx, struct vol *v, const struct open_opts *o,
@@ -99,8 +115,8 @@ int volume_delete(struct pvenc_ctx *ctx, struct vol *v, const struct open_opts *
 	_cleanup_img_ struct img *img = NULL;
 	_cleanup_kms_ struct kms *k = NULL;
 	_cleanup_free_ char *csi_kms = NULL;
-	struct kms_binding b = { 0 };
-	char volid[256], id[64];
+	struct held_key h = { 0 };
+	char id[64];
 	const char *kms_id = NULL, *name = v->name;
 	size_t watchers;
 	int r, snaps;
@@ -131,7 +147,7 @@ int volume_delete(struct pvenc_ctx *ctx, struct vol *v, const struct open_opts *
 				"%s has %d snapshots; remove them first (rbd snap purge)", name,
 				snaps);
 	/* The KMS answers before anything is destroyed: credentials are checked first. */
-	r = delete_key_of(ctx, v, img, o, volid, sizeof(volid), &k, &b, &kms_id, &csi_kms);
+	r = delete_key_of(ctx, v, img, o, &h, &k, &kms_id, &csi_kms);
 	if (r < 0)
 		return r;
 	(void)snprintf(id, sizeof(id), "%s", img->loc.id);
@@ -144,5 +160,5 @@ int volume_delete(struct pvenc_ctx *ctx, struct vol *v, const struct open_opts *
 		return vol_fail(ctx, r, "cannot move image %s to the RBD trash: %s", name,
 				strerror(-r));
 	crashpoint("delete:trashed");
-	return delete_finish(ctx, &v->dev.spec, name, id, k, &b, kms_id);
+	return delete_finish(ctx, &v->dev.spec, name, id, k, &h.b, kms_id);
 }

@@ -130,8 +130,11 @@ static int check_empty(struct pvenc_ctx *ctx, struct img *img, const char *name,
 	return 0;
 }
 
-/* The UUID an earlier, stopped format of @img reserved with the same KMS entry: 1 and
- * @uuid filled, or 0 (none, or another KMS: then a DEK may be left there, say so). */
+/* The UUID an earlier, stopped format of @img left in its metadata with the same KMS
+ * entry: 1 and @uuid filled, or 0 (none, or another KMS: then a DEK may be left there,
+ * say so). Only a KMS that keeps keys can hold something for it, and only a key that
+ * records this image as its owner is taken (new_dek): anyone who can write the image's
+ * metadata can put another volume's UUID there. */
 static int reserved_uuid(struct img *img, const char *name, const char *kms_id, char *uuid)
 {
 	_cleanup_free_ char *u = NULL, *kms = NULL;
@@ -148,33 +151,45 @@ static int reserved_uuid(struct img *img, const char *name, const char *kms_id, 
 	return 1;
 }
 
-/* The DEK of a new volume: wrapped for metadata by an envelope KMS, or kept by the KMS.
- * A KMS that already keeps one for this UUID got it from a stopped format of this
- * image, which wrote no header with it: use it, so that no key is orphaned. */
-static int new_dek(struct pvenc_ctx *ctx, struct kms *k, const struct kms_binding *b,
-		   const char *name, uint8_t **dek, char **wrapped)
+/* A KMS-held DEK a stopped format of this image stored under b->volume_id (it wrote no
+ * header with it): 1 and *dek when there is one that records this image as its owner,
+ * 0 when there is none or it is not this image's (then the caller takes a new UUID). */
+static int reserved_dek(struct pvenc_ctx *ctx, struct kms *k, const struct kms_binding *b,
+			const char *name, uint8_t **dek)
 {
 	size_t len = 0;
-	int r;
+	int r = kms_fetch(k, b, dek, &len);
 
-	if (!kms_is_envelope(k)) {
-		r = kms_fetch(k, b, dek, &len);
-		if (r == 0 && len == DEK_LEN) {
-			log_info("image=%s event=dek-reused uuid=%s", name, b->volume_id);
-			return 0;
-		}
-		secmem_free(*dek);
-		*dek = NULL;
-		if (r == 0)
-			return vol_fail(
-				ctx, -EBADMSG,
+	if (r == 0 && len == DEK_LEN) {
+		log_info("image=%s event=dek-reused uuid=%s", name, b->volume_id);
+		return 1;
+	}
+	secmem_free(*dek);
+	*dek = NULL;
+	if (r == 0)
+		return vol_fail(ctx, -EBADMSG,
 				"KMS '%s' holds a %zu-byte key for volume %s, not a %d-byte "
 				"DEK; remove it or format with another KMS entry",
 				k->id, len, b->volume_id, DEK_LEN);
-		if (r != -ENOKEY && r != -ENOENT)
-			return vol_fail(ctx, r, "KMS '%s' could not be asked for volume %s: %s",
-					k->id, b->volume_id, k->error);
+	if (r == -EPERM) {
+		log_warn("image=%s event=format-uuid-not-ours uuid=%s msg=\"%s; taking a new "
+			 "UUID\"",
+			 name, b->volume_id, k->error);
+		return 0;
 	}
+	if (r != -ENOKEY && r != -ENOENT)
+		return vol_fail(ctx, r, "KMS '%s' could not be asked for volume %s: %s", k->id,
+				b->volume_id, k->error);
+	return 0;
+}
+
+/* The DEK of a new volume: wrapped for metadata by an envelope KMS, or kept by the KMS
+ * with this image recorded as its owner. */
+static int new_dek(struct pvenc_ctx *ctx, struct kms *k, const struct kms_binding *b, uint8_t **dek,
+		   char **wrapped)
+{
+	int r;
+
 	*dek = secmem_alloc(DEK_LEN);
 	if (!*dek)
 		return -ENOMEM;
@@ -198,9 +213,8 @@ struct phase1 {
 	int keep_header; /* resumed, and the image's header already opens with dek */
 };
 
-/* 1 if the header on @img carries @uuid and opens with @dek, 0 if not. */
-static int header_opens(struct pvenc_ctx *ctx, struct img *img, const char *name, const char *uuid,
-			const uint8_t *dek)
+int vol_header_opens(struct pvenc_ctx *ctx, struct img *img, const char *name, const char *uuid,
+		     const uint8_t *dek)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
 	int r = read_area(ctx, img, name, &buf);
@@ -208,13 +222,15 @@ static int header_opens(struct pvenc_ctx *ctx, struct img *img, const char *name
 	return r < 0 ? r : luks_check_header(buf, LUKS_HEADER_SIZE, uuid, dek, DEK_LEN) == 0;
 }
 
-/* Resumes an interrupted format with the DEK already stored: never a new key. */
+/* Resumes an interrupted format with the DEK already stored: never a new key, and
+ * only a KMS-held key that records this image as its owner. */
 static int resume_prepared(struct pvenc_ctx *ctx, struct vol *v, struct img *img,
 			   const char *kms_id, int force, struct phase1 *p)
 {
 	const struct vol_meta *m = &v->meta;
 	const char *name = v->name;
-	struct kms_binding b = { .volume_id = m->uuid };
+	char scope[VOL_SCOPE_MAX];
+	struct kms_binding b;
 	size_t deklen = 0;
 	int r;
 
@@ -224,6 +240,10 @@ static int resume_prepared(struct pvenc_ctx *ctx, struct vol *v, struct img *img
 	r = vol_open_kms(ctx, &v->dev.spec, m->kms, &p->k);
 	if (r < 0)
 		return r;
+	/* A format stopped by an earlier pvenc wrapped its DEK with binding v1. */
+	vol_binding(&img->loc, m->uuid, m->bound || !m->dek, scope, &b);
+	b.image = img->loc.id;
+	b.strict = 1;
 	if (m->dek)
 		r = kms_unwrap(p->k, &b, m->dek, &p->dek, &deklen);
 	else if (!kms_is_envelope(p->k))
@@ -231,8 +251,8 @@ static int resume_prepared(struct pvenc_ctx *ctx, struct vol *v, struct img *img
 	else
 		return vol_fail(ctx, -EBADMSG, "image %s is prepared but has no wrapped DEK", name);
 	if (r < 0)
-		return vol_fail(ctx, r, "cannot unwrap the DEK of %s with KMS '%s': %s", name,
-				m->kms, p->k->error);
+		return vol_fail(ctx, r, "cannot %s the DEK of %s with KMS '%s': %s",
+				m->dek ? "unwrap" : "fetch", name, m->kms, p->k->error);
 	if (deklen != DEK_LEN)
 		return vol_fail(ctx, -EBADMSG, "the unwrapped DEK of %s has %zu bytes, not %d",
 				name, deklen, DEK_LEN);
@@ -240,7 +260,7 @@ static int resume_prepared(struct pvenc_ctx *ctx, struct vol *v, struct img *img
 	/* A header that opens with this DEK is the volume's own and complete: kept, even
 	 * with --force. A new one would be a new volume key over the data, and anyone who
 	 * can write the image's metadata can flip a formatted volume back to "prepared". */
-	r = header_opens(ctx, img, name, p->uuid, p->dek);
+	r = vol_header_opens(ctx, img, name, p->uuid, p->dek);
 	if (r < 0)
 		return r;
 	p->keep_header = r;
@@ -255,14 +275,17 @@ static int resume_prepared(struct pvenc_ctx *ctx, struct vol *v, struct img *img
 }
 
 /* Phase 1 of a new format: the UUID first, so that a DEK the KMS keeps is always
- * findable from the image; then the DEK; then state=prepared as the commit. */
+ * findable from the image; then the DEK; then state=prepared as the commit. A new
+ * format takes a new random UUID, except that a KMS which keeps keys may hold one
+ * that an earlier, stopped format of this same image stored (reserved_dek). */
 static int prepare(struct pvenc_ctx *ctx, struct vol *v, struct img *img, const char *kms_id,
 		   int force, struct phase1 *p)
 {
 	_cleanup_free_ char *wrapped = NULL;
 	const char *name = v->name;
+	char scope[VOL_SCOPE_MAX];
 	struct kms_binding b;
-	int r;
+	int r, reserved;
 
 	if (!kms_id)
 		return vol_fail(ctx, -EINVAL, "--kms ID is required to format %s", name);
@@ -274,19 +297,34 @@ static int prepare(struct pvenc_ctx *ctx, struct vol *v, struct img *img, const 
 	r = vol_open_kms(ctx, &v->dev.spec, kms_id, &p->k);
 	if (r < 0)
 		return r;
-	if (reserved_uuid(img, name, kms_id, p->uuid) == 0)
+	reserved = reserved_uuid(img, name, kms_id, p->uuid) && !kms_is_envelope(p->k);
+	if (!reserved)
 		random_uuid(p->uuid);
-	else
-		log_info("image=%s event=format-again uuid=%s", name, p->uuid);
-	b = (struct kms_binding){ .volume_id = p->uuid };
+	vol_binding(&img->loc, p->uuid, 1, scope, &b);
+	b.image = img->loc.id;
+	b.strict = 1;
 	if ((r = vol_set_meta(ctx, img, META_FORMAT, "1")) < 0 ||
 	    (r = vol_set_meta(ctx, img, META_KMS, kms_id)) < 0 ||
 	    (r = vol_set_meta(ctx, img, META_ENDPOINT, p->k->endpoint ? p->k->endpoint : "")) < 0 ||
-	    (r = vol_set_meta(ctx, img, META_UUID, p->uuid)) < 0)
+	    (r = vol_set_meta(ctx, img, META_BINDING, "scope")) < 0)
 		return r;
-	r = new_dek(ctx, p->k, &b, name, &p->dek, &wrapped);
+	if (reserved) {
+		r = reserved_dek(ctx, p->k, &b, name, &p->dek);
+		if (r < 0)
+			return r;
+		if (r == 0)
+			random_uuid(p->uuid);
+		else
+			log_info("image=%s event=format-again uuid=%s", name, p->uuid);
+	}
+	r = vol_set_meta(ctx, img, META_UUID, p->uuid);
 	if (r < 0)
 		return r;
+	if (!p->dek) {
+		r = new_dek(ctx, p->k, &b, &p->dek, &wrapped);
+		if (r < 0)
+			return r;
+	}
 	crashpoint("format:dek-stored");
 	if (wrapped && (r = vol_set_meta(ctx, img, META_DEK, wrapped)) < 0)
 		return r;

@@ -36,16 +36,45 @@ void vol_forget(struct vol *v);
 /* v->meta from @get (the librbd image of a write, or v->head); clears what was there. */
 int vol_read_meta(struct pvenc_ctx *ctx, struct vol *v, meta_get_fn get, void *src);
 
-/* The volume's DEK, from image metadata (unwrapped) or from the KMS; @kms_used (may be
- * NULL) gets the KMS id it came from. */
+/* The scope of a pvenc volume's binding v2: "POOL" or "POOL/NS". */
+#define VOL_SCOPE_MAX ((size_t)2 * (SPEC_NAME_MAX + 1))
+/* The binding of pvenc volume @uuid at @loc: v2 (the scope, into @scope) or v1. The
+ * image id is left out: operations that replace or remove a KMS-held key set it. */
+void vol_binding(const struct img_loc *loc, const char *uuid, int v2, char *scope,
+		 struct kms_binding *b);
+/* A pvenc volume's wrapped DEK (@wrapped: pvenc.dek or pvenc.dek-next), unwrapped with
+ * the binding pvenc.binding names first and the other one second; *bound says which. */
+int vol_unwrap(struct kms *k, const struct img_loc *loc, const struct vol_meta *m,
+	       const char *wrapped, uint8_t **dek, size_t *deklen, int *bound);
+/* Where vol_fetch_dek found the DEK. */
+struct dek_from {
+	char kms[META_KMS_MAX + 1];
+	int bound; /* pvenc volumes: 1 if binding v2 held it (wrapped or kept) */
+};
+/* The volume's DEK, from image metadata (unwrapped) or from the KMS; @from may be NULL.
+ * Wrapped DEKs go through vol_unwrap: neither binding unwraps a v2 DEK outside its
+ * scope, so pvenc.binding is only a hint that saves a round trip (and a rotation that
+ * stopped between its two writes still opens). */
 int vol_fetch_dek(struct pvenc_ctx *ctx, const struct img_loc *loc, const struct vol_meta *m,
 		  const struct open_opts *o, const char *name, uint8_t **dek, size_t *deklen,
-		  char *kms_used, size_t kms_used_len);
+		  struct dek_from *from);
 /* A ceph-csi volume's KMS id (@o or ceph-csi's journal; *csi_kms owns it) and the
  * binding of its KMS-held passphrase (@volid backs it). */
 int vol_csi_binding(struct pvenc_ctx *ctx, const struct img_loc *loc, const struct open_opts *o,
 		    const char *name, const char **kms_id, char **csi_kms, char *volid,
 		    size_t volid_len, struct kms_binding *b);
+
+/* Whether @v (metadata read) is a formatted pvenc volume whose stored key can change
+ * (@kek: its wrapping), and its KMS (*k) if so. */
+int vol_rotatable(struct pvenc_ctx *ctx, const struct vol *v, int kek, struct kms **k);
+/* The lease of a key change under a random @cookie (cookie[40]); -EBUSY with *busy set
+ * when another node holds it. */
+int vol_take_lease(struct pvenc_ctx *ctx, const struct vol *v, const struct img *img, char *cookie,
+		   int *busy);
+void vol_drop_lease(struct img *img, const char *cookie);
+/* 1 if the LUKS2 header on @img carries @uuid and opens with @dek, 0 if not. */
+int vol_header_opens(struct pvenc_ctx *ctx, struct img *img, const char *name, const char *uuid,
+		     const uint8_t *dek);
 
 /* Seconds between DEK rotations of a formatted pvenc volume under its schedule
  * (config_rotation precedence); 0 when off, for snapshots and ceph-csi volumes.

@@ -44,7 +44,7 @@ int volume_open(struct pvenc_ctx *ctx, struct vol *v, const struct open_opts *o,
 {
 	_cleanup_secmem_ uint8_t *dek = NULL;
 	const struct vol_meta *m = &v->meta;
-	char kms[META_KMS_MAX + 1] = "";
+	struct dek_from from = { 0 };
 	unsigned flags = open_flags(&ctx->cfg, v);
 	size_t deklen = 0;
 	uint64_t t0 = mono_us(), t;
@@ -73,7 +73,7 @@ int volume_open(struct pvenc_ctx *ctx, struct vol *v, const struct open_opts *o,
 				v->name);
 	snprintf(res->dm_name, sizeof(res->dm_name), "%s", v->dm);
 	t = mono_us();
-	r = vol_fetch_dek(ctx, &v->head->loc, m, o, v->name, &dek, &deklen, kms, sizeof(kms));
+	r = vol_fetch_dek(ctx, &v->head->loc, m, o, v->name, &dek, &deklen, &from);
 	res->kms_us = mono_us() - t;
 	if (r < 0)
 		return r;
@@ -95,13 +95,17 @@ int volume_open(struct pvenc_ctx *ctx, struct vol *v, const struct open_opts *o,
 	(void)snprintf(res->device, sizeof(res->device), "%s", v->dev.path);
 	res->readonly = !!(flags & LUKS_OPEN_READONLY);
 	res->rotation_period = vol_rotation_period(&ctx->cfg, &v->dev.spec, m, NULL, NULL);
-	kstat_volume_opened(&v->dev, v->dm, kms, m, res->already, &res->ident);
+	kstat_volume_opened(&v->dev, v->dm, from.kms, m, res->already, &res->ident);
 	res->total_us = mono_us() - t0;
-	log_info("image=%s event=%s device=%s dm=%s kms=%s total_us=%" PRIu64 " rbd_us=%" PRIu64
-		 " kms_us=%" PRIu64 " dm_us=%" PRIu64 " own_us=%" PRIu64,
+	log_info("image=%s event=%s device=%s dm=%s kms=%s binding=%s total_us=%" PRIu64
+		 " rbd_us=%" PRIu64 " kms_us=%" PRIu64 " dm_us=%" PRIu64 " own_us=%" PRIu64,
 		 v->name, res->already ? "already-open" : "opened", v->dev.path, v->dm,
-		 m->kind == VOL_PVENC ? m->kms : "ceph-csi", res->total_us, res->rbd_us,
-		 res->kms_us, res->dm_us, res->total_us - res->rbd_us - res->kms_us - res->dm_us);
+		 m->kind == VOL_PVENC ? m->kms : "ceph-csi",
+		 m->kind != VOL_PVENC ? "csi"
+		 : from.bound	      ? "scope"
+				      : "uuid-only",
+		 res->total_us, res->rbd_us, res->kms_us, res->dm_us,
+		 res->total_us - res->rbd_us - res->kms_us - res->dm_us);
 	return 0;
 }
 
@@ -116,9 +120,14 @@ int volume_close(struct pvenc_ctx *ctx, struct vol *v, int deferred, int *was_op
 	if (!v->dm[0])
 		return vol_fail(ctx, -ENAMETOOLONG, "device-mapper name for %s is too long",
 				v->name);
-	r = luks_close(v->dm, deferred);
+	r = luks_close(v->dm, v->dev.path, deferred);
 	if (r == -ENOENT)
 		return 0; /* not open: closing is idempotent */
+	if (r == -EXDEV)
+		return vol_fail(ctx, r,
+				"device-mapper name %s is in use over another device than %s (%s): "
+				"not closing it",
+				v->dm, v->dev.path, v->name);
 	if (r == -EBUSY)
 		return vol_fail(ctx, r,
 				"%s (%s) is in use (mounted or held open); unmount it first, or "
@@ -144,13 +153,18 @@ int volume_resize(struct pvenc_ctx *ctx, struct vol *v, uint64_t *new_size)
 		return r;
 	if (v->meta.kind == VOL_PLAIN)
 		return vol_fail(ctx, -ENOMSG, "%s is not an encrypted volume", v->name);
-	r = vol_fetch_dek(ctx, &v->head->loc, &v->meta, &none, v->name, &dek, &deklen, NULL, 0);
+	r = vol_fetch_dek(ctx, &v->head->loc, &v->meta, &none, v->name, &dek, &deklen, NULL);
 	if (r < 0)
 		return r;
 	crashpoint("resize:dek-unwrapped");
-	r = luks_resize(v->dm, dek, deklen, new_size);
+	r = luks_resize(v->dm, v->dev.path, dek, deklen, new_size);
 	if (r == -ENOENT)
 		return vol_fail(ctx, r, "%s is not open", v->name);
+	if (r == -EXDEV)
+		return vol_fail(ctx, r,
+				"device-mapper name %s is in use over another device than %s (%s): "
+				"not resizing it",
+				v->dm, v->dev.path, v->name);
 	if (r < 0)
 		return vol_fail(ctx, r, "growing %s (%s) failed: %s", v->name, v->dm, strerror(-r));
 	crashpoint("resize:grown");

@@ -43,8 +43,6 @@
 #include "volume/internal.h"
 #include "volume/kstat.h"
 
-#define ROTATE_LOCK    "pvenc.rotate"
-#define ROTATE_LEASE_S 300
 /* LUKS2's two JSON header copies (16 KiB each by default) come first. */
 #define LUKS2_JSON_AREA ((uint64_t)32 << 10)
 
@@ -198,12 +196,12 @@ static void drop_local_cache(const struct image_spec *spec)
 	(void)close(fd);
 }
 
-static int unwrap(struct pvenc_ctx *ctx, struct kms *k, const struct vol_meta *m,
-		  const char *wrapped, const char *name, uint8_t **dek)
+static int unwrap(struct pvenc_ctx *ctx, struct kms *k, const struct img *img,
+		  const struct vol_meta *m, const char *wrapped, const char *name, uint8_t **dek)
 {
-	struct kms_binding b = { .volume_id = m->uuid };
 	size_t len = 0;
-	int r = kms_unwrap(k, &b, wrapped, dek, &len);
+	int bound;
+	int r = vol_unwrap(k, &img->loc, m, wrapped, dek, &len, &bound);
 
 	if (r < 0)
 		return vol_fail(ctx, r, "cannot unwrap a DEK of %s with KMS '%s': %s", name, m->kms,
@@ -242,6 +240,9 @@ static int switch_dek(struct pvenc_ctx *ctx, struct img *img, const struct vol_m
 			r = vol_fail(ctx, r, "KMS '%s' could not replace the DEK of %s: %s", m->kms,
 				     name, sw->k->error);
 	}
+	/* The stored DEK is bound v2 now (wrapped so, or a KMS-held key this image owns). */
+	if (r == 0)
+		r = vol_set_meta(ctx, img, META_BINDING, "scope");
 	if (r < 0)
 		return r;
 	crashpoint("rotate:switched");
@@ -298,17 +299,19 @@ static int rotate_steps(struct pvenc_ctx *ctx, struct img *img, const struct vol
 static int rotate_dek(struct pvenc_ctx *ctx, struct img *img, struct vol_meta *m, struct kms *k,
 		      const char *name, struct rotate_result *res)
 {
-	struct kms_binding b = { .volume_id = m->uuid };
+	char scope[VOL_SCOPE_MAX];
+	struct kms_binding b;
 	uint8_t *old = NULL, *new_dek = NULL;
 	char *wrapped = NULL;
 	int r;
 
-	r = unwrap(ctx, k, m, m->dek, name, &old);
+	vol_binding(&img->loc, m->uuid, 1, scope, &b);
+	r = unwrap(ctx, k, img, m, m->dek, name, &old);
 	if (r < 0)
 		goto out;
 	if (m->dek_next) {
 		/* Resume: the new DEK was chosen and stored before the stop. */
-		r = unwrap(ctx, k, m, m->dek_next, name, &new_dek);
+		r = unwrap(ctx, k, img, m, m->dek_next, name, &new_dek);
 		if (r < 0)
 			goto out;
 		wrapped = strdup(m->dek_next);
@@ -361,13 +364,20 @@ out:
 static int rotate_dek_held(struct pvenc_ctx *ctx, struct img *img, struct vol_meta *m,
 			   struct kms *k, const char *name, struct rotate_result *res)
 {
-	char nextid[META_UUID_LEN + 8];
-	struct kms_binding cur = { .volume_id = m->uuid }, nxt = { .volume_id = nextid };
+	char nextid[META_UUID_LEN + 8], scope[VOL_SCOPE_MAX];
+	struct kms_binding cur, nxt;
 	uint8_t *old = NULL, *new_dek = NULL;
 	size_t len = 0;
 	int r;
 
+	/* Only keys this image owns are rotated: a copy of the volume shares them, and an
+	 * earlier pvenc's keys record no owner until `pvencctl rebind` claims them. */
 	(void)snprintf(nextid, sizeof(nextid), "%s.next", m->uuid);
+	vol_binding(&img->loc, m->uuid, 1, scope, &cur);
+	cur.image = img->loc.id;
+	cur.strict = 1;
+	nxt = cur;
+	nxt.volume_id = nextid;
 	if (m->dek_next) {
 		r = kms_fetch(k, &nxt, &new_dek, &len);
 		if (r == 0 && len != DEK_LEN)
@@ -437,7 +447,8 @@ out:
 static int rotate_kek(struct pvenc_ctx *ctx, struct img *img, struct vol_meta *m, struct kms *k,
 		      const char *name, struct rotate_result *res)
 {
-	struct kms_binding b = { .volume_id = m->uuid };
+	char scope[VOL_SCOPE_MAX];
+	struct kms_binding b;
 	uint8_t *dek = NULL;
 	char *wrapped = NULL;
 	int r;
@@ -447,15 +458,18 @@ static int rotate_kek(struct pvenc_ctx *ctx, struct img *img, struct vol_meta *m
 				"a DEK rotation of %s did not finish; run 'pvencctl rotate --dek "
 				"%s' to finish it first",
 				name, name);
-	r = unwrap(ctx, k, m, m->dek, name, &dek);
+	r = unwrap(ctx, k, img, m, m->dek, name, &dek);
 	if (r < 0)
 		return r;
+	vol_binding(&img->loc, m->uuid, 1, scope, &b);
 	r = kms_wrap(k, &b, dek, DEK_LEN, &wrapped);
 	secmem_free(dek);
 	if (r < 0)
 		return vol_fail(ctx, r, "KMS '%s' could not wrap the DEK of %s again: %s", m->kms,
 				name, k->error);
 	r = vol_set_meta(ctx, img, META_DEK, wrapped);
+	if (r == 0)
+		r = vol_set_meta(ctx, img, META_BINDING, "scope");
 	if (r == 0) {
 		crashpoint("rotate:kek-stored");
 		res->dek_version = m->dek_version;
@@ -470,69 +484,17 @@ static int rotate_kek(struct pvenc_ctx *ctx, struct img *img, struct vol_meta *m
 /* An open volume on this node: tell pvenc.ko its new key versions and rotation time. */
 static void update_kstat(const struct image_spec *spec, const struct vol_meta *m)
 {
+	_cleanup_vol_ struct vol v = { .dev.id = -1 };
 	struct krbd_dev d;
 	struct luks_status ls;
 	struct kvol kv;
-	char dm[128];
 
-	if (krbd_dev_find(spec, &d) < 0 || krbd_dm_name(d.image_id, "", dm, sizeof(dm)) < 0 ||
-	    luks_status(dm, &ls) <= 0)
+	if (krbd_dev_find(spec, &d) < 0)
 		return;
-	kstat_volume_opened(&d, dm, m->kms, m, 1, &kv);
-}
-
-/* Whether @v (metadata read) can have @what rotated, and its KMS (*k) if so. */
-static int rotatable(struct pvenc_ctx *ctx, const struct vol *v, unsigned what, struct kms **k)
-{
-	const struct vol_meta *m = &v->meta;
-	int r;
-
-	if (m->kind != VOL_PVENC || m->state != STATE_FORMATTED)
-		return vol_fail(ctx, m->kind == VOL_PLAIN ? -ENOMSG : -EOPNOTSUPP,
-				"%s is not a formatted pvenc volume%s", v->name,
-				m->kind == VOL_CEPHCSI ? " (ceph-csi volumes rotate with ceph-csi)"
-						       : "");
-	if (!m->dek && what == ROTATE_KEK)
-		return vol_fail(ctx, -EOPNOTSUPP,
-				"%s keeps its DEK in KMS '%s', not wrapped in image metadata: "
-				"there is no KEK to rotate",
-				v->name, m->kms);
-	r = vol_open_kms(ctx, &v->dev.spec, m->kms, k);
-	if (r < 0 || !*k)
-		return r < 0 ? r : -EIO;
-	/* The endpoint is fixed per volume: never send credentials elsewhere. */
-	if (strcmp(m->endpoint, (*k)->endpoint ? (*k)->endpoint : "") != 0)
-		return vol_fail(ctx, -EPERM,
-				"%s was created with KMS '%s' at endpoint '%s', but that KMS id is "
-				"now configured with endpoint '%s'; refusing to use it",
-				v->name, m->kms, m->endpoint, (*k)->endpoint ? (*k)->endpoint : "");
-	return 0;
-}
-
-/* The rotation lease under a random @cookie (cookie[40]). */
-static int take_lease(struct pvenc_ctx *ctx, const struct vol *v, const struct img *img,
-		      char *cookie, struct rotate_result *res)
-{
-	uint8_t rnd[16];
-	int r;
-
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-		return vol_fail(ctx, -EIO, "getrandom failed");
-	for (size_t i = 0; i < sizeof(rnd); i++)
-		(void)snprintf(cookie + 2 * i, 3, "%02x", rnd[i]);
-	r = img_lease(&img->loc, ROTATE_LOCK, cookie, ROTATE_LEASE_S, 0);
-	if (r == -EBUSY) {
-		res->skipped = 1;
-		return vol_fail(ctx, -EBUSY,
-				"another node is rotating the keys of %s right now (if it died, "
-				"its lock 'pvenc.rotate' on rbd_header.%s expires within %d "
-				"minutes)",
-				v->name, img->loc.id, ROTATE_LEASE_S / 60);
-	}
-	if (r < 0)
-		return vol_fail(ctx, r, "cannot take the rotation lock of %s: %s", v->name,
-				strerror(-r));
-	return 0;
+	vol_from_dev(&d, &v);
+	if (!v.dm[0] || luks_status(v.dm, &ls) <= 0)
+		return;
+	kstat_volume_opened(&d, v.dm, m->kms, m, 1, &kv);
 }
 
 /* With the lease held: a scheduled rotation happens only when due. 1 when not due
@@ -577,11 +539,11 @@ int volume_rotate(struct pvenc_ctx *ctx, struct vol *v, unsigned what, int64_t d
 		return r;
 	r = vol_read_meta(ctx, v, img_meta_getter, img);
 	if (r == 0)
-		r = rotatable(ctx, v, what, &k);
+		r = vol_rotatable(ctx, v, what == ROTATE_KEK, &k);
 	if (r == 0 && !k)
 		r = -EIO; /* rotatable opens the KMS whenever it says yes */
 	if (r == 0)
-		r = take_lease(ctx, v, img, cookie, res);
+		r = vol_take_lease(ctx, v, img, cookie, &res->skipped);
 	if (r != 0)
 		goto out;
 	locked = 1;
@@ -604,7 +566,7 @@ int volume_rotate(struct pvenc_ctx *ctx, struct vol *v, unsigned what, int64_t d
 		update_kstat(&v->dev.spec, m);
 out:
 	if (locked)
-		(void)img_lease_release(&img->loc, ROTATE_LOCK, cookie);
+		vol_drop_lease(img, cookie);
 	/* The metadata read here is the image head's; the next user reads it again. */
 	vol_forget(v);
 	return r;

@@ -56,6 +56,8 @@ static int status_of(struct pvenc_ctx *ctx, struct vol *v, int strict, struct js
 		add_str(o, "kms", m->kms);
 		add_str(o, "kms_endpoint", m->endpoint);
 		add_str(o, "uuid", m->uuid);
+		/* What the metadata says; `pvencctl verify` asks the KMS. */
+		add_str(o, "binding", m->bound ? "scope" : "uuid-only");
 		json_object_object_add(o, "dek_version", json_object_new_int64(m->dek_version));
 		json_object_object_add(o, "kek_version",
 				       m->dek ? json_object_new_int64(kms_key_version(m->dek))

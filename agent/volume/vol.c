@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "crypt/luks.h"
 #include "volume/internal.h"
 
 static void vol_init(struct vol *v)
@@ -12,12 +13,20 @@ static void vol_init(struct vol *v)
 	v->dev.id = -1;
 }
 
+/* The device-mapper name of a mapped volume; a volume an earlier pvenc opened keeps
+ * the name it was opened under (krbd_dm_name_legacy) until it is closed. */
 static void vol_named(struct vol *v)
 {
+	char legacy[sizeof(v->dm)];
+
 	(void)image_spec_format(&v->dev.spec, v->name, sizeof(v->name));
-	if (v->dev.id >= 0 &&
-	    krbd_dm_name(v->dev.image_id, v->dev.spec.snap, v->dm, sizeof(v->dm)) < 0)
+	if (v->dev.id < 0)
+		return;
+	if (krbd_dm_name(&v->dev, v->dm, sizeof(v->dm)) < 0)
 		v->dm[0] = '\0'; /* too long: the operations say so */
+	else if (krbd_dm_name_legacy(&v->dev, legacy, sizeof(legacy)) == 0 &&
+		 luks_over(v->dm, v->dev.path) == 0 && luks_over(legacy, v->dev.path) == 1)
+		(void)snprintf(v->dm, sizeof(v->dm), "%s", legacy);
 }
 
 void vol_from_dev(const struct krbd_dev *d, struct vol *v)
@@ -111,8 +120,6 @@ int vol_need(struct pvenc_ctx *ctx, struct vol *v, unsigned need)
 		return vol_fail(ctx, -ESTALE,
 				"%s is mapped as image id %s, but the cluster's %s has id %s",
 				v->dev.path, v->dev.image_id, v->name, v->head->loc.id);
-	if (!v->dm[0] && krbd_dm_name(v->head->loc.id, v->dev.spec.snap, v->dm, sizeof(v->dm)) < 0)
-		v->dm[0] = '\0';
 	return vol_read_meta(ctx, v, img_head_getter, v->head);
 }
 

@@ -107,6 +107,32 @@ int volume_delete(struct pvenc_ctx *ctx, struct vol *v, const struct open_opts *
  * 1 if formatted, 0 if no policy applies or it is not plain. */
 int volume_format_by_policy(struct pvenc_ctx *ctx, struct vol *v);
 
+struct rebind_result {
+	int changed; /* the stored DEK is bound anew (else it was bound here already) */
+	char was[600]; /* what it was bound to, in words */
+};
+/* Binds a formatted pvenc volume's stored DEK to the pool[/namespace] it is in now
+ * (binding v2), after checking that the DEK opens its LUKS2 header. @from: the
+ * POOL[/NS] it was bound to before a move or copy (the operator's authorisation);
+ * NULL: bound here already, or bound by its UUID only (made by an earlier pvenc).
+ * KMS-held keys become this image's (claimed from no owner or another image). */
+int volume_rebind(struct pvenc_ctx *ctx, struct vol *v, const char *from,
+		  struct rebind_result *res);
+
+enum {
+	VERIFY_OK,
+	VERIFY_WARNING,
+	VERIFY_CRITICAL
+}; /* Nagios' levels */
+struct verify_result {
+	int level;
+	char what[1100]; /* the finding in words */
+};
+/* Checks, without activating anything, that the volume would open: metadata, KMS,
+ * DEK, header policy, keyslot. 0 with the verdict in @res; <0 if it could not check. */
+int volume_verify(struct pvenc_ctx *ctx, struct vol *v, const struct open_opts *o,
+		  struct verify_result *res);
+
 enum rotate_what {
 	ROTATE_DEK = 1, /* new DEK and keyslot (ceph-csi's passphrase rotation) */
 	ROTATE_KEK = 2, /* the same DEK wrapped again under the KMS's newest key */

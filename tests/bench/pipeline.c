@@ -93,7 +93,7 @@ static int one(struct bench *b, struct pvenc_ctx *ctx, const char *name)
 		return r;
 	b->rbd_us += now_us() - t;
 	t = now_us();
-	r = vol_fetch_dek(ctx, &v.head->loc, &v.meta, &none, name, &dek, &deklen, NULL, 0);
+	r = vol_fetch_dek(ctx, &v.head->loc, &v.meta, &none, name, &dek, &deklen, NULL);
 	b->kms_us += now_us() - t;
 	if (r < 0)
 		return r;

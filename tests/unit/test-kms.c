@@ -14,7 +14,9 @@
 
 #include <cmocka.h>
 
+#include "kms/keyrec.h"
 #include "kms/kms.h"
+#include "kms/provider.h"
 #include "util/secmem.h"
 
 struct fixture {
@@ -306,6 +308,148 @@ static void test_config_reread_on_change(void **state)
 	kms_config_forget();
 }
 
+/* Binding v2: the scope is authenticated with the DEK, for keyfile (wrapfmt) and the
+ * passphrase KMS; a DEK wrapped for one scope does not unwrap in another, nor as v1. */
+static void binding_scope(struct kms *k)
+{
+	const char *uuid = "1b2c3d4e-0000-4000-8000-0123456789ab";
+	struct kms_binding b = { .volume_id = uuid, .scope = "rbd" };
+	uint8_t dek[32], *out = NULL;
+	char *wrapped = NULL;
+	size_t len;
+
+	memset(dek, 0x5a, sizeof(dek));
+	assert_int_equal(kms_wrap(k, &b, dek, sizeof(dek), &wrapped), 0);
+	assert_int_equal(kms_unwrap(k, &b, wrapped, &out, &len), 0);
+	assert_int_equal(len, sizeof(dek));
+	secmem_free(out);
+	out = NULL;
+	b.scope = "other";
+	assert_int_equal(kms_unwrap(k, &b, wrapped, &out, &len), -EKEYREJECTED);
+	b.scope = "rbd/ns1";
+	assert_int_equal(kms_unwrap(k, &b, wrapped, &out, &len), -EKEYREJECTED);
+	b.scope = NULL;
+	assert_int_equal(kms_unwrap(k, &b, wrapped, &out, &len), -EKEYREJECTED);
+	assert_null(out);
+	free(wrapped);
+	/* ... and a v1 wrap does not unwrap as v2. */
+	assert_int_equal(kms_wrap(k, &b, dek, sizeof(dek), &wrapped), 0);
+	b.scope = "rbd";
+	assert_int_equal(kms_unwrap(k, &b, wrapped, &out, &len), -EKEYREJECTED);
+	free(wrapped);
+}
+
+static void test_binding_scope(void **state)
+{
+	struct fixture *f = *state;
+	struct kms *k = NULL;
+	char err[256];
+
+	assert_int_equal(kms_open(f->conf, "a", NULL, NULL, &k, err, sizeof(err)), 0);
+	binding_scope(k);
+	kms_free(k);
+	k = NULL;
+	assert_int_equal(kms_open(f->conf, "pp", NULL, NULL, &k, err, sizeof(err)), 0);
+	binding_scope(k);
+	kms_free(k);
+}
+
+static void test_binding_aad(void **state)
+{
+	struct kms_binding b = { .volume_id = "u" };
+	char buf[32];
+
+	(void)state;
+	assert_int_equal(kms_binding_aad(&b, buf, sizeof(buf)), 14);
+	assert_string_equal(buf, "pvenc:dek:v1:u");
+	b.scope = "rbd/ns";
+	assert_int_equal(kms_binding_aad(&b, buf, sizeof(buf)), 21);
+	assert_string_equal(buf, "pvenc:dek:v2:rbd/ns:u");
+	assert_int_equal(kms_binding_aad(&b, buf, 21), -ENAMETOOLONG);
+	b.volume_id = "";
+	assert_int_equal(kms_binding_aad(&b, buf, sizeof(buf)), -EINVAL);
+}
+
+/* The owner record a KMS that keeps keys holds: built, parsed, and hostile forms. */
+static void test_keyrec(void **state)
+{
+	uint8_t dek[32], *rec = NULL, bad[64];
+	struct keyrec r;
+	size_t len;
+
+	(void)state;
+	memset(dek, 7, sizeof(dek));
+	assert_int_equal(keyrec_build("rbd/ns", "10ab", dek, sizeof(dek), &rec, &len), 0);
+	assert_int_equal(len, 8 + 1 + 6 + 1 + 4 + 32);
+	assert_int_equal(keyrec_parse(rec, len, &r), 1);
+	assert_true(keyrec_scope_is(&r, "rbd/ns"));
+	assert_false(keyrec_scope_is(&r, "rbd"));
+	assert_false(keyrec_scope_is(&r, "rbd/ns1"));
+	assert_true(keyrec_image_is(&r, "10ab"));
+	assert_false(keyrec_image_is(&r, "10a"));
+	assert_int_equal(r.dek_len, 32);
+	assert_memory_equal(r.dek, dek, 32);
+	/* Every truncation is malformed, never read past the end. */
+	for (size_t n = 8; n < 8 + 1 + 6 + 1 + 4 + 1; n++)
+		assert_int_equal(keyrec_parse(rec, n, &r), -EBADMSG);
+	secmem_free(rec);
+	/* A bare DEK (an earlier pvenc's) is no record. */
+	assert_int_equal(keyrec_parse(dek, sizeof(dek), &r), 0);
+	/* Empty names, a NUL inside a name, lengths past the end. */
+	static const uint8_t empty[] = "pvenc-k1\0\1x", nul[] = "pvenc-k1\2a\0\1x",
+			     past[] = "pvenc-k1\377a";
+	memset(bad, 0, sizeof(bad));
+	memcpy(bad, empty, sizeof(empty));
+	assert_int_equal(keyrec_parse(bad, 40, &r), -EBADMSG);
+	memcpy(bad, nul, sizeof(nul));
+	assert_int_equal(keyrec_parse(bad, 40, &r), -EBADMSG);
+	memcpy(bad, past, sizeof(past));
+	assert_int_equal(keyrec_parse(bad, 40, &r), -EBADMSG);
+	assert_int_equal(keyrec_build("", "x", dek, 32, &rec, &len), -EINVAL);
+	assert_int_equal(keyrec_build("rbd", NULL, dek, 32, &rec, &len), -EINVAL);
+	assert_int_equal(keyrec_build("rbd", "x", dek, 0, &rec, &len), -EINVAL);
+}
+
+/* An entry's "pools" list: POOL covers its namespaces, POOL/NS only that one. */
+static void test_pools_allow_list(void **state)
+{
+	struct fixture *f = *state;
+	struct kms *k = NULL;
+	char conf[160], json[1024], err[256];
+
+	(void)snprintf(conf, sizeof(conf), "%s/pools.json", f->dir);
+	(void)snprintf(json, sizeof(json),
+		       "{\"x\": {\"encryptionKMSType\": \"keyfile\", \"keyFile\": \"%s\","
+		       " \"pools\": [\"rbd\", \"other/t\"]},"
+		       " \"s\": {\"encryptionKMSType\": \"keyfile\", \"keyFile\": \"%s\","
+		       " \"pools\": \"a, b/c\"},"
+		       " \"bad\": {\"encryptionKMSType\": \"keyfile\", \"keyFile\": \"%s\","
+		       " \"pools\": 3}}",
+		       f->kek, f->kek, f->kek);
+	write_file(conf, json, strlen(json), 0600);
+	struct {
+		const char *id, *pool, *ns;
+		int r;
+	} cases[] = {
+		{ "x", "rbd", "", 0 },		{ "x", "rbd", "ns1", 0 },
+		{ "x", "other", "t", 0 },	{ "x", "other", "", -EACCES },
+		{ "x", "other", "u", -EACCES }, { "x", "rb", "", -EACCES },
+		{ "x", NULL, NULL, 0 },		{ "s", "a", "", 0 },
+		{ "s", "b", "c", 0 },		{ "s", "b", "", -EACCES },
+		{ "bad", "rbd", "", -EINVAL },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int r = kms_open(conf, cases[i].id, cases[i].pool, cases[i].ns, &k, err,
+				 sizeof(err));
+
+		if (r != cases[i].r)
+			fail_msg("case %zu: %d, want %d (%s)", i, r, cases[i].r, err);
+		kms_free(k);
+		k = NULL;
+	}
+	kms_config_forget();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -319,6 +463,10 @@ int main(void)
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_passphrase_roundtrip),
 		cmocka_unit_test(test_passphrase_ceph_csi_vector),
+		cmocka_unit_test(test_binding_scope),
+		cmocka_unit_test(test_binding_aad),
+		cmocka_unit_test(test_keyrec),
+		cmocka_unit_test(test_pools_allow_list),
 	};
 
 	return cmocka_run_group_tests_name("kms", tests, setup, teardown);

@@ -25,7 +25,7 @@ enum {
 
 struct args {
 	const char *config, *ceph_conf, *id, *kms_config;
-	const char *size, *kms, *force, *csi_volume_id, *tenant;
+	const char *size, *kms, *force, *csi_volume_id, *tenant, *from;
 	int verbose, help, no_agent, deferred, json, dek, kek, if_due, all, unmount;
 	const char *pos[2];
 	int npos;
@@ -46,6 +46,7 @@ enum {
 	O_IF_DUE = 1 << 9,
 	O_ALL = 1 << 10,
 	O_UNMOUNT = 1 << 11,
+	O_FROM = 1 << 12,
 };
 
 int parse_args(const char *cmd, int argc, char **argv, struct args *a);
@@ -98,5 +99,7 @@ int cmd_spec(int argc, char **argv);
 int cmd_kms(int argc, char **argv);
 int cmd_delete(int argc, char **argv);
 int cmd_rotate(int argc, char **argv);
+int cmd_rebind(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 
 #endif

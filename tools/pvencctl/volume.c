@@ -343,3 +343,61 @@ int cmd_rotate(int argc, char **argv)
 			     rr.dek_version);
 	return report(&ctx, r);
 }
+
+static const char rebind_help[] =
+	"Binds the volume's stored DEK to the pool (and namespace) the volume is in now, after\n"
+	"checking that the DEK opens the volume's LUKS2 header; the DEK itself does not\n"
+	"change. Needed once for volumes made before key binding (their DEK is bound to the\n"
+	"UUID only; a DEK rotation of a wrapped one binds it too), for a KMS-held key an\n"
+	"earlier pvenc stored without an owner, and after a volume was moved or copied from\n"
+	"another pool or namespace (export/import, rbd cp, rbd migration): such a volume does\n"
+	"not open until an operator rebinds it. A KMS-held key becomes this image's own.\n\n"
+	"Options:\n"
+	"      --from POOL[/NS]   the pool (and namespace) the volume was bound to before\n\n";
+
+int cmd_rebind(int argc, char **argv)
+{
+	struct rebind_result rr = { 0 };
+
+	PREPARE("rebind", O_FROM, 1, 1, rebind_help);
+	_cleanup_vol_ struct vol v = { .dev.id = -1 };
+	r = vol_target(&ctx, a.pos[0], &v);
+	if (r == 0)
+		r = volume_rebind(&ctx, &v, a.from, &rr);
+	if (r == 0 && rr.changed)
+		(void)printf("%s: bound to its pool now (was: %s)\n", a.pos[0], rr.was);
+	else if (r == 0)
+		(void)printf("%s: bound to its pool already\n", a.pos[0]);
+	return report(&ctx, r);
+}
+
+static const char verify_help[] =
+	"Checks that a volume (mapped or not) would open, without activating anything: its\n"
+	"metadata, its KMS, its DEK and the LUKS2 keyslot the DEK opens. One line, and\n"
+	"Nagios' exit codes: 0 OK, 1 WARNING (opens, but needs attention), 2 CRITICAL (would\n"
+	"not open), 3 UNKNOWN (could not check). Run it before a credential change, a KMS\n"
+	"migration or a reboot.\n\n"
+	"Options:\n"
+	"      --kms ID           ceph-csi volumes: the KMS id (else ceph-csi's journal)\n"
+	"      --csi-volume-id ID ceph-csi volumes: the CSI volume handle (else derived)\n\n";
+
+int cmd_verify(int argc, char **argv)
+{
+	static const char *const level[] = { "OK", "WARNING", "CRITICAL" };
+	struct verify_result vr = { 0 };
+	struct open_opts oo = { 0 };
+
+	PREPARE("verify", O_KMS | O_CSI_VOLUME_ID, 1, 1, verify_help);
+	_cleanup_vol_ struct vol v = { .dev.id = -1 };
+	oo.kms_id = a.kms;
+	oo.csi_volume_id = a.csi_volume_id;
+	r = vol_target(&ctx, a.pos[0], &v);
+	if (r == 0)
+		r = volume_verify(&ctx, &v, &oo, &vr);
+	if (r < 0) {
+		(void)printf("%s: UNKNOWN: %s\n", a.pos[0], ctx.err[0] ? ctx.err : strerror(-r));
+		return 3;
+	}
+	(void)printf("%s: %s: %s\n", a.pos[0], level[vr.level], vr.what);
+	return vr.level;
+}
