@@ -290,8 +290,10 @@ int pvenc_volume_register(const struct pvenc_identity *id)
 			break;
 	list_add_tail(&e->node, &pos->node);
 	pvenc_stats_add(v);
-	mutex_unlock(&pvenc_lock);
+	/* Under the lock: once it is dropped, a concurrent unregister may free v. The
+	 * uevent does not wait for sysfs readers, unlike kobject_del in drop(). */
 	kobject_uevent(&v->kobj, KOBJ_ADD);
+	mutex_unlock(&pvenc_lock);
 	return 0;
 }
 

@@ -20,8 +20,10 @@ static int owner_ok(struct kms *k, const struct kms_binding *b, const uint8_t *r
 	int r = keyrec_parse(raw, len, &rec);
 
 	if (r < 0)
-		return kms_fail(k, r, "the key KMS '%s' keeps for volume %s is a malformed pvenc "
-				      "record", k->id, b->volume_id);
+		return kms_fail(k, r,
+				"the key KMS '%s' keeps for volume %s is a malformed pvenc "
+				"record",
+				k->id, b->volume_id);
 	if (r == 0)
 		return b->strict ? kms_fail(k, -EPERM,
 					    "the key KMS '%s' keeps for volume %s records no "
@@ -108,8 +110,7 @@ int kms_store(struct kms *k, const struct kms_binding *b, const uint8_t *dek, si
 		return k->ops->store(k, b, dek, len);
 	r = keyrec_build(b->scope, b->image, dek, len, &rec, &reclen);
 	if (r < 0)
-		return kms_fail(k, r, "no owner to record with the key of volume %s",
-				b->volume_id);
+		return kms_fail(k, r, "no owner to record with the key of volume %s", b->volume_id);
 	return k->ops->store(k, b, rec, reclen);
 }
 

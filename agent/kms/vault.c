@@ -2,7 +2,10 @@
 /* Vault / OpenBao connection settings, requests and error mapping (see vault.h). */
 #include "kms/vault.h"
 
+#include <arpa/inet.h>
+#include <curl/curl.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,6 +220,33 @@ static int init_auth(struct kms *k, struct vault *v, struct json_object *cfg, co
 	return 0;
 }
 
+/* 1 if @url names this host only: localhost, 127.0.0.0/8 or ::1 (libcurl's parser). */
+static int loopback_url(const char *url)
+{
+	CURLU *u = curl_url();
+	char *host = NULL;
+	struct in6_addr a6;
+	struct in_addr a4;
+	int lo = 0;
+
+	if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+		size_t n = strlen(host);
+
+		if (!strcasecmp(host, "localhost"))
+			lo = 1;
+		else if (inet_pton(AF_INET, host, &a4) == 1)
+			lo = (ntohl(a4.s_addr) >> 24) == 127;
+		else if (n > 2 && host[0] == '[' && host[n - 1] == ']') {
+			host[n - 1] = '\0';
+			lo = inet_pton(AF_INET6, host + 1, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+		}
+	}
+	curl_free(host);
+	curl_url_cleanup(u);
+	return lo;
+}
+
 int vault_init(struct kms *k, struct vault *v, struct json_object *cfg, const char *type)
 {
 	const char *addr, *s;
@@ -237,10 +267,20 @@ int vault_init(struct kms *k, struct vault *v, struct json_object *cfg, const ch
 	n = strlen(v->c.addr);
 	while (n > 8 && v->c.addr[n - 1] == '/')
 		v->c.addr[--n] = '\0';
-	if (!strncmp(addr, "http://", 7))
-		log_warn("KMS '%s': vaultAddress %s is plain http: tokens and keys cross the "
-			 "network unencrypted",
+	/* Plain http only to this host (a Vault Agent listener), or when the entry says so:
+	 * tokens and keys would cross the network readable by anyone on the path. */
+	if (!strncmp(addr, "http://", 7) && !loopback_url(addr)) {
+		if (!truthy(vault_cfg(cfg, N("vaultAllowPlainHTTP"))))
+			return kms_fail(k, -EINVAL,
+					"vaultAddress %s is plain http to another host: tokens "
+					"and keys would cross the network unencrypted. Use "
+					"https://, or set \"vaultAllowPlainHTTP\": \"true\" in the "
+					"entry to accept that",
+					v->c.addr);
+		log_warn("KMS '%s': vaultAddress %s is plain http (vaultAllowPlainHTTP): tokens "
+			 "and keys cross the network unencrypted",
 			 k->id, v->c.addr);
+	}
 
 	r = dup_opt(&v->secrets_dir, vault_cfg(cfg, N("secretsDir")) ?: SECRETS_DIR_DEFAULT);
 	if (r < 0)

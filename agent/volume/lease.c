@@ -39,8 +39,8 @@ int vol_rotatable(struct pvenc_ctx *ctx, const struct vol *v, int kek, struct km
 	return 0;
 }
 
-int vol_take_lease(struct pvenc_ctx *ctx, const struct vol *v, const struct img *img,
-		   char *cookie, int *busy)
+int vol_take_lease(struct pvenc_ctx *ctx, const struct vol *v, const struct img *img, char *cookie,
+		   int *busy)
 {
 	uint8_t rnd[16];
 	int r;

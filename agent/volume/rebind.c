@@ -42,7 +42,9 @@ static int unwrap_from(struct pvenc_ctx *ctx, struct kms *k, struct img *img, co
 					? ""
 					: " (moved or copied from another pool? pass --from "
 					  "POOL[/NAMESPACE])");
-	return len == DEK_LEN ? 0 : vol_fail(ctx, -EBADMSG, "the DEK of %s has %zu bytes", v->name, len);
+	return len == DEK_LEN
+		       ? 0
+		       : vol_fail(ctx, -EBADMSG, "the DEK of %s has %zu bytes", v->name, len);
 }
 
 /* The KMS-held DEK: this image's already, or one to claim (no owner, another image of
@@ -77,7 +79,9 @@ static int fetch_from(struct pvenc_ctx *ctx, struct kms *k, struct img *img, con
 				from || r != -EPERM ? ""
 						    : " (moved or copied from another pool? pass "
 						      "--from POOL[/NAMESPACE])");
-	return len == DEK_LEN ? 0 : vol_fail(ctx, -EBADMSG, "the DEK of %s has %zu bytes", v->name, len);
+	return len == DEK_LEN
+		       ? 0
+		       : vol_fail(ctx, -EBADMSG, "the DEK of %s has %zu bytes", v->name, len);
 }
 
 /* Stores @dek bound to where the volume is now. */
@@ -106,8 +110,7 @@ static int bind_here(struct pvenc_ctx *ctx, struct kms *k, struct img *img, cons
 	return vol_set_meta(ctx, img, META_BINDING, "scope");
 }
 
-int volume_rebind(struct pvenc_ctx *ctx, struct vol *v, const char *from,
-		  struct rebind_result *res)
+int volume_rebind(struct pvenc_ctx *ctx, struct vol *v, const char *from, struct rebind_result *res)
 {
 	_cleanup_img_ struct img *img = NULL;
 	_cleanup_kms_ struct kms *k = NULL;

@@ -47,8 +47,9 @@ int volume_verify(struct pvenc_ctx *ctx, struct vol *v, const struct open_opts *
 	if (r < 0)
 		return r;
 	if (m->kind == VOL_PLAIN)
-		return finding(res, VERIFY_CRITICAL, "not an encrypted volume (no pvenc or ceph-csi "
-						     "metadata)");
+		return finding(res, VERIFY_CRITICAL,
+			       "not an encrypted volume (no pvenc or ceph-csi "
+			       "metadata)");
 	if (m->state != STATE_FORMATTED)
 		return finding(res, VERIFY_CRITICAL,
 			       "prepared but not formatted (an interrupted create or format)");

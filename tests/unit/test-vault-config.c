@@ -23,6 +23,26 @@ static const char entries[] =
 	"\"https://vault.example:8200/\", \"vaultTransitKey\": \"k\", \"vaultTokenFile\": \"/t\"},"
 	" \"nokey\": {\"encryptionKMSType\": \"vault-transit\", \"vaultAddress\": "
 	"\"https://v:8200\", \"vaultTokenFile\": \"/t\"},"
+	" \"plain\": {\"encryptionKMSType\": \"vault-kv\", \"vaultAddress\": "
+	"\"http://vault.example:8200\","
+	" \"vaultTokenFile\": \"/t\"},"
+	" \"plain-ok\": {\"encryptionKMSType\": \"vault-kv\", \"vaultAddress\": "
+	"\"http://10.0.0.1:8200\","
+	" \"vaultTokenFile\": \"/t\", \"vaultAllowPlainHTTP\": \"true\"},"
+	" \"trick\": {\"encryptionKMSType\": \"vault-kv\", \"vaultAddress\": "
+	"\"http://127.0.0.1.evil.example\","
+	" \"vaultTokenFile\": \"/t\"},"
+	" \"trick2\": {\"encryptionKMSType\": \"vault-kv\", \"vaultAddress\": "
+	"\"http://localhost@vault.example\","
+	" \"vaultTokenFile\": \"/t\"},"
+	" \"lo4\": {\"encryptionKMSType\": \"vault-kv\", \"vaultAddress\": "
+	"\"http://127.0.0.9:8200\","
+	" \"vaultTokenFile\": \"/t\"},"
+	" \"lo6\": {\"encryptionKMSType\": \"vault-kv\", \"vaultAddress\": \"http://[::1]:8200\","
+	" \"vaultTokenFile\": \"/t\"},"
+	" \"loname\": {\"encryptionKMSType\": \"vault-kv\", \"vaultAddress\": "
+	"\"http://localhost:8100\","
+	" \"vaultTokenFile\": \"/t\"},"
 	" \"noaddr\": {\"encryptionKMSType\": \"vault-kv\", \"vaultTokenFile\": \"/t\"},"
 	" \"ftp\": {\"encryptionKMSType\": \"vault-kv\", \"vaultAddress\": \"ftp://v\","
 	" \"vaultTokenFile\": \"/t\"},"
@@ -113,6 +133,25 @@ static void test_errors(void **state)
 	assert_int_equal(open_err("traversal", "malformed"), -EINVAL);
 	assert_int_equal(open_err("halfcert", "needs its key"), -EINVAL);
 	assert_int_equal(open_err("badtenants", "\"tenants\" must map"), -EINVAL);
+	/* Plain http only to this host, unless the entry accepts it in so many words. */
+	assert_int_equal(open_err("plain", "plain http to another host"), -EINVAL);
+	assert_int_equal(open_err("trick", "plain http to another host"), -EINVAL);
+	assert_int_equal(open_err("trick2", "plain http to another host"), -EINVAL);
+}
+
+static void test_plain_http(void **state)
+{
+	static const char *const ok[] = { "plain-ok", "lo4", "lo6", "loname" };
+	struct kms *k = NULL;
+	char err[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		if (kms_open(conf, ok[i], NULL, NULL, &k, err, sizeof(err)) != 0)
+			fail_msg("%s: %s", ok[i], err);
+		kms_free(k);
+		k = NULL;
+	}
 }
 
 static void test_endpoint_and_env(void **state)
@@ -208,9 +247,9 @@ static void test_jsonsec(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_errors),		 cmocka_unit_test(test_endpoint_and_env),
-		cmocka_unit_test(test_ceph_csi_entries), cmocka_unit_test(test_tenants),
-		cmocka_unit_test(test_jsonsec),
+		cmocka_unit_test(test_errors),		 cmocka_unit_test(test_plain_http),
+		cmocka_unit_test(test_endpoint_and_env), cmocka_unit_test(test_ceph_csi_entries),
+		cmocka_unit_test(test_tenants),		 cmocka_unit_test(test_jsonsec),
 	};
 
 	return cmocka_run_group_tests_name("vault-config", tests, setup, teardown);
