@@ -139,7 +139,7 @@ static int journal_emit(int level, const char *msg)
 /* Messages carry text from KMS answers, image metadata and sysfs: control characters
  * become \n, \r or \xNN, so that nothing in them can start a line of its own (a forged
  * "<3>..." line under systemd) or drive a terminal. Tabs and UTF-8 stay. */
-static void escape_controls(const char *in, char *out, size_t len)
+void log_escape(const char *in, char *out, size_t len)
 {
 	size_t o = 0;
 
@@ -163,7 +163,7 @@ static void log_emit(int level, const char *fmt, va_list ap)
 	char raw[1024], msg[1024];
 
 	(void)vsnprintf(raw, sizeof(raw), fmt, ap);
-	escape_controls(raw, msg, sizeof(msg));
+	log_escape(raw, msg, sizeof(msg));
 	if (to_journal()) {
 		if (journal_emit(level, msg) >= 0)
 			return;

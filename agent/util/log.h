@@ -6,6 +6,7 @@
 #ifndef PVENC_UTIL_LOG_H
 #define PVENC_UTIL_LOG_H
 
+#include <stddef.h>
 #include <syslog.h>
 
 void log_set_max_level(int level);
@@ -20,5 +21,9 @@ int log_full(int level, int err, const char *fmt, ...) __attribute__((format(pri
 #define log_warn(...)	log_full(LOG_WARNING, 0, __VA_ARGS__)
 #define log_error(...)	log_full(LOG_ERR, 0, __VA_ARGS__)
 #define log_err(r, ...) log_full(LOG_ERR, (r), __VA_ARGS__)
+
+/* @in with control characters written as \n, \r or \xNN (what every log line gets):
+ * for text from KMS answers, metadata or sysfs printed anywhere else. */
+void log_escape(const char *in, char *out, size_t len);
 
 #endif

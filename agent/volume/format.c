@@ -107,9 +107,23 @@ static int check_empty(struct pvenc_ctx *ctx, struct img *img, const char *name,
 	r = read_area(ctx, img, name, &buf);
 	if (r < 0)
 		return r;
-	/* Resuming: our own (maybe partial) header is not foreign data. */
-	if (uuid_ok && luks_check_header(buf, LUKS_HEADER_SIZE, uuid_ok, dek, DEK_LEN) != -ESTALE &&
-	    !memcmp(buf, "LUKS\xba\xbe", 6))
+	/* Resuming: our own (maybe partial) header is not foreign data, but one with our
+	 * UUID that pvenc would never make was rewritten by someone: never format over it
+	 * (a new header is a new volume key over the data). */
+	r = uuid_ok && !memcmp(buf, "LUKS\xba\xbe", 6)
+		    ? luks_check_header(buf, LUKS_HEADER_SIZE, uuid_ok, dek, DEK_LEN)
+		    : -ESTALE;
+	if (r == -EMEDIUMTYPE) {
+		char why[256] = "";
+
+		(void)luks_header_check(buf, LUKS_HEADER_SIZE, LUKS_PVENC, why, sizeof(why));
+		return vol_fail(ctx, r,
+				"refusing to format %s: its LUKS2 header carries the volume's UUID "
+				"but is not one pvenc makes (%s); someone with write access to the "
+				"pool may have rewritten it. To overwrite it anyway: --force %s",
+				name, why, name);
+	}
+	if (r != -ESTALE)
 		return 0;
 	r = probe_region(buf, LUKS_HEADER_SIZE, &pr);
 	if (r < 0)

@@ -54,7 +54,11 @@ static const char kms_help[] =
 static void check_line(void *u, int ok, const char *text)
 {
 	(void)u;
-	(void)printf("%-5s %s\n", ok > 0 ? "ok" : ok == 0 ? "FAIL" : "--", text);
+	char safe[2048];
+
+	/* The text quotes the KMS's answers: one finding, one line. */
+	log_escape(text, safe, sizeof(safe));
+	(void)printf("%-5s %s\n", ok > 0 ? "ok" : ok == 0 ? "FAIL" : "--", safe);
 }
 
 int cmd_kms(int argc, char **argv)

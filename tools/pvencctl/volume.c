@@ -364,9 +364,12 @@ int cmd_rebind(int argc, char **argv)
 	r = vol_target(&ctx, a.pos[0], &v);
 	if (r == 0)
 		r = volume_rebind(&ctx, &v, a.from, &rr);
-	if (r == 0 && rr.changed)
-		(void)printf("%s: bound to its pool now (was: %s)\n", a.pos[0], rr.was);
-	else if (r == 0)
+	if (r == 0 && rr.changed) {
+		char safe[4 * sizeof(rr.was)];
+
+		log_escape(rr.was, safe, sizeof(safe));
+		(void)printf("%s: bound to its pool now (was: %s)\n", a.pos[0], safe);
+	} else if (r == 0)
 		(void)printf("%s: bound to its pool already\n", a.pos[0]);
 	return report(&ctx, r);
 }
@@ -386,6 +389,7 @@ int cmd_verify(int argc, char **argv)
 	static const char *const level[] = { "OK", "WARNING", "CRITICAL" };
 	struct verify_result vr = { 0 };
 	struct open_opts oo = { 0 };
+	char safe[4 * sizeof(vr.what)];
 
 	PREPARE("verify", O_KMS | O_CSI_VOLUME_ID, 1, 1, verify_help);
 	_cleanup_vol_ struct vol v = { .dev.id = -1 };
@@ -394,10 +398,10 @@ int cmd_verify(int argc, char **argv)
 	r = vol_target(&ctx, a.pos[0], &v);
 	if (r == 0)
 		r = volume_verify(&ctx, &v, &oo, &vr);
-	if (r < 0) {
-		(void)printf("%s: UNKNOWN: %s\n", a.pos[0], ctx.err[0] ? ctx.err : strerror(-r));
+	/* One line per volume, whatever the KMS's answer quoted in it holds. */
+	log_escape(r < 0 ? (ctx.err[0] ? ctx.err : strerror(-r)) : vr.what, safe, sizeof(safe));
+	(void)printf("%s: %s: %s\n", a.pos[0], r < 0 ? "UNKNOWN" : level[vr.level], safe);
+	if (r < 0)
 		return 3;
-	}
-	(void)printf("%s: %s: %s\n", a.pos[0], level[vr.level], vr.what);
 	return vr.level;
 }
