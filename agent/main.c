@@ -19,6 +19,7 @@
 #include "kms/kms.h"
 #include "util/config.h"
 #include "util/log.h"
+#include "util/secmem.h"
 
 static void usage(FILE *f)
 {
@@ -58,6 +59,7 @@ int main(int argc, char **argv)
 	/* Keys pass through this process: no core dumps, no ptrace by other users. */
 	(void)setrlimit(RLIMIT_CORE, &no_core);
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	r = secmem_lock_all();
 	/* glibc gives each thread that allocates its own arena (8 workers plus librados'
 	 * threads); two arenas keep an idle agent's private memory 30 % smaller (measured
 	 * 14.5 -> 10.3 MiB with 48 volumes, Documentation/performance.md), and the agent
@@ -67,6 +69,10 @@ int main(int argc, char **argv)
 	 * through OpenSSL's socket BIO would raise SIGPIPE). */
 	(void)signal(SIGPIPE, SIG_IGN);
 	log_set_ident("pvenc-agent");
+	if (r < 0)
+		log_notice("event=memory-not-locked error=\"%s\" msg=\"without CAP_IPC_LOCK, pages "
+			   "that held keys in libcurl, OpenSSL or json-c may reach swap\"",
+			   strerror(-r));
 	while ((c = getopt_long(argc, argv, "c:s:j:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':

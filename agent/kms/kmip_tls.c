@@ -143,6 +143,9 @@ static int new_ctx(struct kms *k, const struct kmip *m, SSL_CTX **out)
 	(void)SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT);
+	/* Decrypted records (keys in KMIP answers) are wiped once read, not left in
+	 * OpenSSL's buffer until the next record. */
+	SSL_CTX_set_options(ctx, SSL_OP_CLEANSE_PLAINTEXT);
 	if (SSL_CTX_load_verify_locations(ctx, m->ca, NULL) != 1) {
 		ssl_errors(e, sizeof(e));
 		SSL_CTX_free(ctx);

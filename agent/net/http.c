@@ -3,6 +3,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <openssl/ssl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +60,16 @@ struct sink {
 	size_t cap, max;
 	int too_big;
 };
+
+/* OpenSSL keeps the last decrypted record (a KMS answer with a DEK or a token) in
+ * its buffer until the next one overwrites it: wipe it once it was handed over. */
+static CURLcode cleanse_plaintext(CURL *h, void *ssl_ctx, void *u)
+{
+	(void)h;
+	(void)u;
+	SSL_CTX_set_options(ssl_ctx, SSL_OP_CLEANSE_PLAINTEXT);
+	return CURLE_OK;
+}
 
 static size_t on_body(char *data, size_t size, size_t n, void *u)
 {
@@ -293,6 +304,7 @@ int http_do(const struct http_req *rq, struct http_resp *rs, char *err, size_t e
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, rs);
+	curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, cleanse_plaintext);
 	if (t) {
 		if (t->ca_file)
 			curl_easy_setopt(h, CURLOPT_CAINFO, t->ca_file);

@@ -3,8 +3,10 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 /* A header page in front of the data keeps the mapping length; the data starts at a
@@ -87,4 +89,35 @@ void *secmem_realloc(void *p, size_t len)
 		memcpy(n, p, old < len ? old : len);
 	secmem_free(p);
 	return n;
+}
+
+/* CAP_IPC_LOCK in the effective set (bit 14 of CapEff): mlock without a limit. */
+static int can_lock_unlimited(void)
+{
+	char line[256];
+	unsigned long long eff = 0;
+	struct rlimit rl;
+	FILE *f;
+
+	if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur == RLIM_INFINITY)
+		return 1;
+	f = fopen("/proc/self/status", "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &eff) == 1)
+			break;
+	(void)fclose(f);
+	return !!(eff & (1ULL << 14));
+}
+
+int secmem_lock_all(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	return -EOPNOTSUPP; /* ASan's shadow memory is terabytes of reservations */
+#else
+	if (!can_lock_unlimited())
+		return -EPERM;
+	return mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) < 0 ? -errno : 0;
+#endif
 }

@@ -20,6 +20,12 @@ void secmem_free(void *p);
  * (the old buffer is then untouched). */
 void *secmem_realloc(void *p, size_t len);
 
+/* Keys also pass through memory pvenc does not own: libcurl's and OpenSSL's buffers,
+ * json-c's reallocations. This keeps every page of the process out of swap, each from
+ * its first use (mlockall with MCL_ONFAULT), where CAP_IPC_LOCK or an unlimited
+ * RLIMIT_MEMLOCK allows it (a limit would make later allocations fail). 0 or -errno. */
+int secmem_lock_all(void);
+
 static inline void secmem_freep(void *p)
 {
 	secmem_free(*(void **)p);
