@@ -38,6 +38,13 @@ int keyrec_parse(const uint8_t *buf, size_t len, struct keyrec *rec)
 	return 1;
 }
 
+/* Bytes, not strings: the record has no terminators. */
+static uint8_t *put(uint8_t *p, const void *src, size_t n)
+{
+	memcpy(p, src, n);
+	return p + n;
+}
+
 int keyrec_build(const char *scope, const char *image, const uint8_t *dek, size_t deklen,
 		 uint8_t **out, size_t *outlen)
 {
@@ -51,16 +58,12 @@ int keyrec_build(const char *scope, const char *image, const uint8_t *dek, size_
 	b = secmem_alloc(*outlen);
 	if (!b)
 		return -ENOMEM;
-	p = b;
-	memcpy(p, KEYREC_MAGIC, KEYREC_MAGIC_LEN);
-	p += KEYREC_MAGIC_LEN;
+	p = put(b, KEYREC_MAGIC, KEYREC_MAGIC_LEN);
 	*p++ = (uint8_t)sl;
-	memcpy(p, scope, sl);
-	p += sl;
+	p = put(p, scope, sl);
 	*p++ = (uint8_t)il;
-	memcpy(p, image, il);
-	p += il;
-	memcpy(p, dek, deklen);
+	p = put(p, image, il);
+	(void)put(p, dek, deklen);
 	*out = b;
 	return 0;
 }

@@ -179,7 +179,7 @@ int krbd_dm_name(const struct krbd_dev *d, char *buf, size_t len)
 		return -EINVAL;
 	hash[0] = '-';
 	for (int i = 0; i < 8; i++)
-		(void)snprintf(hash + 1 + 2 * i, 3, "%02x", md[i]);
+		(void)snprintf(hash + 1 + (size_t)2 * i, 3, "%02x", md[i]);
 	return dm_name(hash, d, buf, len);
 }
 
