@@ -93,7 +93,7 @@ void *secmem_realloc(void *p, size_t len)
 }
 
 /* CAP_IPC_LOCK in the effective set (bit 14 of CapEff): mlock without a limit. */
-static int can_lock_unlimited(void)
+static __attribute__((unused)) int can_lock_unlimited(void)
 {
 	char line[256];
 	unsigned long long eff = 0;
