@@ -45,6 +45,17 @@ static pthread_cond_t renew_cond = PTHREAD_COND_INITIALIZER;
 static struct vault_session *sessions;
 static pthread_t renewer;
 static int renewer_running, renewer_stop;
+static unsigned renew_gen; /* under sessions_lock: a token's clock changed */
+
+/* Tells the renewer that a token's clock changed. Called with a session's lock held:
+ * the renewer never holds sessions_lock while it waits for a session's. */
+static void renew_wake(void)
+{
+	pthread_mutex_lock(&sessions_lock);
+	renew_gen++;
+	pthread_cond_broadcast(&renew_cond);
+	pthread_mutex_unlock(&sessions_lock);
+}
 
 static double mono(void)
 {
@@ -170,7 +181,7 @@ static int set_token(struct vault_session *s, const char *tok, long ttl, int ren
 	s->ttl = ttl;
 	s->renewable = renewable;
 	s->dead = 0;
-	pthread_cond_broadcast(&renew_cond);
+	renew_wake();
 	return 0;
 }
 
@@ -299,7 +310,7 @@ static void lookup(struct vault_session *s)
 		s->obtained = mono();
 	}
 	s->renewable = jget_bool(d, "renewable") == 1;
-	pthread_cond_broadcast(&renew_cond);
+	renew_wake();
 }
 
 static int load_token_file(struct kms *k, struct vault_session *s, int force)
@@ -425,10 +436,18 @@ static void *renew_loop(void *arg)
 	(void)arg;
 	pthread_mutex_lock(&sessions_lock);
 	while (!renewer_stop) {
-		double now = mono(), next = now + 3600;
+		/* The list only grows at its head and is freed after this thread is joined:
+		 * it is walked without sessions_lock, so that a slow Vault's renewal holds up
+		 * no other entry (session_get takes sessions_lock on every open). */
+		struct vault_session *head = sessions;
+		unsigned gen = renew_gen;
+		double now, next;
 		struct timespec ts;
 
-		for (struct vault_session *s = sessions; s; s = s->next) {
+		pthread_mutex_unlock(&sessions_lock);
+		now = mono();
+		next = now + 3600;
+		for (struct vault_session *s = head; s; s = s->next) {
 			pthread_mutex_lock(&s->lock);
 			if (s->token && s->renewable && s->ttl > 0 && !s->dead) {
 				double due = s->obtained + (double)s->ttl * 2 / 3;
@@ -450,6 +469,9 @@ static void *renew_loop(void *arg)
 			}
 			pthread_mutex_unlock(&s->lock);
 		}
+		pthread_mutex_lock(&sessions_lock);
+		if (renewer_stop || gen != renew_gen)
+			continue; /* a token changed during the walk: walk again */
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		next -= mono();
 		if (next < 0.2)
