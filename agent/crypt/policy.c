@@ -63,10 +63,14 @@ static int segment_ok(struct json_object *root, enum luks_origin origin, char *w
 	const char *enc;
 	uint64_t sector = 0, offset = 0;
 
+	/* json-c's length and iteration calls assume the type: every one is checked. */
 	if (!json_object_object_get_ex(root, "segments", &segs) ||
-	    json_object_object_length(segs) != 1 || !json_object_object_get_ex(segs, "0", &seg))
+	    !json_object_is_type(segs, json_type_object) || json_object_object_length(segs) != 1 ||
+	    !json_object_object_get_ex(segs, "0", &seg))
 		return refuse(why, len, "it has %d data segments, not one",
-			      segs ? json_object_object_length(segs) : 0);
+			      json_object_is_type(segs, json_type_object)
+				      ? json_object_object_length(segs)
+				      : 0);
 	enc = str(seg, "encryption");
 	if (!enc || strcmp(enc, "aes-xts-plain64") != 0)
 		return refuse(why, len, "its data segment's cipher is %s, not aes-xts-plain64",
@@ -101,7 +105,7 @@ static int no_requirements(struct json_object *root, char *why, size_t len)
 	if (json_object_object_get_ex(root, "config", &cfg) &&
 	    json_object_object_get_ex(cfg, "requirements", &req) &&
 	    json_object_object_get_ex(req, "mandatory", &mand) &&
-	    json_object_array_length(mand) > 0)
+	    (!json_object_is_type(mand, json_type_array) || json_object_array_length(mand) > 0))
 		return refuse(
 			why, len,
 			"it has mandatory requirements (%s): a reencryption or another tool's "
@@ -152,12 +156,14 @@ static uint32_t pvenc_listed(struct json_object *root)
 	struct json_object *tokens, *slots;
 	uint32_t m = 0;
 
-	if (json_object_object_get_ex(root, "tokens", &tokens)) {
+	if (json_object_object_get_ex(root, "tokens", &tokens) &&
+	    json_object_is_type(tokens, json_type_object)) {
 		json_object_object_foreach(tokens, id, tok)
 		{
 			(void)id;
 			if (!str(tok, "type") || strcmp(str(tok, "type"), "pvenc") != 0 ||
-			    !json_object_object_get_ex(tok, "keyslots", &slots))
+			    !json_object_object_get_ex(tok, "keyslots", &slots) ||
+			    !json_object_is_type(slots, json_type_array))
 				continue;
 			for (size_t i = 0; i < json_object_array_length(slots); i++) {
 				const char *s =
@@ -173,20 +179,19 @@ static uint32_t pvenc_listed(struct json_object *root)
 	return UINT32_MAX;
 }
 
-int luks_header_policy(struct crypt_device *cd, enum luks_origin origin, uint32_t *slots, char *why,
-		       size_t len)
+int luks_policy_json(const char *json, int vk, enum luks_origin origin, uint32_t *slots, char *why,
+		     size_t len)
 {
 	struct json_object *root, *keyslots;
-	const char *json = NULL;
 	uint32_t listed, ok = 0;
-	int r, vk = crypt_get_volume_key_size(cd);
+	int r;
 
 	*slots = 0;
-	if (crypt_dump_json(cd, &json, 0) < 0 || !json)
-		return refuse(why, len, "libcryptsetup cannot show its metadata");
 	root = json_tokener_parse(json);
-	if (!root)
-		return refuse(why, len, "its metadata is not JSON");
+	if (!root || !json_object_is_type(root, json_type_object)) {
+		json_object_put(root);
+		return refuse(why, len, "its metadata is not a JSON object");
+	}
 	r = segment_ok(root, origin, why, len);
 	if (r == 0)
 		r = no_requirements(root, why, len);
@@ -194,12 +199,14 @@ int luks_header_policy(struct crypt_device *cd, enum luks_origin origin, uint32_
 		r = refuse(why, len, "its volume key has %d bits", vk * 8);
 	if (r == 0) {
 		listed = origin == LUKS_PVENC ? pvenc_listed(root) : UINT32_MAX;
-		if (json_object_object_get_ex(root, "keyslots", &keyslots)) {
+		if (json_object_object_get_ex(root, "keyslots", &keyslots) &&
+		    json_object_is_type(keyslots, json_type_object)) {
 			json_object_object_foreach(keyslots, id, ks)
 			{
 				long n = strtol(id, NULL, 10);
 
 				if (n >= 0 && n < LUKS2_KEYSLOTS_MAX && (listed & (1U << n)) &&
+				    json_object_is_type(ks, json_type_object) &&
 				    slot_allowed(ks, origin))
 					ok |= 1U << n;
 			}
@@ -213,6 +220,17 @@ int luks_header_policy(struct crypt_device *cd, enum luks_origin origin, uint32_
 					     "cryptsetup's defaults");
 	}
 	json_object_put(root);
-	*slots = ok;
+	*slots = r == 0 ? ok : 0;
 	return r;
+}
+
+int luks_header_policy(struct crypt_device *cd, enum luks_origin origin, uint32_t *slots, char *why,
+		       size_t len)
+{
+	const char *json = NULL;
+
+	*slots = 0;
+	if (crypt_dump_json(cd, &json, 0) < 0 || !json)
+		return refuse(why, len, "libcryptsetup cannot show its metadata");
+	return luks_policy_json(json, crypt_get_volume_key_size(cd), origin, slots, why, len);
 }

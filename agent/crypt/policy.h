@@ -34,5 +34,9 @@ enum luks_origin {
  * wrong. A pure read of the loaded metadata: no lock needed. */
 int luks_header_policy(struct crypt_device *cd, enum luks_origin origin, uint32_t *slots, char *why,
 		       size_t len);
+/* The same check of the header's metadata as libcryptsetup shows it (crypt_dump_json)
+ * and its volume key size @vk in bytes: the part that reads hostile text, fuzzed. */
+int luks_policy_json(const char *json, int vk, enum luks_origin origin, uint32_t *slots, char *why,
+		     size_t len);
 
 #endif
