@@ -123,4 +123,8 @@ int img_meta_getter(void *ctx, const char *key, char **value);
 /* One omap value of a RADOS object in the image's pool/namespace (ceph-csi journal). */
 int img_omap_get(const struct img_loc *l, const char *oid, const char *key, char **value);
 
+/* Every image of every pool, default namespace and namespaces (rbdlist.c): *specs
+ * (malloc), *n. Names that are no valid spec part are left out and counted in *odd. */
+int cluster_list_images(struct cluster *c, struct image_spec **specs, size_t *n, size_t *odd);
+
 #endif

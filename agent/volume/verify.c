@@ -46,10 +46,11 @@ int volume_verify(struct pvenc_ctx *ctx, struct vol *v, const struct open_opts *
 	r = vol_need(ctx, v, VOL_META);
 	if (r < 0)
 		return r;
-	if (m->kind == VOL_PLAIN)
+	if (m->kind == VOL_PLAIN) {
+		res->plain = 1;
 		return finding(res, VERIFY_CRITICAL,
-			       "not an encrypted volume (no pvenc or ceph-csi "
-			       "metadata)");
+			       "not an encrypted volume (no pvenc or ceph-csi metadata)");
+	}
 	if (m->state != STATE_FORMATTED)
 		return finding(res, VERIFY_CRITICAL,
 			       "prepared but not formatted (an interrupted create or format)");
@@ -89,4 +90,14 @@ int volume_verify(struct pvenc_ctx *ctx, struct vol *v, const struct open_opts *
 			       "opens, but its DEK is bound to its UUID only (made by an earlier "
 			       "pvenc): run pvencctl rebind");
 	return finding(res, VERIFY_OK, "the DEK from KMS '%s' opens the LUKS2 header", from.kms);
+}
+
+int volume_list_images(struct pvenc_ctx *ctx, struct image_spec **specs, size_t *n, size_t *odd)
+{
+	int r = pvenc_ctx_connect(ctx);
+
+	if (r < 0)
+		return r;
+	r = cluster_list_images(ctx->conn, specs, n, odd);
+	return r < 0 ? vol_fail(ctx, r, "cannot list the cluster's images: %s", strerror(-r)) : 0;
 }

@@ -126,12 +126,16 @@ enum {
 }; /* Nagios' levels */
 struct verify_result {
 	int level;
+	int plain; /* not an encrypted volume (--all leaves it out) */
 	char what[1100]; /* the finding in words */
 };
 /* Checks, without activating anything, that the volume would open: metadata, KMS,
  * DEK, header policy, keyslot. 0 with the verdict in @res; <0 if it could not check. */
 int volume_verify(struct pvenc_ctx *ctx, struct vol *v, const struct open_opts *o,
 		  struct verify_result *res);
+/* Every image of the cluster as "POOL/[NS/]IMAGE" specs (malloc): what verify --all
+ * walks. *odd counts names that are no valid spec and were left out. */
+int volume_list_images(struct pvenc_ctx *ctx, struct image_spec **specs, size_t *n, size_t *odd);
 
 enum rotate_what {
 	ROTATE_DEK = 1, /* new DEK and keyslot (ceph-csi's passphrase rotation) */

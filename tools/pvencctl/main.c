@@ -48,7 +48,7 @@ static const struct command commands[] = {
 	  "remove an unused image and its KMS-held key (never a shared KEK)" },
 	{ "rotate", cmd_rotate, "POOL/[NS/]IMAGE [--dek | --kek]",
 	  "rotate a volume's DEK (new keyslot, online) or wrap it under the newest KEK" },
-	{ "verify", cmd_verify, "POOL/[NS/]IMAGE[@SNAP]",
+	{ "verify", cmd_verify, "POOL/[NS/]IMAGE[@SNAP] | --all",
 	  "check that a volume would open (KMS, DEK, keyslot), activating nothing" },
 	{ "rebind", cmd_rebind, "POOL/[NS/]IMAGE [--from POOL[/NS]]",
 	  "bind a volume's stored key to the pool it is in (upgrade, move, copy)" },

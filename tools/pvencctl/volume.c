@@ -376,32 +376,77 @@ int cmd_rebind(int argc, char **argv)
 
 static const char verify_help[] =
 	"Checks that a volume (mapped or not) would open, without activating anything: its\n"
-	"metadata, its KMS, its DEK and the LUKS2 keyslot the DEK opens. One line, and\n"
-	"Nagios' exit codes: 0 OK, 1 WARNING (opens, but needs attention), 2 CRITICAL (would\n"
-	"not open), 3 UNKNOWN (could not check). Run it before a credential change, a KMS\n"
-	"migration or a reboot.\n\n"
+	"metadata, its KMS, its DEK and the LUKS2 keyslot the DEK opens. One line per\n"
+	"volume, and Nagios' exit codes: 0 OK, 1 WARNING (opens, but needs attention), 2\n"
+	"CRITICAL (would not open), 3 UNKNOWN (could not check). --all checks every\n"
+	"encrypted image of the cluster (every pool and namespace; plain images are left\n"
+	"out), ends with a count and exits with the worst verdict. Run it before a\n"
+	"credential change, a KMS migration or a reboot.\n\n"
 	"Options:\n"
+	"      --all              every encrypted image of the cluster\n"
 	"      --kms ID           ceph-csi volumes: the KMS id (else ceph-csi's journal)\n"
 	"      --csi-volume-id ID ceph-csi volumes: the CSI volume handle (else derived)\n\n";
 
+static const char *const verify_level[] = { "OK", "WARNING", "CRITICAL", "UNKNOWN" };
+
+/* One volume's line; its level (3: could not check). Plain images: -1 when @skip_plain. */
+static int verify_one(struct pvenc_ctx *ctx, const char *target, const struct open_opts *oo,
+		      int skip_plain)
+{
+	_cleanup_vol_ struct vol v = { .dev.id = -1 };
+	struct verify_result vr = { 0 };
+	char safe[4 * sizeof(vr.what)];
+	int r, level;
+
+	ctx->err[0] = '\0';
+	r = vol_target(ctx, target, &v);
+	if (r == 0)
+		r = volume_verify(ctx, &v, oo, &vr);
+	if (r == 0 && vr.plain && skip_plain)
+		return -1;
+	level = r < 0 ? 3 : vr.level;
+	/* One line per volume, whatever the KMS's answer quoted in it holds. */
+	log_escape(r < 0 ? (ctx->err[0] ? ctx->err : strerror(-r)) : vr.what, safe, sizeof(safe));
+	(void)printf("%s: %s: %s\n", target, verify_level[level], safe);
+	return level;
+}
+
 int cmd_verify(int argc, char **argv)
 {
-	static const char *const level[] = { "OK", "WARNING", "CRITICAL" };
-	struct verify_result vr = { 0 };
+	_cleanup_free_ struct image_spec *specs = NULL;
 	struct open_opts oo = { 0 };
-	char safe[4 * sizeof(vr.what)];
+	size_t n = 0, odd = 0, count[4] = { 0 };
+	int worst = 0;
 
-	PREPARE("verify", O_KMS | O_CSI_VOLUME_ID, 1, 1, verify_help);
-	_cleanup_vol_ struct vol v = { .dev.id = -1 };
+	PREPARE("verify", O_KMS | O_CSI_VOLUME_ID | O_ALL, 0, 1, verify_help);
 	oo.kms_id = a.kms;
 	oo.csi_volume_id = a.csi_volume_id;
-	r = vol_target(&ctx, a.pos[0], &v);
-	if (r == 0)
-		r = volume_verify(&ctx, &v, &oo, &vr);
-	/* One line per volume, whatever the KMS's answer quoted in it holds. */
-	log_escape(r < 0 ? (ctx.err[0] ? ctx.err : strerror(-r)) : vr.what, safe, sizeof(safe));
-	(void)printf("%s: %s: %s\n", a.pos[0], r < 0 ? "UNKNOWN" : level[vr.level], safe);
-	if (r < 0)
+	if (a.all == (a.npos == 1)) {
+		cmd_usage(stderr, "verify", verify_help);
+		return EXIT_USAGE;
+	}
+	if (!a.all)
+		return verify_one(&ctx, a.pos[0], &oo, 0);
+	r = volume_list_images(&ctx, &specs, &n, &odd);
+	if (r < 0) {
+		(void)printf("all volumes: UNKNOWN: %s\n", ctx.err);
 		return 3;
-	return vr.level;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char name[SPEC_STR_MAX];
+		int level;
+
+		(void)image_spec_format(&specs[i], name, sizeof(name));
+		level = verify_one(&ctx, name, &oo, 1);
+		if (level < 0)
+			continue;
+		count[level]++;
+		/* Nagios: CRITICAL is the worst, then UNKNOWN, then WARNING. */
+		if (level == 2 || (level == 3 && worst != 2) || (level == 1 && worst == 0))
+			worst = level;
+	}
+	(void)printf("%zu volumes: %zu ok, %zu warning, %zu critical, %zu unknown%s\n",
+		     count[0] + count[1] + count[2] + count[3], count[0], count[1], count[2],
+		     count[3], odd ? " (images with names pvenc cannot handle left out)" : "");
+	return worst;
 }
