@@ -67,6 +67,10 @@ int vol_csi_binding(struct pvenc_ctx *ctx, const struct img_loc *loc, const stru
 /* Whether @v (metadata read) is a formatted pvenc volume whose stored key can change
  * (@kek: its wrapping), and its KMS (*k) if so. */
 int vol_rotatable(struct pvenc_ctx *ctx, const struct vol *v, int kek, struct kms **k);
+/* The image of a key change opened for writing (*img), its metadata read into @v and
+ * vol_rotatable's checks passed, with its KMS (*k). */
+int vol_open_for_change(struct pvenc_ctx *ctx, struct vol *v, int kek, struct img **img,
+			struct kms **k);
 /* The lease of a key change under a random @cookie (cookie[40]); -EBUSY with *busy set
  * when another node holds it. */
 int vol_take_lease(struct pvenc_ctx *ctx, const struct vol *v, const struct img *img, char *cookie,

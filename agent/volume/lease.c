@@ -64,6 +64,20 @@ int vol_take_lease(struct pvenc_ctx *ctx, const struct vol *v, const struct img 
 	return 0;
 }
 
+int vol_open_for_change(struct pvenc_ctx *ctx, struct vol *v, int kek, struct img **img,
+			struct kms **k)
+{
+	int r;
+
+	vol_forget(v);
+	r = vol_open_image(ctx, &v->dev.spec, 0, img);
+	if (r == 0)
+		r = vol_read_meta(ctx, v, img_meta_getter, *img);
+	if (r == 0)
+		r = vol_rotatable(ctx, v, kek, k);
+	return r == 0 && !*k ? -EIO : r; /* rotatable opens the KMS whenever it says yes */
+}
+
 void vol_drop_lease(struct img *img, const char *cookie)
 {
 	(void)img_lease_release(&img->loc, ROTATE_LOCK, cookie);

@@ -16,6 +16,22 @@
 #include "util/secmem.h"
 #include "volume/internal.h"
 
+/* How looking for the DEK ended (@r); a refusal that a move explains names --from
+ * unless @no_hint. */
+static int found(struct pvenc_ctx *ctx, const struct vol *v, const char *how, struct kms *k, int r,
+		 int no_hint, size_t len)
+{
+	if (r < 0)
+		return vol_fail(ctx, r, "cannot %s the DEK of %s with KMS '%s': %s%s", how, v->name,
+				v->meta.kms, k->error,
+				no_hint ? ""
+					: " (moved or copied from another pool? pass --from "
+					  "POOL[/NAMESPACE])");
+	return len == DEK_LEN
+		       ? 0
+		       : vol_fail(ctx, -EBADMSG, "the DEK of %s has %zu bytes", v->name, len);
+}
+
 /* The wrapped DEK, wherever it was bound: here (v2 or v1), or in @from (v2). */
 static int unwrap_from(struct pvenc_ctx *ctx, struct kms *k, struct img *img, const struct vol *v,
 		       const char *from, uint8_t **dek, struct rebind_result *res)
@@ -35,16 +51,7 @@ static int unwrap_from(struct pvenc_ctx *ctx, struct kms *k, struct img *img, co
 		res->changed = 1;
 		(void)snprintf(res->was, sizeof(res->was), "%s", from);
 	}
-	if (r < 0)
-		return vol_fail(ctx, r, "cannot unwrap the DEK of %s with KMS '%s': %s%s", v->name,
-				m->kms, k->error,
-				from || r != -EKEYREJECTED
-					? ""
-					: " (moved or copied from another pool? pass --from "
-					  "POOL[/NAMESPACE])");
-	return len == DEK_LEN
-		       ? 0
-		       : vol_fail(ctx, -EBADMSG, "the DEK of %s has %zu bytes", v->name, len);
+	return found(ctx, v, "unwrap", k, r, from || r != -EKEYREJECTED, len);
 }
 
 /* The KMS-held DEK: this image's already, or one to claim (no owner, another image of
@@ -73,15 +80,7 @@ static int fetch_from(struct pvenc_ctx *ctx, struct kms *k, struct img *img, con
 	} else if (r == 0) {
 		(void)snprintf(res->was, sizeof(res->was), "this image");
 	}
-	if (r < 0)
-		return vol_fail(ctx, r, "cannot fetch the DEK of %s from KMS '%s': %s%s", v->name,
-				m->kms, k->error,
-				from || r != -EPERM ? ""
-						    : " (moved or copied from another pool? pass "
-						      "--from POOL[/NAMESPACE])");
-	return len == DEK_LEN
-		       ? 0
-		       : vol_fail(ctx, -EBADMSG, "the DEK of %s has %zu bytes", v->name, len);
+	return found(ctx, v, "fetch", k, r, from || r != -EPERM, len);
 }
 
 /* Stores @dek bound to where the volume is now. */
@@ -130,13 +129,7 @@ int volume_rebind(struct pvenc_ctx *ctx, struct vol *v, const char *from, struct
 	r = vol_need(ctx, v, VOL_IMAGE);
 	if (r < 0)
 		return r;
-	vol_forget(v);
-	r = vol_open_image(ctx, &v->dev.spec, 0, &img);
-	if (r < 0)
-		return r;
-	r = vol_read_meta(ctx, v, img_meta_getter, img);
-	if (r == 0)
-		r = vol_rotatable(ctx, v, 0, &k);
+	r = vol_open_for_change(ctx, v, 0, &img, &k);
 	if (r == 0)
 		r = vol_take_lease(ctx, v, img, cookie, &busy);
 	if (r < 0)

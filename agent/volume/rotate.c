@@ -533,15 +533,7 @@ int volume_rotate(struct pvenc_ctx *ctx, struct vol *v, unsigned what, int64_t d
 				v->name);
 	if (what != ROTATE_DEK && what != ROTATE_KEK)
 		return vol_fail(ctx, -EINVAL, "rotate either the DEK or the KEK");
-	vol_forget(v);
-	r = vol_open_image(ctx, &v->dev.spec, 0, &img);
-	if (r < 0)
-		return r;
-	r = vol_read_meta(ctx, v, img_meta_getter, img);
-	if (r == 0)
-		r = vol_rotatable(ctx, v, what == ROTATE_KEK, &k);
-	if (r == 0 && !k)
-		r = -EIO; /* rotatable opens the KMS whenever it says yes */
+	r = vol_open_for_change(ctx, v, what == ROTATE_KEK, &img, &k);
 	if (r == 0)
 		r = vol_take_lease(ctx, v, img, cookie, &res->skipped);
 	if (r != 0)
