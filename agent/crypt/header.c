@@ -321,9 +321,7 @@ int luks_header_add_key(uint8_t *hdr, size_t len, const uint8_t *old, const uint
 	r = pvenc_token_add(cd, slot);
 	if (r < 0)
 		return r;
-	r = crypt_get_volume_key_size(cd);
-	vklen = r > 0 ? (size_t)r : 0;
-	vk = vklen ? secmem_alloc(vklen) : NULL;
+	vk = cs_vk_alloc(cd, &vklen);
 	if (!vk)
 		return -ENOMEM;
 	r = crypt_volume_key_get(cd, slot, (char *)vk, &vklen, (const char *)old, deklen);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "util/log.h"
+#include "util/secmem.h"
 
 static pthread_mutex_t cs_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -61,4 +62,12 @@ void cd_free_locked(struct crypt_device **cd)
 
 		crypt_free(*cd);
 	}
+}
+
+uint8_t *cs_vk_alloc(struct crypt_device *cd, size_t *len)
+{
+	int n = crypt_get_volume_key_size(cd);
+
+	*len = n > 0 ? (size_t)n : 0;
+	return *len ? secmem_alloc(*len) : NULL;
 }

@@ -15,6 +15,8 @@
 
 #include <libcryptsetup.h>
 #include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "util/macro.h"
 
@@ -40,5 +42,9 @@ void cs_init_logging(void);
 int crypt_init_locked(struct crypt_device **cd, const char *dev);
 void cd_free_locked(struct crypt_device **cd);
 #define _cleanup_cd_locked_ _cleanup_(cd_free_locked)
+
+/* A secmem buffer the size of @cd's volume key (*len); NULL when it has none or on
+ * ENOMEM. */
+uint8_t *cs_vk_alloc(struct crypt_device *cd, size_t *len);
 
 #endif

@@ -114,9 +114,7 @@ int luks_open(const char *dev, const char *name, const char *uuid, const uint8_t
 		(void)snprintf(err, errlen, "refusing the LUKS2 header of %s: %s", dev, why);
 		return r;
 	}
-	r = crypt_get_volume_key_size(cd);
-	vklen = r > 0 ? (size_t)r : 0;
-	vk = vklen ? secmem_alloc(vklen) : NULL;
+	vk = cs_vk_alloc(cd, &vklen);
 	if (!vk)
 		return -ENOMEM;
 	/* Only the keyslots the policy allows: never an operator's, never a slow one. */
