@@ -36,27 +36,13 @@ static void usage(FILE *f)
 		      "      --version       print the version\n");
 }
 
-int main(int argc, char **argv)
+/* What the process is before it does anything: keys pass through it. */
+static void process_setup(void)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "socket", required_argument, NULL, 's' },
-		{ "jobs", required_argument, NULL, 'j' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct rlimit no_core = { 0, 0 };
-	const char *config = NULL, *sock = NULL;
-	struct pvenc_config cfg;
-	struct agent *a = NULL;
-	sigset_t mask;
-	char err[512];
-	int c, jobs = 0, r;
-	char *end;
+	int r;
 
-	/* Keys pass through this process: no core dumps, no ptrace by other users. */
+	/* No core dumps, no ptrace by other users, no page in swap. */
 	(void)setrlimit(RLIMIT_CORE, &no_core);
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	r = secmem_lock_all();
@@ -73,6 +59,28 @@ int main(int argc, char **argv)
 		log_notice("event=memory-not-locked error=\"%s\" msg=\"without CAP_IPC_LOCK, pages "
 			   "that held keys in libcurl, OpenSSL or json-c may reach swap\"",
 			   strerror(-r));
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config = NULL, *sock = NULL;
+	struct pvenc_config cfg;
+	struct agent *a = NULL;
+	sigset_t mask;
+	char err[512];
+	int c, jobs = 0, r;
+	char *end;
+
+	process_setup();
 	while ((c = getopt_long(argc, argv, "c:s:j:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':

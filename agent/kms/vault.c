@@ -247,13 +247,14 @@ static int loopback_url(const char *url)
 	return lo;
 }
 
-int vault_init(struct kms *k, struct vault *v, struct json_object *cfg, const char *type)
+/* vaultAddress: https://, or plain http:// to this host (a Vault Agent listener) or
+ * where the entry accepts it: tokens and keys would cross the network readable. */
+static int init_addr(struct kms *k, struct vault *v, struct json_object *cfg)
 {
-	const char *addr, *s;
+	const char *addr = vault_cfg(cfg, N("vaultAddress", "VAULT_ADDR"));
 	size_t n;
 	int r;
 
-	addr = vault_cfg(cfg, N("vaultAddress", "VAULT_ADDR"));
 	if (!addr)
 		return kms_fail(k, -EINVAL,
 				"vaultAddress is required (or VAULT_ADDR in the entry)");
@@ -267,21 +268,28 @@ int vault_init(struct kms *k, struct vault *v, struct json_object *cfg, const ch
 	n = strlen(v->c.addr);
 	while (n > 8 && v->c.addr[n - 1] == '/')
 		v->c.addr[--n] = '\0';
-	/* Plain http only to this host (a Vault Agent listener), or when the entry says so:
-	 * tokens and keys would cross the network readable by anyone on the path. */
-	if (!strncmp(addr, "http://", 7) && !loopback_url(addr)) {
-		if (!truthy(vault_cfg(cfg, N("vaultAllowPlainHTTP"))))
-			return kms_fail(k, -EINVAL,
-					"vaultAddress %s is plain http to another host: tokens "
-					"and keys would cross the network unencrypted. Use "
-					"https://, or set \"vaultAllowPlainHTTP\": \"true\" in the "
-					"entry to accept that",
-					v->c.addr);
-		log_warn("KMS '%s': vaultAddress %s is plain http (vaultAllowPlainHTTP): tokens "
-			 "and keys cross the network unencrypted",
-			 k->id, v->c.addr);
-	}
+	if (strncmp(addr, "http://", 7) != 0 || loopback_url(addr))
+		return 0;
+	if (!truthy(vault_cfg(cfg, N("vaultAllowPlainHTTP"))))
+		return kms_fail(k, -EINVAL,
+				"vaultAddress %s is plain http to another host: tokens and keys "
+				"would cross the network unencrypted. Use https://, or set "
+				"\"vaultAllowPlainHTTP\": \"true\" in the entry to accept that",
+				v->c.addr);
+	log_warn("KMS '%s': vaultAddress %s is plain http (vaultAllowPlainHTTP): tokens and "
+		 "keys cross the network unencrypted",
+		 k->id, v->c.addr);
+	return 0;
+}
 
+int vault_init(struct kms *k, struct vault *v, struct json_object *cfg, const char *type)
+{
+	const char *s;
+	int r;
+
+	r = init_addr(k, v, cfg);
+	if (r < 0)
+		return r;
 	r = dup_opt(&v->secrets_dir, vault_cfg(cfg, N("secretsDir")) ?: SECRETS_DIR_DEFAULT);
 	if (r < 0)
 		return r;

@@ -234,6 +234,25 @@ static int map_curl(CURLcode c, const struct http_req *rq, const char *cerr, int
 	return r;
 }
 
+static void set_tls(CURL *h, const struct http_tls *t)
+{
+	curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, cleanse_plaintext);
+	if (!t)
+		return;
+	if (t->ca_file)
+		curl_easy_setopt(h, CURLOPT_CAINFO, t->ca_file);
+	if (t->ca_path)
+		curl_easy_setopt(h, CURLOPT_CAPATH, t->ca_path);
+	if (t->cert)
+		curl_easy_setopt(h, CURLOPT_SSLCERT, t->cert);
+	if (t->key)
+		curl_easy_setopt(h, CURLOPT_SSLKEY, t->key);
+	if (t->skip_verify) {
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+}
+
 int http_do(const struct http_req *rq, struct http_resp *rs, char *err, size_t errlen)
 {
 	char cerr[CURL_ERROR_SIZE] = "";
@@ -304,21 +323,7 @@ int http_do(const struct http_req *rq, struct http_resp *rs, char *err, size_t e
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, rs);
-	curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, cleanse_plaintext);
-	if (t) {
-		if (t->ca_file)
-			curl_easy_setopt(h, CURLOPT_CAINFO, t->ca_file);
-		if (t->ca_path)
-			curl_easy_setopt(h, CURLOPT_CAPATH, t->ca_path);
-		if (t->cert)
-			curl_easy_setopt(h, CURLOPT_SSLCERT, t->cert);
-		if (t->key)
-			curl_easy_setopt(h, CURLOPT_SSLKEY, t->key);
-		if (t->skip_verify) {
-			curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-			curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-		}
-	}
+	set_tls(h, rq->tls);
 	c = curl_easy_perform(h);
 	if (c != CURLE_OK) {
 		r = map_curl(c, rq, cerr, s.too_big, err, errlen);
