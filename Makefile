@@ -232,7 +232,7 @@ fuzz-config_SRCS := agent/util/config.c agent/util/fileio.c agent/util/secmem.c 
 	agent/util/schedule.c
 fuzz-control_SRCS := agent/control/proto.c agent/util/imagespec.c agent/util/log.c
 fuzz-rbdmeta_SRCS := agent/store/rbdmeta.c agent/util/schedule.c
-fuzz-luks-policy_SRCS := agent/crypt/policy.c
+fuzz-luks-policy_SRCS := agent/crypt/policy.c agent/crypt/hdrmac.c agent/util/secmem.c
 fuzz-keyrec_SRCS := agent/kms/keyrec.c agent/util/secmem.c
 fuzz-vault-response_SRCS := agent/kms/vault_resp.c agent/util/jsonsec.c agent/util/b64.c \
 	agent/util/secmem.c

@@ -5,17 +5,21 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <json-c/json.h>
 #include <libcryptsetup.h>
 #include <keyutils.h>
 #include <libdevmapper.h>
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "crypt/hdrmac.h"
 #include "crypt/libcs.h"
 #include "crypt/policy.h"
 #include "util/log.h"
@@ -76,6 +80,83 @@ static int pvenc_token_add(struct crypt_device *cd, int slot)
 	if (crypt_token_is_assigned(cd, t, slot) == 0)
 		return 0;
 	return crypt_token_assign_keyslot(cd, t, slot);
+}
+
+/* Keyslot @slot's authenticator for @dek into pvenc's token (crypt/hdrmac.h); the MACs
+ * of keyslots the token no longer lists go. 1 if the token changed, 0 if not. */
+static int token_set_mac(struct crypt_device *cd, int slot, const uint8_t *dek, size_t deklen)
+{
+	struct json_object *tok, *old, *macs;
+	const char *was = NULL, *now;
+	char hex[HDRMAC_HEX_LEN + 1], id[16];
+	int t = pvenc_token(cd), r, changed;
+
+	if (t < 0)
+		return t;
+	r = hdrmac_compute(cd, slot, dek, deklen, hex);
+	if (r < 0)
+		return r;
+	if (crypt_token_json_get(cd, t, &was) < 0 || !was || !(tok = json_tokener_parse(was)))
+		return -EIO;
+	macs = json_object_new_object();
+	if (!macs) {
+		json_object_put(tok);
+		return -ENOMEM;
+	}
+	if (json_object_object_get_ex(tok, "mac", &old) &&
+	    json_object_is_type(old, json_type_object)) {
+		json_object_object_foreach(old, k, v)
+		{
+			long n = strtol(k, NULL, 10);
+
+			if (n != slot && n >= 0 && n < LUKS2_TOKENS_MAX &&
+			    crypt_token_is_assigned(cd, t, (int)n) == 0)
+				json_object_object_add(macs, k, json_object_get(v));
+		}
+	}
+	(void)snprintf(id, sizeof(id), "%d", slot);
+	json_object_object_add(macs, id, json_object_new_string(hex));
+	json_object_object_add(tok, "mac", macs);
+	now = json_object_to_json_string_ext(tok, JSON_C_TO_STRING_PLAIN);
+	/* @was is libcryptsetup's and gone once the token is set. */
+	changed = strcmp(was, now) != 0;
+	r = changed ? crypt_token_json_set(cd, t, now) : 0;
+	json_object_put(tok);
+	return r < 0 ? r : changed;
+}
+
+int luks_mac_check(struct crypt_device *cd, int slot, const uint8_t *dek, size_t deklen,
+		   int required, char *why, size_t whylen)
+{
+	struct json_object *tok = NULL, *macs, *v;
+	const char *json = NULL, *stored = NULL;
+	char hex[HDRMAC_HEX_LEN + 1], id[16];
+	int t = pvenc_token(cd), r;
+
+	(void)snprintf(id, sizeof(id), "%d", slot);
+	if (t >= 0 && crypt_token_json_get(cd, t, &json) >= 0 && json)
+		tok = json_tokener_parse(json);
+	if (json_object_object_get_ex(tok, "mac", &macs) &&
+	    json_object_object_get_ex(macs, id, &v) && json_object_is_type(v, json_type_string))
+		stored = json_object_get_string(v);
+	if (!stored) {
+		json_object_put(tok);
+		if (!required)
+			return 0;
+		(void)snprintf(why, whylen, "it carries no authenticator for keyslot %d", slot);
+		return -EMEDIUMTYPE;
+	}
+	r = hdrmac_compute(cd, slot, dek, deklen, hex);
+	if (r == 0 &&
+	    (strlen(stored) != HDRMAC_HEX_LEN || CRYPTO_memcmp(stored, hex, HDRMAC_HEX_LEN) != 0)) {
+		(void)snprintf(why, whylen,
+			       "its authenticator for keyslot %d does not match its settings: "
+			       "they were changed after pvenc wrote them",
+			       slot);
+		r = -EMEDIUMTYPE;
+	}
+	json_object_put(tok);
+	return r;
 }
 
 /* Every pvenc keyslot: the DEK is 256 random bits, so PBKDF2 at a fixed, low count
@@ -143,6 +224,8 @@ int luks_build_header(const struct luks_format_opts *o, const uint8_t *dek, size
 		goto fail;
 	slot = r;
 	r = pvenc_token_add(cd, slot);
+	if (r == 0)
+		r = token_set_mac(cd, slot, dek, deklen);
 	if (r < 0)
 		goto fail;
 	if (crypt_get_metadata_size(cd, &meta, &slots) < 0 ||
@@ -204,7 +287,7 @@ static int load_region(const uint8_t *hdr, size_t len, struct crypt_device **cd,
 }
 
 int luks_check_header(const uint8_t *hdr, size_t len, const char *uuid, const uint8_t *dek,
-		      size_t deklen)
+		      size_t deklen, int mac_required)
 {
 	_cleanup_close_ int fd = -1;
 	_cleanup_cd_locked_ struct crypt_device *cd = NULL;
@@ -223,6 +306,8 @@ int luks_check_header(const uint8_t *hdr, size_t len, const char *uuid, const ui
 	if (r < 0)
 		return r;
 	r = unlock(cd, slots, dek, deklen);
+	if (r >= 0 && uuid)
+		r = luks_mac_check(cd, r, dek, deklen, mac_required, why, sizeof(why));
 	return r < 0 ? r : 0;
 }
 
@@ -286,6 +371,15 @@ int luks_header_keyslot_of(const uint8_t *hdr, size_t len, const uint8_t *dek, s
 	return unlock(cd, slots, dek, deklen);
 }
 
+/* Before a keyslot's authenticator is written anew: the one it has must match, or the
+ * rewrite would vouch for settings someone else changed. */
+static int mac_still_good(struct crypt_device *cd, int slot, const uint8_t *dek, size_t deklen)
+{
+	char why[256];
+
+	return luks_mac_check(cd, slot, dek, deklen, 0, why, sizeof(why));
+}
+
 int luks_header_add_key(uint8_t *hdr, size_t len, const uint8_t *old, const uint8_t *new_key,
 			size_t deklen)
 {
@@ -304,8 +398,12 @@ int luks_header_add_key(uint8_t *hdr, size_t len, const uint8_t *old, const uint
 	/* Already there (a resumed rotation): nothing to add. */
 	slot = unlock(cd, slots, new_key, deklen);
 	if (slot >= 0) {
-		r = pvenc_token_add(cd, slot);
+		r = mac_still_good(cd, slot, new_key, deklen);
 		if (r == 0)
+			r = pvenc_token_add(cd, slot);
+		if (r == 0)
+			r = token_set_mac(cd, slot, new_key, deklen);
+		if (r >= 0)
 			r = store_mem_header(fd, hdr, len);
 		return r < 0 ? r : slot;
 	}
@@ -318,7 +416,11 @@ int luks_header_add_key(uint8_t *hdr, size_t len, const uint8_t *old, const uint
 	slot = unlock(cd, slots, old, deklen);
 	if (slot < 0)
 		return slot;
-	r = pvenc_token_add(cd, slot);
+	r = mac_still_good(cd, slot, old, deklen);
+	if (r == 0)
+		r = pvenc_token_add(cd, slot);
+	if (r == 0)
+		r = token_set_mac(cd, slot, old, deklen);
 	if (r < 0)
 		return r;
 	vk = cs_vk_alloc(cd, &vklen);
@@ -332,6 +434,8 @@ int luks_header_add_key(uint8_t *hdr, size_t len, const uint8_t *old, const uint
 	if (slot < 0)
 		return slot;
 	r = pvenc_token_add(cd, slot);
+	if (r == 0)
+		r = token_set_mac(cd, slot, new_key, deklen);
 	if (r < 0)
 		return r;
 	r = store_mem_header(fd, hdr, len);
@@ -353,6 +457,9 @@ int luks_header_keep_only(uint8_t *hdr, size_t len, const uint8_t *dek, size_t d
 	keep = unlock(cd, slots, dek, deklen);
 	if (keep < 0)
 		return -EPERM; /* never remove slots without one that is known to work */
+	r = mac_still_good(cd, keep, dek, deklen);
+	if (r < 0)
+		return r;
 	token = pvenc_token(cd);
 	if (token < 0)
 		return 0; /* no record of which slots are pvenc's: remove none */
@@ -368,10 +475,44 @@ int luks_header_keep_only(uint8_t *hdr, size_t len, const uint8_t *dek, size_t d
 			return r;
 		removed++;
 	}
+	/* The kept keyslot's MAC (a header from before MACs gets one), the others' gone. */
+	r = token_set_mac(cd, keep, dek, deklen);
+	if (r < 0)
+		return r;
+	removed += r;
 	if (removed) {
 		r = store_mem_header(fd, hdr, len);
 		if (r < 0)
 			return r;
 	}
 	return removed;
+}
+
+int luks_header_set_mac(uint8_t *hdr, size_t len, const uint8_t *dek, size_t deklen)
+{
+	CS_LOCKED;
+	_cleanup_cd_ struct crypt_device *cd = NULL;
+	_cleanup_close_ int fd = -1;
+	uint32_t slots;
+	int r, slot;
+
+	cs_init_logging();
+	r = load_mem_header(hdr, len, &cd, &fd, &slots);
+	if (r < 0)
+		return r;
+	slot = unlock(cd, slots, dek, deklen);
+	if (slot < 0)
+		return slot;
+	r = mac_still_good(cd, slot, dek, deklen);
+	if (r == 0)
+		r = pvenc_token_add(cd, slot);
+	if (r == 0)
+		r = token_set_mac(cd, slot, dek, deklen);
+	if (r > 0) {
+		int w = store_mem_header(fd, hdr, len);
+
+		if (w < 0)
+			return w;
+	}
+	return r;
 }

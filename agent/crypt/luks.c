@@ -132,6 +132,16 @@ int luks_open(const char *dev, const char *name, const char *uuid, const uint8_t
 			       dev);
 		return -EPERM;
 	}
+	/* pvenc's own header: the keyslot's settings are what pvenc wrote (hdrmac.h). */
+	if (uuid) {
+		r = luks_mac_check(cd, r, dek, deklen, !!(flags & LUKS_OPEN_MAC_REQUIRED), why,
+				   sizeof(why));
+		if (r < 0) {
+			(void)snprintf(err, errlen, "refusing the LUKS2 header of %s: %s", dev,
+				       why);
+			return r;
+		}
+	}
 	if (flags & LUKS_OPEN_READONLY)
 		cflags |= CRYPT_ACTIVATE_READONLY;
 	if (flags & LUKS_OPEN_DISCARDS)

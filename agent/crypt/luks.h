@@ -41,10 +41,18 @@ int luks_build_header(const struct luks_format_opts *o, const uint8_t *dek, size
 
 /* Checks an in-memory header region (the whole header area, or a prefix that holds
  * the keyslot @dek opens): 0 if it is LUKS2 with @uuid and @dek unlocks a keyslot
- * (@uuid NULL: a ceph-csi volume, any UUID, ceph-csi's header policy); -ENODATA not LUKS, -ESTALE other UUID, -EMEDIUMTYPE not a header
- * pvenc makes (luks_header_policy), -EPERM wrong key. */
+ * (@uuid NULL: a ceph-csi volume, any UUID, ceph-csi's header policy) whose
+ * authenticator matches (required if @mac_required); -ENODATA not LUKS, -ESTALE other
+ * UUID, -EMEDIUMTYPE not a header pvenc makes (policy or authenticator), -EPERM wrong
+ * key. */
 int luks_check_header(const uint8_t *hdr, size_t len, const char *uuid, const uint8_t *dek,
-		      size_t deklen);
+		      size_t deklen, int mac_required);
+
+/* Keyslot @slot's authenticator (crypt/hdrmac.h) in the header loaded in @cd, for @dek:
+ * 0 if it matches, or if there is none and it is not @required; else -EMEDIUMTYPE
+ * with @why. */
+int luks_mac_check(struct crypt_device *cd, int slot, const uint8_t *dek, size_t deklen,
+		   int required, char *why, size_t whylen);
 
 /* Whether an in-memory header passes luks_header_policy for @origin (crypt/policy.h):
  * 0, -ENODATA if it is no LUKS2 header, or -EMEDIUMTYPE with @why set. */
@@ -61,12 +69,17 @@ int luks_header_keyslot_of(const uint8_t *hdr, size_t len, const uint8_t *dek, s
 int luks_header_add_key(uint8_t *hdr, size_t len, const uint8_t *old, const uint8_t *new_key,
 			size_t deklen);
 int luks_header_keep_only(uint8_t *hdr, size_t len, const uint8_t *dek, size_t deklen);
+/* Gives the keyslot @dek opens its authenticator (a header made before them); 1 if the
+ * header changed, 0 if it had it, <0 on error. */
+int luks_header_set_mac(uint8_t *hdr, size_t len, const uint8_t *dek, size_t deklen);
 
 enum {
 	LUKS_OPEN_READONLY = 1 << 0,
 	LUKS_OPEN_DISCARDS = 1 << 1,
 	LUKS_OPEN_NO_READ_WQ = 1 << 2,
 	LUKS_OPEN_NO_WRITE_WQ = 1 << 3,
+	/* The keyslot's authenticator must be there (binding v2: crypt/hdrmac.h). */
+	LUKS_OPEN_MAC_REQUIRED = 1 << 4,
 };
 
 /* Activates @name over @dev. Idempotent: if @name is already active over @dev, 0 and

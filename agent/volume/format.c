@@ -77,7 +77,7 @@ static int write_header(struct pvenc_ctx *ctx, struct img *img, const char *labe
 	r = img_read(img, 0, LUKS_HEADER_SIZE, back);
 	if (r < 0)
 		return vol_fail(ctx, r, "reading back the LUKS2 header failed: %s", strerror(-r));
-	r = luks_check_header(back, LUKS_HEADER_SIZE, uuid, dek, DEK_LEN);
+	r = luks_check_header(back, LUKS_HEADER_SIZE, uuid, dek, DEK_LEN, 1);
 	if (r < 0)
 		return vol_fail(ctx, -EIO,
 				"the LUKS2 header read back from the image does not verify (%s)",
@@ -111,7 +111,7 @@ static int check_empty(struct pvenc_ctx *ctx, struct img *img, const char *name,
 	 * UUID that pvenc would never make was rewritten by someone: never format over it
 	 * (a new header is a new volume key over the data). */
 	r = uuid_ok && !memcmp(buf, "LUKS\xba\xbe", 6)
-		    ? luks_check_header(buf, LUKS_HEADER_SIZE, uuid_ok, dek, DEK_LEN)
+		    ? luks_check_header(buf, LUKS_HEADER_SIZE, uuid_ok, dek, DEK_LEN, 0)
 		    : -ESTALE;
 	if (r == -EMEDIUMTYPE) {
 		char why[256] = "";
@@ -233,7 +233,7 @@ int vol_header_opens(struct pvenc_ctx *ctx, struct img *img, const char *name, c
 	_cleanup_free_ uint8_t *buf = NULL;
 	int r = read_area(ctx, img, name, &buf);
 
-	return r < 0 ? r : luks_check_header(buf, LUKS_HEADER_SIZE, uuid, dek, DEK_LEN) == 0;
+	return r < 0 ? r : luks_check_header(buf, LUKS_HEADER_SIZE, uuid, dek, DEK_LEN, 0) == 0;
 }
 
 /* Resumes an interrupted format with the DEK already stored: never a new key, and

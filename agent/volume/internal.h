@@ -76,6 +76,10 @@ int vol_open_for_change(struct pvenc_ctx *ctx, struct vol *v, int kek, struct im
 int vol_take_lease(struct pvenc_ctx *ctx, const struct vol *v, const struct img *img, char *cookie,
 		   int *busy);
 void vol_drop_lease(struct img *img, const char *cookie);
+/* Gives the keyslot @dek opens its authenticator (crypt/hdrmac.h) on the image's
+ * header, written the way rotation writes headers; nothing when it has it. */
+int vol_header_authenticate(struct pvenc_ctx *ctx, struct img *img, const uint8_t *dek,
+			    const char *name);
 /* 1 if the LUKS2 header on @img carries @uuid and opens with @dek, 0 if not. */
 int vol_header_opens(struct pvenc_ctx *ctx, struct img *img, const char *name, const char *uuid,
 		     const uint8_t *dek);

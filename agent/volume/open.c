@@ -78,6 +78,10 @@ int volume_open(struct pvenc_ctx *ctx, struct vol *v, const struct open_opts *o,
 	if (r < 0)
 		return r;
 	crashpoint("open:dek-unwrapped");
+	/* A DEK the KMS proves bound (v2, wrapped) comes with an authenticated header:
+	 * a header without the authenticator was stripped of it. */
+	if (m->kind == VOL_PVENC && m->dek && from.bound)
+		flags |= LUKS_OPEN_MAC_REQUIRED;
 	t = mono_us();
 	r = luks_open(v->dev.path, v->dm, m->kind == VOL_PVENC ? m->uuid : NULL, dek, deklen, flags,
 		      &res->already, ctx->err, sizeof(ctx->err));

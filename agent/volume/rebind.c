@@ -154,6 +154,9 @@ int volume_rebind(struct pvenc_ctx *ctx, struct vol *v, const char *from, struct
 	}
 	if (r > 0)
 		r = 0;
+	/* The header's authenticator before the binding that requires it. */
+	if (r == 0 && (res->changed || !v->meta.bound))
+		r = vol_header_authenticate(ctx, img, dek, v->name);
 	if (r == 0 && (res->changed || !v->meta.bound))
 		r = bind_here(ctx, k, img, v, dek);
 	if (r == 0)

@@ -126,7 +126,16 @@ static int verify_header(struct pvenc_ctx *ctx, struct img *img, const uint8_t *
 enum header_op {
 	HEADER_ADD_KEY, /* a keyslot for @new_dek, unlocked with @old */
 	HEADER_KEEP_ONLY, /* every keyslot but @new_dek's removed */
+	HEADER_SET_MAC, /* @new_dek's keyslot gets its authenticator */
 };
+
+static int refuse_mac(struct pvenc_ctx *ctx, const char *name)
+{
+	return vol_fail(ctx, -EMEDIUMTYPE,
+			"refusing the LUKS2 header of %s: its keyslot's authenticator does not "
+			"match its settings: they were changed after pvenc wrote them",
+			name);
+}
 
 /* Reads the header, changes it, writes what changed in the safe order and checks that
  * @new_dek opens what is on the image. */
@@ -154,7 +163,9 @@ static int header_step(struct pvenc_ctx *ctx, struct img *img, enum header_op op
 	memcpy(now, was, LUKS_HEADER_SIZE);
 	if (op == HEADER_ADD_KEY) {
 		r = luks_header_add_key(now, LUKS_HEADER_SIZE, old, new_dek, DEK_LEN);
-		if (r < 0)
+		if (r == -EMEDIUMTYPE)
+			r = refuse_mac(ctx, name);
+		else if (r < 0)
 			r = vol_fail(ctx, r,
 				     "cannot add a keyslot for the new DEK of %s: %s (the stored "
 				     "DEK does not open the header)",
@@ -162,10 +173,16 @@ static int header_step(struct pvenc_ctx *ctx, struct img *img, enum header_op op
 		else
 			r = write_header(ctx, img, was, now, 1);
 	} else {
-		r = luks_header_keep_only(now, LUKS_HEADER_SIZE, new_dek, DEK_LEN);
-		if (r < 0)
-			r = vol_fail(ctx, r, "cannot remove the old keyslots of %s: %s", name,
-				     strerror(-r));
+		r = op == HEADER_KEEP_ONLY
+			    ? luks_header_keep_only(now, LUKS_HEADER_SIZE, new_dek, DEK_LEN)
+			    : luks_header_set_mac(now, LUKS_HEADER_SIZE, new_dek, DEK_LEN);
+		if (r == -EMEDIUMTYPE)
+			r = refuse_mac(ctx, name);
+		else if (r < 0)
+			r = vol_fail(ctx, r, "cannot %s of %s: %s",
+				     op == HEADER_KEEP_ONLY ? "remove the old keyslots"
+							    : "authenticate the header",
+				     name, strerror(-r));
 		else if (r > 0)
 			r = write_header(ctx, img, was, now, 0);
 	}
@@ -173,9 +190,16 @@ static int header_step(struct pvenc_ctx *ctx, struct img *img, enum header_op op
 	free(now);
 	if (r == 0)
 		r = verify_header(ctx, img, new_dek,
-				  op == HEADER_ADD_KEY ? "adding the keyslot"
-						       : "removing the old keyslots");
+				  op == HEADER_ADD_KEY	   ? "adding the keyslot"
+				  : op == HEADER_KEEP_ONLY ? "removing the old keyslots"
+							   : "authenticating the header");
 	return r;
+}
+
+int vol_header_authenticate(struct pvenc_ctx *ctx, struct img *img, const uint8_t *dek,
+			    const char *name)
+{
+	return header_step(ctx, img, HEADER_SET_MAC, dek, dek, name);
 }
 
 /* Buffered readers of a locally mapped /dev/rbdN (blkid, cryptsetup luksDump) would
@@ -459,8 +483,14 @@ static int rotate_kek(struct pvenc_ctx *ctx, struct img *img, struct vol_meta *m
 				"%s' to finish it first",
 				name, name);
 	r = unwrap(ctx, k, img, m, m->dek, name, &dek);
-	if (r < 0)
+	/* Binding v2 needs the header's authenticator (a volume of an earlier pvenc): it
+	 * goes first, so that the header never lacks it while the DEK is bound. */
+	if (r == 0)
+		r = vol_header_authenticate(ctx, img, dek, name);
+	if (r < 0) {
+		secmem_free(dek);
 		return r;
+	}
 	vol_binding(&img->loc, m->uuid, 1, scope, &b);
 	r = kms_wrap(k, &b, dek, DEK_LEN, &wrapped);
 	secmem_free(dek);

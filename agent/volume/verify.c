@@ -66,15 +66,18 @@ int volume_verify(struct pvenc_ctx *ctx, struct vol *v, const struct open_opts *
 	r = img_read(img, 0, LUKS_HEADER_SIZE, hdr);
 	if (r < 0)
 		return vol_fail(ctx, r, "cannot read %s: %s", v->name, strerror(-r));
+	/* A DEK the KMS proves bound (v2, wrapped) comes with an authenticated header. */
 	r = luks_check_header(hdr, LUKS_HEADER_SIZE, m->kind == VOL_PVENC ? m->uuid : NULL, dek,
-			      deklen);
+			      deklen, m->dek && from.bound);
 	if (r == -ENODATA)
 		return finding(res, VERIFY_CRITICAL, "no LUKS2 header on the image (overwritten?)");
 	if (r == -ESTALE)
 		return finding(res, VERIFY_CRITICAL, "the LUKS2 header has another UUID than %s",
 			       m->uuid);
 	if (r == -EMEDIUMTYPE)
-		return finding(res, VERIFY_CRITICAL, "the LUKS2 header is not one pvenc opens");
+		return finding(res, VERIFY_CRITICAL,
+			       "the LUKS2 header is not one pvenc opens (settings or "
+			       "authenticator)");
 	if (r == -EPERM)
 		return finding(res, VERIFY_CRITICAL,
 			       "the DEK from KMS '%s' opens no keyslot of the LUKS2 header",

@@ -104,7 +104,7 @@ static int one(struct bench *b, struct pvenc_ctx *ctx, const char *name)
 	if (r < 0)
 		return vol_fail(ctx, r, "%s: header read: %s", name, strerror(-r));
 	t = now_us();
-	r = luks_check_header(hdr, HEADER_READ, v.meta.uuid, dek, deklen);
+	r = luks_check_header(hdr, HEADER_READ, v.meta.uuid, dek, deklen, 0);
 	b->check_us += now_us() - t;
 	if (r < 0)
 		return vol_fail(ctx, r, "%s: the DEK does not unlock its header (%s)", name,
