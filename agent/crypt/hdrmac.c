@@ -15,11 +15,11 @@
 #define TEXT_MAX 4096
 
 /* What the MAC covers, by name: a field missing from the header counts as "null". */
-static const char *const seg_keys[] = { "type",	    "offset",	   "size",
+static const char *const seg_keys[] = { "type",	    "offset",	  "size",
 					"iv_tweak", "encryption", "sector_size" };
 static const char *const slot_keys[] = { "type", "key_size" };
-static const char *const kdf_keys[] = { "type", "hash", "iterations", "time", "memory", "cpus",
-					"salt" };
+static const char *const kdf_keys[] = { "type",	  "hash", "iterations", "time",
+					"memory", "cpus", "salt" };
 static const char *const af_keys[] = { "type", "stripes", "hash" };
 static const char *const area_keys[] = { "type", "offset", "size", "encryption", "key_size" };
 
@@ -53,8 +53,8 @@ static struct json_object *child(struct json_object *o, const char *key)
 }
 
 /* HKDF-SHA-256(DEK, info) then HMAC-SHA-256 over @text. */
-static int mac(const uint8_t *dek, size_t deklen, const char *uuid, const char *text,
-	       size_t len, char hex[HDRMAC_HEX_LEN + 1])
+static int mac(const uint8_t *dek, size_t deklen, const char *uuid, const char *text, size_t len,
+	       char hex[HDRMAC_HEX_LEN + 1])
 {
 	_cleanup_secmem_ uint8_t *key = secmem_alloc(32);
 	char info[128];

@@ -54,7 +54,7 @@ int main(int argc, char **argv)
 	kms_agent_mode();
 	if (wrap_once(argv[1], argv[2]) < 0)
 		return 1;
-	(void)sleep((unsigned)atoi(argv[4]));
+	(void)sleep((unsigned)strtoul(argv[4], NULL, 10));
 	t = now();
 	if (wrap_once(argv[1], argv[3]) < 0)
 		return 1;
