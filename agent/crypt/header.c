@@ -380,6 +380,22 @@ static int mac_still_good(struct crypt_device *cd, int slot, const uint8_t *dek,
 	return luks_mac_check(cd, slot, dek, deklen, 0, why, sizeof(why));
 }
 
+/* The keyslot @dek opens among @slots made pvenc's, its authenticator checked (when it
+ * has one) and written: *slot, and 1 if the token changed. -EPERM: @dek opens none. */
+static int own_slot(struct crypt_device *cd, uint32_t slots, const uint8_t *dek, size_t deklen,
+		    int *slot)
+{
+	int r;
+
+	*slot = unlock(cd, slots, dek, deklen);
+	if (*slot < 0)
+		return *slot;
+	r = mac_still_good(cd, *slot, dek, deklen);
+	if (r == 0)
+		r = pvenc_token_add(cd, *slot);
+	return r < 0 ? r : token_set_mac(cd, *slot, dek, deklen);
+}
+
 int luks_header_add_key(uint8_t *hdr, size_t len, const uint8_t *old, const uint8_t *new_key,
 			size_t deklen)
 {
@@ -396,31 +412,20 @@ int luks_header_add_key(uint8_t *hdr, size_t len, const uint8_t *old, const uint
 	if (r < 0)
 		return r;
 	/* Already there (a resumed rotation): nothing to add. */
-	slot = unlock(cd, slots, new_key, deklen);
-	if (slot >= 0) {
-		r = mac_still_good(cd, slot, new_key, deklen);
-		if (r == 0)
-			r = pvenc_token_add(cd, slot);
-		if (r == 0)
-			r = token_set_mac(cd, slot, new_key, deklen);
-		if (r >= 0)
-			r = store_mem_header(fd, hdr, len);
+	r = own_slot(cd, slots, new_key, deklen, &slot);
+	if (r >= 0) {
+		r = store_mem_header(fd, hdr, len);
 		return r < 0 ? r : slot;
 	}
+	if (r != -EPERM)
+		return r;
 	r = crypt_set_pbkdf_type(cd, &keyslot_pbkdf);
 	if (r < 0)
 		return r;
 	/* The slot @old opens is pvenc's: a header older than the token learns it here.
 	 * The volume key comes from that slot alone; libcryptsetup's add by passphrase
 	 * would try @old on every keyslot, an operator's slow ones too. */
-	slot = unlock(cd, slots, old, deklen);
-	if (slot < 0)
-		return slot;
-	r = mac_still_good(cd, slot, old, deklen);
-	if (r == 0)
-		r = pvenc_token_add(cd, slot);
-	if (r == 0)
-		r = token_set_mac(cd, slot, old, deklen);
+	r = own_slot(cd, slots, old, deklen, &slot);
 	if (r < 0)
 		return r;
 	vk = cs_vk_alloc(cd, &vklen);
@@ -500,14 +505,7 @@ int luks_header_set_mac(uint8_t *hdr, size_t len, const uint8_t *dek, size_t dek
 	r = load_mem_header(hdr, len, &cd, &fd, &slots);
 	if (r < 0)
 		return r;
-	slot = unlock(cd, slots, dek, deklen);
-	if (slot < 0)
-		return slot;
-	r = mac_still_good(cd, slot, dek, deklen);
-	if (r == 0)
-		r = pvenc_token_add(cd, slot);
-	if (r == 0)
-		r = token_set_mac(cd, slot, dek, deklen);
+	r = own_slot(cd, slots, dek, deklen, &slot);
 	if (r > 0) {
 		int w = store_mem_header(fd, hdr, len);
 
