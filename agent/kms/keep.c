@@ -75,11 +75,15 @@ int kms_fetch(struct kms *k, const struct kms_binding *b, uint8_t **dek, size_t 
 	r = fetch_checked(k, b, &raw, &rawlen);
 	if (r < 0)
 		return r;
+	if (b->recorded)
+		*b->recorded = 0;
 	if (b->text || keyrec_parse(raw, rawlen, &rec) == 0) {
 		*dek = TAKE_PTR(raw);
 		*len = rawlen;
 		return 0;
 	}
+	if (b->recorded)
+		*b->recorded = 1;
 	*dek = secmem_alloc(rec.dek_len);
 	if (!*dek)
 		return -ENOMEM;

@@ -40,6 +40,9 @@ struct kms_binding {
 	/* KMS-held: store replaces a key whatever owner it records (`pvencctl rebind`, an
 	 * operator's explicit decision). */
 	int claim;
+	/* KMS-held, set by fetch when not NULL: 1 if the key came as an owner record
+	 * (binding v2: the KMS vouches for it, not image metadata), 0 if bare. */
+	int *recorded;
 };
 
 struct kms_ops; /* a provider (kms/provider.h) */

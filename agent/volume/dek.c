@@ -102,15 +102,17 @@ int vol_unwrap(struct kms *k, const struct img_loc *loc, const struct vol_meta *
 	return kms_unwrap(k, &b, wrapped, dek, deklen) == 0 ? 0 : r;
 }
 
-/* A pvenc volume's KMS-held DEK; "<uuid>.next" while a rotation is in its switch. */
+/* A pvenc volume's KMS-held DEK; "<uuid>.next" while a rotation is in its switch.
+ * *bound: the KMS kept it as an owner record (binding v2). */
 static int fetch_held(struct kms *k, const struct img_loc *loc, const struct vol_meta *m,
-		      uint8_t **dek, size_t *deklen)
+		      uint8_t **dek, size_t *deklen, int *bound)
 {
 	char scope[VOL_SCOPE_MAX], nextid[META_UUID_LEN + 8];
 	struct kms_binding b;
 	int r;
 
 	vol_binding(loc, m->uuid, 1, scope, &b);
+	b.recorded = bound;
 	r = kms_fetch(k, &b, dek, deklen);
 	if ((r == -ENOKEY || r == -ENOENT) && m->dek_next) {
 		/* A KMS-held rotation stopped inside its switch (rotate.c). */
@@ -159,9 +161,8 @@ int vol_fetch_dek(struct pvenc_ctx *ctx, const struct img_loc *loc, const struct
 				"%s keeps its DEK in the KMS, not in image metadata; KMS '%s' "
 				"(%s) only unwraps keys",
 				name, kms_id, kms_type(k));
-		r = m->kind == VOL_PVENC ? fetch_held(k, loc, m, dek, deklen)
+		r = m->kind == VOL_PVENC ? fetch_held(k, loc, m, dek, deklen, &bound)
 					 : kms_fetch(k, &b, dek, deklen);
-		bound = m->bound; /* set only where the KMS keeps the owner (format, rebind) */
 		if (r < 0)
 			return vol_fail(ctx, r, "cannot fetch the DEK of %s from KMS '%s': %s",
 					name, kms_id, k->error);

@@ -78,9 +78,9 @@ int volume_open(struct pvenc_ctx *ctx, struct vol *v, const struct open_opts *o,
 	if (r < 0)
 		return r;
 	crashpoint("open:dek-unwrapped");
-	/* A DEK the KMS proves bound (v2, wrapped) comes with an authenticated header:
-	 * a header without the authenticator was stripped of it. */
-	if (m->kind == VOL_PVENC && m->dek && from.bound)
+	/* A DEK the KMS proves bound (v2: wrapped, or kept as an owner record) comes with
+	 * an authenticated header: a header without the authenticator was stripped of it. */
+	if (m->kind == VOL_PVENC && from.bound)
 		flags |= LUKS_OPEN_MAC_REQUIRED;
 	t = mono_us();
 	r = luks_open(v->dev.path, v->dm, m->kind == VOL_PVENC ? m->uuid : NULL, dek, deklen, flags,

@@ -66,9 +66,10 @@ int volume_verify(struct pvenc_ctx *ctx, struct vol *v, const struct open_opts *
 	r = img_read(img, 0, LUKS_HEADER_SIZE, hdr);
 	if (r < 0)
 		return vol_fail(ctx, r, "cannot read %s: %s", v->name, strerror(-r));
-	/* A DEK the KMS proves bound (v2, wrapped) comes with an authenticated header. */
+	/* A DEK the KMS proves bound (v2: wrapped, or kept as an owner record) comes with
+	 * an authenticated header. */
 	r = luks_check_header(hdr, LUKS_HEADER_SIZE, m->kind == VOL_PVENC ? m->uuid : NULL, dek,
-			      deklen, m->dek && from.bound);
+			      deklen, from.bound);
 	if (r == -ENODATA)
 		return finding(res, VERIFY_CRITICAL, "no LUKS2 header on the image (overwritten?)");
 	if (r == -ESTALE)
