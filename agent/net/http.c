@@ -94,6 +94,9 @@ static size_t on_body(char *data, size_t size, size_t n, void *u)
 		s->cap = cap;
 	}
 	memcpy(s->rs->body + s->rs->len, data, len);
+	/* libcurl's receive buffer held the answer (a DEK, a token) in plaintext and is
+	 * done with this part of it once it is delivered: wipe it there too. */
+	explicit_bzero(data, len);
 	s->rs->len += len;
 	s->rs->body[s->rs->len] = '\0';
 	return len;
