@@ -16,7 +16,6 @@
 #include "pvencctl.h"
 #include "util/log.h"
 #include "util/macro.h"
-#include "util/secmem.h"
 
 struct command {
 	const char *name;
@@ -218,7 +217,6 @@ int main(int argc, char **argv)
 	/* Keys pass through this process: no core dumps, no ptrace by other users. */
 	(void)setrlimit(RLIMIT_CORE, &no_core);
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	(void)secmem_lock_all(); /* out of swap, where root's CAP_IPC_LOCK allows */
 	/* A KMS that resets the connection must give an error, not kill us. */
 	(void)signal(SIGPIPE, SIG_IGN);
 	log_set_ident("pvencctl");
