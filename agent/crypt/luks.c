@@ -212,7 +212,8 @@ static int mapping_over(struct crypt_device *cd, const char *name, const char *d
 	if (crypt_status(cd, name) != CRYPT_ACTIVE && crypt_status(cd, name) != CRYPT_BUSY)
 		return -ENOENT;
 	under = crypt_get_device_name(cd);
-	return !dev || (under && same_device(under, dev)) ? 0 : -EXDEV;
+	/* Refused only when it is provably over another device (an error table has none). */
+	return !dev || !under || same_device(under, dev) ? 0 : -EXDEV;
 }
 
 int luks_over(const char *name, const char *dev)
