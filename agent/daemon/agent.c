@@ -20,6 +20,7 @@
 
 #include "control/proto.h"
 #include "crypt/luks.h"
+#include "daemon/devstate.h"
 #include "daemon/internal.h"
 #include "daemon/notify.h"
 #include "util/log.h"
@@ -159,6 +160,20 @@ static void run_job(struct agent *a, struct pvenc_ctx *ctx, struct job *j)
 		       r < 0 ? (ctx->err[0] ? ctx->err : strerror(-r)) : "");
 }
 
+/* The device table into its file (devstate.h); lock held. Best effort: the file only
+ * informs a restarted agent, and the log has every change anyway. */
+void agent_save_state(struct agent *a)
+{
+	int r;
+
+	if (!a->state_path[0])
+		return;
+	r = devstate_save(&a->tab, a->state_path);
+	if (r < 0 && !a->state_unsaved)
+		log_warn("event=state-not-saved path=%s error=\"%s\"", a->state_path, strerror(-r));
+	a->state_unsaved = r < 0;
+}
+
 /* Records a job's outcome in the device table and logs what changed; lock held. */
 static void account(struct agent *a, const struct job *j)
 {
@@ -166,12 +181,21 @@ static void account(struct agent *a, const struct job *j)
 	uint32_t rnd = 0;
 	unsigned wait = 0;
 	enum dev_event ev;
-	const struct dev *d;
+	enum dev_state was = DEV_NSTATES;
+	struct dev *d = devtab_get(&a->tab, j->devid, 0);
+	char err[sizeof(d->last_error)] = "";
 
+	if (d) {
+		was = d->state;
+		(void)snprintf(err, sizeof(err), "%s", d->last_error);
+	}
 	if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
 		rnd = (uint32_t)agent_mono();
 	ev = devtab_account(&a->tab, &p, j, agent_mono(), rnd, &wait);
 	d = devtab_get(&a->tab, j->devid, 0);
+	if (d && (d->state != was || strcmp(err, d->last_error) != 0))
+		d->since = time(NULL);
+	agent_save_state(a);
 	if (!d)
 		return;
 	switch (ev) {
@@ -291,6 +315,7 @@ void agent_handle_remove(struct agent *a, int devid)
 	if (d)
 		(void)snprintf(image, sizeof(image), "%s", d->image);
 	devtab_drop(&a->tab, devid);
+	agent_save_state(a);
 	pthread_mutex_unlock(&a->lock);
 	if (dm[0] && luks_close(dm, NULL, 1) == 0) /* the name is the agent's own */
 		log_notice("image=%s device=rbd%d event=removed-while-open dm=%s "
@@ -328,6 +353,17 @@ static void kstat_resync(struct agent *a, int reregister, int prune)
 	log_info("event=kstat-resync registered=%zu pruned=%zu", registered, pruned);
 }
 
+/* The device table's file sits beside the control socket, in the runtime directory
+ * that systemd keeps across restarts (RuntimeDirectoryPreserve=yes). */
+static void agent_state_path(const char *socket, char *buf, size_t len)
+{
+	const char *slash = strrchr(socket, '/');
+	int n = slash ? (int)(slash - socket) : 0;
+
+	if (!slash || (size_t)snprintf(buf, len, "%.*s/devices.json", n, socket) >= len)
+		buf[0] = '\0';
+}
+
 int agent_new(const struct pvenc_config *cfg, const char *config_path, struct agent **ret)
 {
 	struct agent *a = calloc(1, sizeof(*a));
@@ -337,6 +373,7 @@ int agent_new(const struct pvenc_config *cfg, const char *config_path, struct ag
 	a->cfg = *cfg;
 	a->config_path = config_path;
 	a->listen_fd = -1;
+	agent_state_path(cfg->agent_socket, a->state_path, sizeof(a->state_path));
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->work, NULL);
 	pthread_cond_init(&a->done, NULL);
@@ -365,17 +402,28 @@ int agent_start(struct agent *a)
 			return log_err(-EAGAIN, "cannot start worker threads");
 		a->nworkers++;
 	}
-	/* Everything already mapped: after boot (rbdmap) or an agent restart. */
+	/* Everything already mapped: after boot (rbdmap) or an agent restart, which
+	 * finds what the agent before it said of each (devstate.h). */
 	r = krbd_dev_list(&devs, &n);
 	if (r == 0) {
+		int lr;
+
 		pthread_mutex_lock(&a->lock);
 		for (size_t i = 0; i < n; i++) {
 			struct dev *d = devtab_get(&a->tab, devs[i].id, 1);
 
-			if (d)
+			if (d) {
 				d->scanned = 1;
-			(void)agent_enqueue(a, devs[i].id, JOB_OPEN, 0, 0);
+				(void)image_spec_format(&devs[i].spec, d->image, sizeof(d->image));
+			}
 		}
+		lr = devstate_load(&a->tab, a->state_path);
+		if (lr < 0)
+			log_warn("event=state-not-loaded path=%s error=\"%s\"", a->state_path,
+				 strerror(-lr));
+		for (size_t i = 0; i < n; i++)
+			(void)agent_enqueue(a, devs[i].id, JOB_OPEN, 0, 0);
+		agent_save_state(a);
 		pthread_mutex_unlock(&a->lock);
 		free(devs);
 	}

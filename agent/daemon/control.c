@@ -2,8 +2,8 @@
 /*
  * The agent's control socket (Documentation/agent.md "Control socket"): one thread per
  * client, root only, one JSON request per line. Volume operations go through the
- * agent's queue, one job per device at a time; status and list answer from the
- * cluster with the agent's own view of each device added.
+ * agent's queue, one job per device at a time; status answers from the cluster and
+ * list from the node (sysfs, device-mapper), each with the agent's own view added.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -43,8 +43,30 @@ static struct json_object *answer_ok(struct json_object *result)
 	return o;
 }
 
-/* Adds the agent's view (pending, retrying, last error) to a status object. */
-static void add_agent_state(struct agent *a, struct json_object *st)
+/* What the agent learnt when it opened the volume (what it told pvenc.ko): the list
+ * has it without asking Ceph. Fields a status from Ceph already has are left. */
+static void add_ident(struct json_object *st, const struct kvol *k)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(st, "kms", &v) && k->kms[0])
+		json_object_object_add(st, "kms", json_object_new_string(k->kms));
+	if (!json_object_object_get_ex(st, "dek_version", &v))
+		json_object_object_add(st, "dek_version", json_object_new_int64(k->dek_version));
+	if (!json_object_object_get_ex(st, "kek_version", &v))
+		json_object_object_add(st, "kek_version", json_object_new_int64(k->key_version));
+	if (!json_object_object_get_ex(st, "rotated_at", &v))
+		json_object_object_add(st, "rotated_at",
+				       k->rotated_at ? json_object_new_int64((int64_t)k->rotated_at)
+						     : NULL);
+	if (!json_object_object_get_ex(st, "opened_at", &v) && k->opened_at)
+		json_object_object_add(st, "opened_at",
+				       json_object_new_int64((int64_t)k->opened_at));
+}
+
+/* Adds the agent's view (state, attempts, last error, since when) to a status object;
+ * with @ident, what it learnt at the open too. */
+static void add_agent_state(struct agent *a, struct json_object *st, int ident)
 {
 	struct json_object *v;
 	const char *dev;
@@ -66,11 +88,16 @@ static void add_agent_state(struct agent *a, struct json_object *st)
 		if (d->last_error[0])
 			json_object_object_add(ag, "last_error",
 					       json_object_new_string(d->last_error));
+		if (d->since)
+			json_object_object_add(ag, "since",
+					       json_object_new_int64((int64_t)d->since));
 		if (d->state == DEV_RETRY)
 			json_object_object_add(
 				ag, "next_retry_in_s",
 				json_object_new_int64((int64_t)(d->next_try - agent_mono())));
 		json_object_object_add(st, "agent", ag);
+		if (ident && d->state == DEV_OPEN && d->have_ident)
+			add_ident(st, &d->ident);
 	}
 	pthread_mutex_unlock(&a->lock);
 }
@@ -177,25 +204,27 @@ static struct json_object *handle(struct agent *a, struct ctl_request *req)
 		return queued_op(a, req, JOB_UNMAP);
 	case CTL_RESIZE:
 		return queued_op(a, req, JOB_RESIZE);
-	case CTL_STATUS:
 	case CTL_LIST:
+		/* The node's view and the agent's: no Ceph, so that it answers in an outage. */
+		r = volume_list(&o);
+		if (r < 0)
+			return answer_err(r, "cannot list rbd devices");
+		for (size_t i = 0; i < json_object_array_length(o); i++)
+			add_agent_state(a, json_object_array_get_idx(o, i), 1);
+		return answer_ok(o);
+	case CTL_STATUS:
 		pthread_mutex_lock(&a->lock); /* a reload may be replacing a->cfg */
 		pvenc_ctx_init(&ctx, &a->cfg);
 		pthread_mutex_unlock(&a->lock);
 		r = cephconn_get(&a->ceph, &ctx);
-		if (r == 0 && req->op == CTL_STATUS) {
+		if (r == 0) {
 			_cleanup_vol_ struct vol v = { .dev.id = -1 };
 
 			r = vol_target(&ctx, req->target, &v);
 			if (r == 0)
 				r = volume_status(&ctx, &v, &o);
 			if (r == 0)
-				add_agent_state(a, o);
-		} else if (r == 0) {
-			r = volume_list(&ctx, &o);
-			if (r == 0)
-				for (size_t i = 0; i < json_object_array_length(o); i++)
-					add_agent_state(a, json_object_array_get_idx(o, i));
+				add_agent_state(a, o, 0);
 		}
 		if (ctx.conn) {
 			cephconn_put(&a->ceph, &ctx, agent_mono());

@@ -9,8 +9,8 @@
 const char *dev_state_name(enum dev_state s)
 {
 	static const char *const names[] = {
-		[DEV_QUEUED] = "queued", [DEV_OPEN] = "open",	    [DEV_RETRY] = "retrying",
-		[DEV_FAILED] = "failed", [DEV_IGNORED] = "ignored", [DEV_CLOSED] = "closed",
+		[DEV_QUEUED] = "opening", [DEV_OPEN] = "open",	     [DEV_RETRY] = "retrying",
+		[DEV_FAILED] = "failed",  [DEV_IGNORED] = "ignored", [DEV_CLOSED] = "closed",
 	};
 
 	return (unsigned)s < DEV_NSTATES ? names[s] : "?";

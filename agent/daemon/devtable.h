@@ -36,6 +36,7 @@ struct dev {
 	char image[SPEC_STR_MAX]; /* pool/[ns/]image, for logs: rbdN changes every boot */
 	int scanned; /* found by the startup scan, not yet tried: READY=1 waits for it */
 	char last_error[1024];
+	time_t since; /* wall clock of the last change of state or error; 0: not known */
 	int have_ident; /* DEV_OPEN: ident is what pvenc.ko was told */
 	struct kvol ident;
 	int64_t rot_period; /* DEV_OPEN: its rotation schedule; 0 (off): never checked */

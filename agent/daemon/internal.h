@@ -38,12 +38,16 @@ struct agent {
 	int clients;
 	struct client *client_list; /* live client threads, joined by agent_free() */
 	struct kmodnl_watch *kwatch; /* pvenc.ko appearing; NULL if netlink is unusable */
+	char state_path[128]; /* devstate.h; "" without a socket directory */
+	int state_unsaved; /* the last save failed (said once) */
 };
 
 /* Monotonic seconds. */
 time_t agent_mono(void);
 /* devtab_enqueue and a worker woken; with a->lock held. */
 struct job *agent_enqueue(struct agent *a, int devid, enum job_op op, int deferred, int waited);
+/* The device table into its file; with a->lock held. */
+void agent_save_state(struct agent *a);
 /* udev "remove": the rbd device is gone. */
 void agent_handle_remove(struct agent *a, int devid);
 

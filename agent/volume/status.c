@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* A volume's status as JSON (pvencctl status and list, the agent's answers). */
+/* A volume's status as JSON (pvencctl status and list, the agent's answers). The list
+ * is the node's own view (sysfs and device-mapper): it answers during a Ceph outage. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,13 +15,35 @@ static void add_str(struct json_object *o, const char *k, const char *v)
 	json_object_object_add(o, k, v ? json_object_new_string(v) : NULL);
 }
 
+/* The node's side of a volume: its device-mapper mapping, if open. */
+static void add_mapping(struct json_object *o, const struct vol *v)
+{
+	struct luks_status ls;
+
+	if (v->dm[0] && luks_status(v->dm, &ls) > 0) {
+		char path[160];
+
+		(void)snprintf(path, sizeof(path), "/dev/mapper/%s", v->dm);
+		json_object_object_add(o, "open", json_object_new_boolean(1));
+		add_str(o, "dm_name", v->dm);
+		add_str(o, "decrypted_device", path);
+		add_str(o, "cipher", ls.cipher);
+		json_object_object_add(o, "key_bits", json_object_new_int(ls.key_bits));
+		json_object_object_add(o, "sector_size", json_object_new_int(ls.sector_size));
+		json_object_object_add(o, "size_bytes",
+				       json_object_new_int64((int64_t)ls.size_bytes));
+		json_object_object_add(o, "read_only", json_object_new_boolean(ls.readonly));
+	} else {
+		json_object_object_add(o, "open", json_object_new_boolean(0));
+	}
+}
+
 /* @strict: an image that cannot be opened fails; else, and for metadata that does not
  * parse, the error goes into the JSON. */
 static int status_of(struct pvenc_ctx *ctx, struct vol *v, int strict, struct json_object **out)
 {
 	struct json_object *o = json_object_new_object();
 	const struct vol_meta *m = &v->meta;
-	struct luks_status ls;
 	int r;
 
 	if (!o)
@@ -72,22 +95,7 @@ static int status_of(struct pvenc_ctx *ctx, struct vol *v, int strict, struct js
 		json_object_object_add(o, "rotation_in_progress",
 				       json_object_new_boolean(m->dek_next != NULL));
 	}
-	if (v->dm[0] && luks_status(v->dm, &ls) > 0) {
-		char path[160];
-
-		(void)snprintf(path, sizeof(path), "/dev/mapper/%s", v->dm);
-		json_object_object_add(o, "open", json_object_new_boolean(1));
-		add_str(o, "dm_name", v->dm);
-		add_str(o, "decrypted_device", path);
-		add_str(o, "cipher", ls.cipher);
-		json_object_object_add(o, "key_bits", json_object_new_int(ls.key_bits));
-		json_object_object_add(o, "sector_size", json_object_new_int(ls.sector_size));
-		json_object_object_add(o, "size_bytes",
-				       json_object_new_int64((int64_t)ls.size_bytes));
-		json_object_object_add(o, "read_only", json_object_new_boolean(ls.readonly));
-	} else {
-		json_object_object_add(o, "open", json_object_new_boolean(0));
-	}
+	add_mapping(o, v);
 	*out = o;
 	return 0;
 }
@@ -97,7 +105,7 @@ int volume_status(struct pvenc_ctx *ctx, struct vol *v, struct json_object **out
 	return status_of(ctx, v, 1, out);
 }
 
-int volume_list(struct pvenc_ctx *ctx, struct json_object **out)
+int volume_list(struct json_object **out)
 {
 	struct json_object *arr = json_object_new_array();
 	struct krbd_dev *devs;
@@ -109,15 +117,20 @@ int volume_list(struct pvenc_ctx *ctx, struct json_object **out)
 	r = krbd_dev_list(&devs, &n);
 	if (r < 0) {
 		json_object_put(arr);
-		return vol_fail(ctx, r, "cannot list rbd devices: %s", strerror(-r));
+		return r;
 	}
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_vol_ struct vol v;
-		struct json_object *o = NULL;
+		struct json_object *o = json_object_new_object();
 
+		if (!o)
+			break;
 		vol_from_dev(&devs[i], &v);
-		if (status_of(ctx, &v, 0, &o) == 0)
-			json_object_array_add(arr, o);
+		add_str(o, "image", v.name);
+		add_str(o, "device", v.dev.path);
+		add_str(o, "image_id", v.dev.image_id[0] ? v.dev.image_id : NULL);
+		add_mapping(o, &v);
+		json_object_array_add(arr, o);
 	}
 	free(devs);
 	*out = arr;

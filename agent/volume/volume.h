@@ -165,7 +165,8 @@ int volume_rotate_if_due(struct pvenc_ctx *ctx, struct vol *v, struct rotate_res
 
 /* JSON status of one volume (mapped or not). */
 int volume_status(struct pvenc_ctx *ctx, struct vol *v, struct json_object **out);
-/* JSON array: every mapped rbd device on this node with its pvenc state. */
-int volume_list(struct pvenc_ctx *ctx, struct json_object **out);
+/* JSON array: every mapped rbd device on this node and its mapping, from sysfs and
+ * device-mapper alone (no Ceph: it answers during an outage). */
+int volume_list(struct json_object **out);
 
 #endif

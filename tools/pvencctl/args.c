@@ -45,6 +45,7 @@ static const struct opt_def opt_defs[] = {
 	OPT("all", 0, 0, all, O_ALL),
 	OPT("unmount", 0, 0, unmount, O_UNMOUNT),
 	OPT("from", 0, 1, from, O_FROM),
+	OPT("check", 0, 0, check, O_CHECK),
 };
 #undef OPT
 /* getopt's value for a long-only option: this past the index in opt_defs. */

@@ -26,7 +26,7 @@ enum {
 struct args {
 	const char *config, *ceph_conf, *id, *kms_config;
 	const char *size, *kms, *force, *csi_volume_id, *tenant, *from;
-	int verbose, help, no_agent, deferred, json, dek, kek, if_due, all, unmount;
+	int verbose, help, no_agent, deferred, json, dek, kek, if_due, all, unmount, check;
 	const char *pos[2];
 	int npos;
 	unsigned allowed; /* the command-specific options (O_*) this command takes */
@@ -47,6 +47,7 @@ enum {
 	O_ALL = 1 << 10,
 	O_UNMOUNT = 1 << 11,
 	O_FROM = 1 << 12,
+	O_CHECK = 1 << 13,
 };
 
 int parse_args(const char *cmd, int argc, char **argv, struct args *a);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pvencctl.h"
 #include "util/log.h"
@@ -188,37 +189,145 @@ int cmd_status(int argc, char **argv)
 	return report(&ctx, r);
 }
 
+static const char list_help[] =
+	"One line per mapped rbd device of this node: the image, the agent's state (opening,\n"
+	"open, retrying, failed, ignored, closed), the decrypted device and the last error.\n"
+	"It asks pvenc-agent and device-mapper, never Ceph: it answers during an outage.\n\n"
+	"Options:\n"
+	"      --json             JSON output\n"
+	"      --check            a monitoring check: one line per volume that is not open,\n"
+	"                         then a summary; exit 0 OK, 1 WARNING (opening, closed),\n"
+	"                         2 CRITICAL (retrying, failed), 3 UNKNOWN (no agent)\n\n";
+
+/* A device's state: the agent's, or without an agent what device-mapper shows. */
+static const char *list_state(struct json_object *o, int agent)
+{
+	struct json_object *ag;
+
+	if (agent && json_object_object_get_ex(o, "agent", &ag) && ag)
+		return jstr(ag, "state");
+	if (bool_field(o, "open"))
+		return "open";
+	return agent ? "unknown" : "not-open";
+}
+
+static const char *list_error(struct json_object *o, char *buf, size_t len)
+{
+	struct json_object *ag;
+	const char *e;
+
+	if (!json_object_object_get_ex(o, "agent", &ag) || !ag)
+		return "-";
+	e = jstr(ag, "last_error");
+	/* One line per device, whatever a KMS's answer quoted in the error holds. */
+	log_escape(e, buf, len);
+	return buf;
+}
+
+/* Nagios level of one device for list --check. */
+static int list_level(const char *state, int agent)
+{
+	if (!strcmp(state, "open") || !strcmp(state, "ignored"))
+		return 0;
+	if (!agent)
+		return 3;
+	if (!strcmp(state, "retrying") || !strcmp(state, "failed"))
+		return 2;
+	return 1;
+}
+
+static int list_check(struct json_object *arr, int agent, int asked)
+{
+	static const char *const level_name[] = { "OK", "WARNING", "CRITICAL", "UNKNOWN" };
+	size_t n = json_object_array_length(arr), count[4] = { 0 };
+	char err[4 * 1024];
+	int worst = agent ? 0 : 1;
+
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *o = json_object_array_get_idx(arr, i);
+		const char *state = list_state(o, agent);
+		int level = list_level(state, agent);
+
+		count[level]++;
+		if (level == 2 || (level == 3 && worst != 2) || (level == 1 && worst == 0))
+			worst = level;
+		if (level == 0)
+			continue;
+		if (agent)
+			(void)printf("%s: %s: %s (%s): %s\n", jstr(o, "image"), level_name[level],
+				     state, jstr(o, "device"), list_error(o, err, sizeof(err)));
+		else
+			(void)printf("%s: %s: not open (%s); without the agent pvencctl cannot "
+				     "tell why, nor whether it is encrypted\n",
+				     jstr(o, "image"), level_name[level], jstr(o, "device"));
+	}
+	(void)printf("%zu mapped: %zu ok, %zu warning, %zu critical, %zu unknown%s\n", n, count[0],
+		     count[1], count[2], count[3],
+		     agent   ? ""
+		     : asked ? "; pvenc-agent is not running: volumes mapped now will not open"
+			     : "; the agent was not asked (--no-agent)");
+	return worst;
+}
+
+static void list_table(struct json_object *arr, int agent)
+{
+	size_t n = json_object_array_length(arr);
+	char err[4 * 1024];
+
+	(void)printf("%-11s %-28s %-9s %-32s %s\n", "DEVICE", "IMAGE", "STATE", "DECRYPTED",
+		     "LAST ERROR");
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *o = json_object_array_get_idx(arr, i);
+		char link[SPEC_STR_MAX + 16];
+		const char *dec = "-";
+
+		/* The udev rule's name, when it is there: the one operators use. */
+		if (bool_field(o, "open")) {
+			(void)snprintf(link, sizeof(link), "/dev/pvenc/%s", jstr(o, "image"));
+			dec = access(link, F_OK) == 0 ? link : jstr(o, "decrypted_device");
+		}
+		(void)printf("%-11s %-28s %-9s %-32s %s\n", jstr(o, "device"), jstr(o, "image"),
+			     list_state(o, agent), dec, list_error(o, err, sizeof(err)));
+	}
+}
+
 int cmd_list(int argc, char **argv)
 {
 	struct json_object *arr = NULL;
+	int agent;
 
-	PREPARE("list", O_JSON, 0, 0, "Options:\n      --json             JSON output\n\n");
+	PREPARE("list", O_JSON | O_CHECK, 0, 0, list_help);
+	if (a.json && a.check) {
+		cmd_usage(stderr, "list", list_help);
+		return EXIT_USAGE;
+	}
 	r = agent_call(&a, &cfg, "list", NULL, 0, &arr);
 	if (r < 0)
-		return errno_to_exit(r);
-	r = r > 0 ? 0 : volume_list(&ctx, &arr);
-	if (r == 0) {
-		if (a.json) {
-			(void)printf("%s\n", json_object_to_json_string_ext(
-						     arr, JSON_C_TO_STRING_PRETTY |
-								  JSON_C_TO_STRING_NOSLASHESCAPE));
-		} else {
-			size_t n = json_object_array_length(arr);
-
-			(void)printf("%-12s %-32s %-10s %-10s %-5s %s\n", "DEVICE", "IMAGE",
-				     "ENCRYPTION", "STATE", "OPEN", "DECRYPTED");
-			for (size_t i = 0; i < n; i++) {
-				struct json_object *o = json_object_array_get_idx(arr, i);
-
-				(void)printf("%-12s %-32s %-10s %-10s %-5s %s\n", jstr(o, "device"),
-					     jstr(o, "image"), jstr(o, "encryption"),
-					     jstr(o, "state"), jstr(o, "open"),
-					     jstr(o, "decrypted_device"));
+		return a.check ? 3 : errno_to_exit(r);
+	agent = r > 0;
+	if (!agent) {
+		r = volume_list(&arr);
+		if (r < 0) {
+			if (a.check) {
+				(void)printf(
+					"mapped volumes: UNKNOWN: cannot list rbd devices: %s\n",
+					strerror(-r));
+				return 3;
 			}
+			log_error("cannot list rbd devices: %s", strerror(-r));
+			return errno_to_exit(r);
 		}
-		json_object_put(arr);
 	}
-	return report(&ctx, r);
+	if (a.check)
+		r = list_check(arr, agent, !a.no_agent);
+	else if (a.json)
+		(void)printf("%s\n", json_object_to_json_string_ext(
+					     arr, JSON_C_TO_STRING_PRETTY |
+							  JSON_C_TO_STRING_NOSLASHESCAPE));
+	else
+		list_table(arr, agent);
+	json_object_put(arr);
+	return a.check ? r : EXIT_OK;
 }
 
 int cmd_unmap(int argc, char **argv)
