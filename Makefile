@@ -88,7 +88,8 @@ $(BUILDDIR)/pvenc-udev: $(BUILDDIR)/tools/pvenc-udev.o $(LIB)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILDDIR)/pvenc-stat: $(BUILDDIR)/tools/pvenc-stat.o $(LIB)
+PVENC_STAT_OBJS := $(patsubst %.c,$(BUILDDIR)/%.o,$(wildcard tools/pvenc-stat/*.c))
+$(BUILDDIR)/pvenc-stat: $(PVENC_STAT_OBJS) $(LIB)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
