@@ -17,7 +17,7 @@
 static const char *const op_names[] = {
 	[CTL_PING] = "ping",	 [CTL_EVENT] = "event", [CTL_OPEN] = "open",
 	[CTL_CLOSE] = "close",	 [CTL_UNMAP] = "unmap", [CTL_RESIZE] = "resize",
-	[CTL_STATUS] = "status", [CTL_LIST] = "list",
+	[CTL_STATUS] = "status", [CTL_LIST] = "list",	[CTL_HEALTH] = "health",
 };
 
 const char *ctl_op_name(enum ctl_op op)

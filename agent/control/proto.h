@@ -7,6 +7,7 @@
  *   {"op":"open"|"close"|"unmap"|"resize"|"status","target":"POOL/IMAGE|/dev/rbdN"}
  *   {"op":"close","target":...,"deferred":true}
  *   {"op":"list"}
+ *   {"op":"health"}
  * Answer: {"ok":true,"result":...} or {"ok":false,"code":-errno,"error":"sentence"}.
  */
 #ifndef PVENC_CONTROL_PROTO_H
@@ -27,6 +28,7 @@ enum ctl_op {
 	CTL_RESIZE,
 	CTL_STATUS,
 	CTL_LIST,
+	CTL_HEALTH, /* each KMS entry's health */
 	CTL_ROTATE, /* internal: the agent's scheduled rotation; not accepted from clients */
 };
 

@@ -17,6 +17,7 @@
 
 #include "control/proto.h"
 #include "daemon/internal.h"
+#include "kms/health.h"
 #include "util/log.h"
 #include "util/macro.h"
 
@@ -212,6 +213,17 @@ static struct json_object *handle(struct agent *a, struct ctl_request *req)
 		for (size_t i = 0; i < json_object_array_length(o); i++)
 			add_agent_state(a, json_object_array_get_idx(o, i), 1);
 		return answer_ok(o);
+	case CTL_HEALTH: {
+		struct json_object *h = json_object_new_object(), *k = kms_health_json();
+
+		if (!h || !k) {
+			json_object_put(h);
+			json_object_put(k);
+			return answer_err(-ENOMEM, NULL);
+		}
+		json_object_object_add(h, "kms", k);
+		return answer_ok(h);
+	}
 	case CTL_STATUS:
 		pthread_mutex_lock(&a->lock); /* a reload may be replacing a->cfg */
 		pvenc_ctx_init(&ctx, &a->cfg);

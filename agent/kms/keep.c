@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "kms/health.h"
 #include "kms/keyrec.h"
 #include "kms/provider.h"
 #include "util/secmem.h"
@@ -50,7 +51,7 @@ static int owner_ok(struct kms *k, const struct kms_binding *b, const uint8_t *r
 /* What the provider keeps for @b, checked against @b: 0, -ENOKEY, or an error. */
 static int fetch_checked(struct kms *k, const struct kms_binding *b, uint8_t **raw, size_t *len)
 {
-	int r = k->ops->fetch(k, b, raw, len);
+	int r = kms_health_note(k, k->ops->fetch(k, b, raw, len));
 
 	if (r < 0)
 		return r;
@@ -111,11 +112,11 @@ int kms_store(struct kms *k, const struct kms_binding *b, const uint8_t *dek, si
 			return r;
 	}
 	if (!b->scope || b->text)
-		return k->ops->store(k, b, dek, len);
+		return kms_health_note(k, k->ops->store(k, b, dek, len));
 	r = keyrec_build(b->scope, b->image, dek, len, &rec, &reclen);
 	if (r < 0)
 		return kms_fail(k, r, "no owner to record with the key of volume %s", b->volume_id);
-	return k->ops->store(k, b, rec, reclen);
+	return kms_health_note(k, k->ops->store(k, b, rec, reclen));
 }
 
 int kms_remove(struct kms *k, const struct kms_binding *b)
@@ -134,5 +135,5 @@ int kms_remove(struct kms *k, const struct kms_binding *b)
 		if (r < 0)
 			return r;
 	}
-	return k->ops->remove(k, b);
+	return kms_health_note(k, k->ops->remove(k, b));
 }

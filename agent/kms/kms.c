@@ -9,6 +9,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 
+#include "kms/health.h"
 #include "kms/provider.h"
 #include "net/http.h"
 #include "util/fileio.h"
@@ -328,8 +329,11 @@ int kms_open(const char *config_path, const char *id, const char *pool, const ch
 		goto out;
 	}
 	k->ops = ops;
+	/* Some types reach their key here (a key file, a PKCS#11 token): a failure is the
+	 * entry's health too. */
 	r = ops->init(k, use);
 	if (r < 0) {
+		(void)kms_health_fail(k, r);
 		r = set_err(err, errlen, r, "KMS '%s' (%s): %s", id, type,
 			    k->error[0] ? k->error : strerror(-r));
 		goto out;
@@ -420,7 +424,7 @@ int kms_wrap(struct kms *k, const struct kms_binding *b, const uint8_t *dek, siz
 	k->error[0] = '\0';
 	if (!k->ops->wrap)
 		return kms_fail(k, -EOPNOTSUPP, "KMS type %s does not wrap keys", k->ops->type);
-	return k->ops->wrap(k, b, dek, len, wrapped);
+	return kms_health_note(k, k->ops->wrap(k, b, dek, len, wrapped));
 }
 
 int kms_unwrap(struct kms *k, const struct kms_binding *b, const char *wrapped, uint8_t **dek,
@@ -429,7 +433,7 @@ int kms_unwrap(struct kms *k, const struct kms_binding *b, const char *wrapped, 
 	k->error[0] = '\0';
 	if (!k->ops->unwrap)
 		return kms_fail(k, -EOPNOTSUPP, "KMS type %s does not unwrap keys", k->ops->type);
-	return k->ops->unwrap(k, b, wrapped, dek, len);
+	return kms_health_note(k, k->ops->unwrap(k, b, wrapped, dek, len));
 }
 
 int kms_binding_aad(const struct kms_binding *b, char *buf, size_t len)

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "kms/health.h"
 #include "util/fileio.h"
 #include "util/jsonsec.h"
 #include "util/log.h"
@@ -535,6 +536,8 @@ int vault_request(struct kms *k, struct vault *v, const char *method, const char
 		struct json_object *o = NULL;
 
 		r = vault_session_token(k, v, &token);
+		if (v->sess)
+			kms_health_ttl_source(k->id, vault_session_ttl_left, v->sess);
 		if (r < 0)
 			break;
 		err[0] = '\0';

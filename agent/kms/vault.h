@@ -99,6 +99,9 @@ int vault_check_conn(struct kms *k, struct vault *v, const struct kms_check_ops 
 /* Agent: renew renewable tokens read from files in the background (they would expire
  * between volume opens otherwise). Idempotent. */
 void vault_start_renewer(void);
+/* Seconds the token of session @arg (a struct vault_session) has left; -1 when it does
+ * not expire or is not known, 0 when expired or refused. For kms_health_ttl_source. */
+long vault_session_ttl_left(const void *arg);
 /* Frees the session cache (process exit). */
 void vault_cleanup(void);
 

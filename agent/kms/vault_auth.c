@@ -8,12 +8,14 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
+#include "kms/health.h"
 #include "kms/vault.h"
 #include "util/fileio.h"
 #include "util/jsonsec.h"
@@ -37,6 +39,7 @@ struct vault_session {
 	long ttl; /* seconds; 0 = does not expire or unknown */
 	int renewable;
 	int dead; /* the server refused it: do not renew */
+	_Atomic long ttl_seen; /* vault_session_ttl_left's last answer */
 	struct stat st; /* token file identity when read */
 };
 
@@ -115,6 +118,7 @@ static struct vault_session *session_get(struct vault *v)
 		s->key = key;
 		key = NULL;
 		pthread_mutex_init(&s->lock, NULL);
+		atomic_init(&s->ttl_seen, -1);
 		s->c = (struct vault_conn){ .addr = sdup(v->c.addr),
 					    .ca_file = sdup(v->c.ca_file),
 					    .ca_path = sdup(v->c.ca_path),
@@ -508,6 +512,8 @@ void vault_start_renewer(void)
 
 void vault_cleanup(void)
 {
+	/* The health table points at sessions for their tokens' time-to-live. */
+	kms_health_reset();
 	pthread_mutex_lock(&sessions_lock);
 	if (renewer_running) {
 		renewer_stop = 1;
@@ -524,4 +530,24 @@ void vault_cleanup(void)
 		session_free(s);
 	}
 	pthread_mutex_unlock(&sessions_lock);
+}
+
+long vault_session_ttl_left(const void *arg)
+{
+	struct vault_session *s = (struct vault_session *)arg;
+	long left = -1;
+
+	/* A login or renewal may hold the lock for a whole request: the last answer then. */
+	if (pthread_mutex_trylock(&s->lock) != 0)
+		return atomic_load(&s->ttl_seen);
+	if (s->token && s->ttl > 0 && !s->dead) {
+		double l = s->obtained + (double)s->ttl - mono();
+
+		left = l > 0 ? (long)l : 0;
+	} else if (s->dead) {
+		left = 0;
+	}
+	atomic_store(&s->ttl_seen, left);
+	pthread_mutex_unlock(&s->lock);
+	return left;
 }

@@ -22,18 +22,18 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* The agent's list: every mapped rbd device, its state and last error, and for the
- * volumes it opened what it learnt then. NULL when no agent answers. */
-static struct json_object *agent_list(const char *socket)
+/* The result of the agent's answer to @op when it is of @type; NULL when no agent
+ * answers. "list": every mapped rbd device, its state and last error, and for the
+ * volumes it opened what it learnt then; "health": each KMS entry's. */
+static struct json_object *agent_op(const char *socket, const char *op, enum json_type type)
 {
 	struct json_object *req = json_object_new_object(), *ans = NULL, *res, *out = NULL;
 
 	if (!req)
 		return NULL;
-	json_object_object_add(req, "op", json_object_new_string("list"));
+	json_object_object_add(req, "op", json_object_new_string(op));
 	if (ctl_call(socket, req, 5000, &ans) == 0 &&
-	    json_object_object_get_ex(ans, "result", &res) &&
-	    json_object_is_type(res, json_type_array))
+	    json_object_object_get_ex(ans, "result", &res) && json_object_is_type(res, type))
 		out = json_object_get(res);
 	json_object_put(req);
 	json_object_put(ans);
@@ -95,7 +95,9 @@ int collect(const struct opts *o, const char *socket, struct snap *s)
 	s->kmod = r == 0;
 	/* The agent's view: names without pvenc.ko, and the states Prometheus exports. */
 	if (!s->kmod || o->out == OUT_PROMETHEUS)
-		s->devices = agent_list(socket);
+		s->devices = agent_op(socket, "list", json_type_array);
+	if (s->devices && o->out == OUT_PROMETHEUS)
+		s->health = agent_op(socket, "health", json_type_object);
 	if (r == -ENOENT || r == -EPROTO) {
 		r = blockstat_list_pvenc(&s->v, &s->n);
 		if (r == 0)
@@ -115,6 +117,7 @@ void snap_free(struct snap *s)
 {
 	free(s->v);
 	json_object_put(s->devices);
+	json_object_put(s->health);
 	*s = (struct snap){ 0 };
 }
 

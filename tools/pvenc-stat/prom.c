@@ -116,6 +116,65 @@ static const char *jstr_or(struct json_object *o, const char *k, const char *dfl
 
 /* pvenc_agent_up, and one pvenc_volume_state sample per mapped rbd device with the
  * agent's state and last error: alert on state="retrying" or "failed". */
+static int64_t jint_or(struct json_object *o, const char *k, int64_t dflt)
+{
+	struct json_object *x;
+
+	return json_object_object_get_ex(o, k, &x) && json_object_is_type(x, json_type_int)
+		       ? json_object_get_int64(x)
+		       : dflt;
+}
+
+/* One KMS gauge: a sample per entry whose @key is not @skip. */
+static void kms_gauge(struct json_object *arr, const char *name, const char *help, const char *key,
+		      int64_t skip)
+{
+	(void)printf("# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		struct json_object *o = json_object_array_get_idx(arr, i);
+		int64_t v = jint_or(o, key, skip);
+
+		if (v == skip)
+			continue;
+		(void)printf("%s{", name);
+		label("kms", jstr_or(o, "kms", ""), 1);
+		(void)printf("} %" PRId64 "\n", v);
+	}
+}
+
+/* Each KMS entry the agent used since it started: when it last worked and failed, its
+ * token's time-to-live, and pvenc_kms_up (the last operation worked) with the reason. */
+static void print_kms(const struct snap *s)
+{
+	struct json_object *arr;
+
+	if (!s->health || !json_object_object_get_ex(s->health, "kms", &arr) ||
+	    !json_object_is_type(arr, json_type_array))
+		return;
+	(void)printf("# HELP pvenc_kms_up 1 if the agent's last operation on the KMS entry "
+		     "worked, 0 if it failed (reason: its error).\n# TYPE pvenc_kms_up gauge\n");
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		struct json_object *o = json_object_array_get_idx(arr, i);
+		int64_t ok = jint_or(o, "last_success", 0), fail = jint_or(o, "last_failure", 0);
+		char reason[REASON_MAX + 1] = "";
+
+		if (fail > ok)
+			(void)snprintf(reason, sizeof(reason), "%s", jstr_or(o, "last_error", ""));
+		(void)printf("pvenc_kms_up{");
+		label("kms", jstr_or(o, "kms", ""), 0);
+		label("reason", reason, 1);
+		(void)printf("} %d\n", fail <= ok);
+	}
+	kms_gauge(arr, "pvenc_kms_last_success_timestamp_seconds",
+		  "Last KMS operation of the agent on the entry that worked.", "last_success", 0);
+	kms_gauge(arr, "pvenc_kms_last_failure_timestamp_seconds",
+		  "Last KMS operation of the agent on the entry that failed.", "last_failure", 0);
+	kms_gauge(arr, "pvenc_kms_token_ttl_seconds",
+		  "Seconds the entry's Vault token has left (renewed by the agent at 2/3 of its "
+		  "TTL); no sample for tokens that do not expire.",
+		  "token_ttl_s", -1);
+}
+
 static void print_states(const struct snap *s)
 {
 	(void)printf("# HELP pvenc_agent_up 1 if pvenc-agent answered on its control socket.\n"
@@ -180,6 +239,7 @@ void print_prometheus(const struct snap *s, const struct opts *o)
 		(void)printf("} 1\n");
 	}
 	print_states(s);
+	print_kms(s);
 	for (size_t g = 0; g < sizeof(gauges) / sizeof(gauges[0]); g++) {
 		(void)printf("# HELP %s %s\n# TYPE %s gauge\n", gauges[g].name, gauges[g].help,
 			     gauges[g].name);

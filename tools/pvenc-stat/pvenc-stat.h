@@ -33,6 +33,7 @@ struct snap {
 	/* The agent's list (every mapped device, its state and last error); NULL when no
 	 * agent answered. Fetched without pvenc.ko and for --prometheus. */
 	struct json_object *devices;
+	struct json_object *health; /* the agent's "health" (--prometheus) */
 };
 
 /* The figures of every open volume, and the agent's view of every mapped device. */
