@@ -198,6 +198,11 @@ static int parse_config(const char *path, struct json_object **root, char *err, 
 	return r;
 }
 
+static void json_object_putp(struct json_object **o)
+{
+	json_object_put(*o);
+}
+
 /* A private copy of entry @id of the KMS config at @path. */
 static int config_entry(const char *path, const char *id, struct json_object **out, char *err,
 			size_t errlen)
@@ -240,6 +245,47 @@ static int config_entry(const char *path, const char *id, struct json_object **o
 out:
 	pthread_mutex_unlock(&cache.lock);
 	return r;
+}
+
+int kms_list(const char *config_path, kms_list_fn fn, void *u, char *err, size_t errlen)
+{
+	_cleanup_(json_object_putp) struct json_object *root = NULL;
+	int r;
+
+	if (!config_path)
+		config_path = PVENC_KMS_CONFIG_DEFAULT;
+	r = parse_config(config_path, &root, err, errlen);
+	if (r < 0)
+		return r;
+	json_object_object_foreach(root, id, entry)
+	{
+		struct json_object *pools;
+		const char *type;
+		char list[512] = "";
+		size_t used = 0;
+
+		if (!json_object_is_type(entry, json_type_object))
+			continue;
+		type = kms_cfg_str(entry, "encryptionKMSType");
+		if (!type)
+			type = kms_cfg_str(entry, "KMS_PROVIDER");
+		if (json_object_object_get_ex(entry, "pools", &pools) &&
+		    json_object_is_type(pools, json_type_array))
+			for (size_t i = 0; i < json_object_array_length(pools); i++) {
+				struct json_object *p = json_object_array_get_idx(pools, i);
+				int n;
+
+				if (!json_object_is_type(p, json_type_string))
+					continue;
+				n = snprintf(list + used, sizeof(list) - used, "%s%s",
+					     used ? "," : "", json_object_get_string(p));
+				if (n < 0 || (size_t)n >= sizeof(list) - used)
+					break;
+				used += (size_t)n;
+			}
+		fn(u, id, type, used ? list : NULL);
+	}
+	return 0;
 }
 
 void kms_config_forget(void)

@@ -82,6 +82,12 @@ static inline void kms_freep(struct kms **k)
 #define _cleanup_kms_ _cleanup_(kms_freep)
 
 /* Whether the KMS wraps DEKs (1) or keeps them (0). */
+/* Each entry of the KMS config at @config_path (NULL: the default): its id, type (NULL
+ * if it has none) and "pools" list joined with commas (NULL: every pool). Nothing is
+ * contacted: for `pvencctl kms list` and completion. */
+typedef void (*kms_list_fn)(void *u, const char *id, const char *type, const char *pools);
+int kms_list(const char *config_path, kms_list_fn fn, void *u, char *err, size_t errlen);
+
 int kms_is_envelope(const struct kms *k);
 
 int kms_wrap(struct kms *k, const struct kms_binding *b, const uint8_t *dek, size_t len,

@@ -53,8 +53,9 @@ static const struct command commands[] = {
 	{ "rebind", cmd_rebind, "POOL/[NS/]IMAGE [--from POOL[/NS]]",
 	  "bind a volume's stored key to the pool it is in (upgrade, move, copy)" },
 	{ "spec", cmd_spec, "POOL/[NS/]IMAGE[@SNAP]", "check an image spec and print its parts" },
-	{ "kms", cmd_kms, "check|create-key ID [--tenant POOL[/NS]]",
-	  "check a KMS entry (connect, authenticate, round-trip a probe key), or create its KEK" },
+	{ "kms", cmd_kms, "list | check|create-key ID [--tenant POOL[/NS]]",
+	  "list the KMS entries, check one (connect, authenticate, round-trip a probe key), or "
+	  "create its KEK" },
 	{ "version", cmd_version, "", "print the version" },
 	{ "help", cmd_help, "", "show this help" },
 };
