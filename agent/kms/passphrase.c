@@ -7,11 +7,15 @@
  * exactly as ceph-csi writes rbd.csi.ceph.com/dek (no associated data; the salt binds
  * the wrapped DEK to its volume). Config:
  *   {"encryptionKMSType": "passphrase-metadata", "secretFile": "/etc/pvenc/secrets/NAME"}
+ * or ceph-csi's own entry as it is, {"encryptionKMSType": "metadata", "secretName": N,
+ * "secretNamespace": NS}: the file secretsDir/NS/N (secretsDir /etc/pvenc/secrets, NS
+ * "default" when not given), the Secret's encryptionPassphrase.
  * The secret file holds the passphrase (a trailing newline is ignored), mode 0600.
  */
 #include <errno.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -29,15 +33,54 @@ struct passphrase {
 	size_t len;
 };
 
+/* A Kubernetes name as a path component: no separator, nothing that climbs. */
+static int k8s_name_ok(const char *s)
+{
+	return s && *s && strlen(s) <= 253 && !strchr(s, '/') && strcmp(s, ".") != 0 &&
+	       strcmp(s, "..") != 0;
+}
+
+/* ceph-csi's entry names a Kubernetes Secret (secretName, secretNamespace): on a node
+ * it is the file SECRETS_DIR/<namespace>/<name>, namespace "default" if not given. An
+ * explicit secretFile wins. */
+static int secret_path(struct kms *k, struct json_object *cfg, char *buf, size_t len)
+{
+	const char *file = kms_cfg_str(cfg, "secretFile"), *name = kms_cfg_str(cfg, "secretName");
+	const char *ns = kms_cfg_str(cfg, "secretNamespace") ?: "default";
+	const char *dir = kms_cfg_str(cfg, "secretsDir") ?: "/etc/pvenc/secrets";
+
+	if (file) {
+		if (file[0] != '/')
+			return kms_fail(
+				k, -EINVAL,
+				"secretFile must be an absolute path to the passphrase file");
+		(void)snprintf(buf, len, "%s", file);
+		return 0;
+	}
+	if (!name)
+		return kms_fail(
+			k, -EINVAL,
+			"secretFile (an absolute path to the passphrase file) or ceph-csi's "
+			"secretName (the file secretsDir/<secretNamespace>/<secretName>) is "
+			"required");
+	if (!k8s_name_ok(name) || !k8s_name_ok(ns) || dir[0] != '/')
+		return kms_fail(k, -EINVAL,
+				"secretName and secretNamespace must be names without '/' (and "
+				"secretsDir an absolute path)");
+	if ((size_t)snprintf(buf, len, "%s/%s/%s", dir, ns, name) >= len)
+		return kms_fail(k, -ENAMETOOLONG, "the secret's path is too long");
+	return 0;
+}
+
 static int passphrase_init(struct kms *k, struct json_object *cfg)
 {
-	const char *path = kms_cfg_str(cfg, "secretFile");
+	char path[4096];
 	struct passphrase *p;
 	int r;
 
-	if (!path || path[0] != '/')
-		return kms_fail(k, -EINVAL,
-				"secretFile (an absolute path to the passphrase file) is required");
+	r = secret_path(k, cfg, path, sizeof(path));
+	if (r < 0)
+		return r;
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
