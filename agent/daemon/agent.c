@@ -142,7 +142,7 @@ static void run_job(struct agent *a, struct pvenc_ctx *ctx, struct job *j)
 	case JOB_ROTATE: {
 		struct rotate_result rr;
 
-		r = volume_rotate_if_due(ctx, &v, &rr);
+		r = volume_rotate_if_due(ctx, &v, 0, &rr);
 		if (r == 0) {
 			j->rot_period = rr.rotation_period;
 			j->have_rot = 1;

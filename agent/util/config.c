@@ -99,14 +99,18 @@ const char *config_rotation(const struct pvenc_config *c, const char *pool, cons
 	return c->rotation;
 }
 
-const char *config_policy_kms(const struct pvenc_config *c, const char *pool, const char *ns)
+const char *config_policy_kms(const struct pvenc_config *c, const char *pool, const char *ns,
+			      int *dry_run)
 {
 	char key[600];
 
 	(void)snprintf(key, sizeof(key), "%s/%s", pool, ns);
 	for (int i = 0; i < c->npolicy; i++)
-		if (fnmatch(c->policy[i].glob, key, 0) == 0)
+		if (fnmatch(c->policy[i].glob, key, 0) == 0) {
+			if (dry_run)
+				*dry_run = c->policy[i].dry_run;
 			return c->policy[i].kms;
+		}
 	return NULL;
 }
 
@@ -217,8 +221,24 @@ static int apply(struct pvenc_config *c, const char *sec, const char *key, const
 	if (!strcmp(sec, "encrypt-by-default")) {
 		if (c->npolicy == (int)ARRAY_SIZE(c->policy) || !*key || !*v)
 			return -EINVAL;
-		if (set_str(c->policy[c->npolicy].glob, sizeof(c->policy[0].glob), key) < 0 ||
-		    set_str(c->policy[c->npolicy].kms, sizeof(c->policy[0].kms), v) < 0)
+		{
+			/* "KMS-ID" or "KMS-ID dry-run" */
+			const char *sp = strpbrk(v, " \t");
+			size_t idlen = sp ? (size_t)(sp - v) : strlen(v);
+
+			if (idlen >= sizeof(c->policy[0].kms))
+				return -EINVAL;
+			c->policy[c->npolicy].dry_run = 0;
+			if (sp) {
+				sp += strspn(sp, " \t");
+				if (strcmp(sp, "dry-run") != 0)
+					return -EINVAL;
+				c->policy[c->npolicy].dry_run = 1;
+			}
+			memcpy(c->policy[c->npolicy].kms, v, idlen);
+			c->policy[c->npolicy].kms[idlen] = '\0';
+		}
+		if (set_str(c->policy[c->npolicy].glob, sizeof(c->policy[0].glob), key) < 0)
 			return -EINVAL;
 		c->npolicy++;
 		return 0;

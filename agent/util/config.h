@@ -8,7 +8,8 @@
  *   [ceph-csi] cluster-id
  *   [open]     discards, no-read-workqueue, no-write-workqueue
  *   [agent]    socket, jobs, retry-max, retry-limit
- *   [encrypt-by-default]  POOL/NAMESPACE-glob = KMS id   (any number, first match wins)
+ *   [encrypt-by-default]  POOL/NAMESPACE-glob = KMS id [dry-run]   (any number, first
+ *                         match wins; dry-run: log what would be formatted, do nothing)
  *   [rotation] schedule, precedence, image-minimum, check-interval
  *   [rotation-schedule]   POOL or POOL/NAMESPACE = schedule (util/schedule.h)
  */
@@ -36,6 +37,7 @@ struct pvenc_config {
 	struct {
 		char glob[256];
 		char kms[128];
+		int dry_run; /* "ID dry-run": log what would be formatted, format nothing */
 	} policy[32];
 	int npolicy;
 	/* key rotation (Documentation/rotation.md) */
@@ -56,8 +58,10 @@ struct pvenc_config {
 const char *config_rotation(const struct pvenc_config *c, const char *pool, const char *ns,
 			    const char *image_schedule, const char **source);
 
-/* KMS id of the first encrypt-by-default entry matching POOL/NAMESPACE, or NULL. */
-const char *config_policy_kms(const struct pvenc_config *c, const char *pool, const char *ns);
+/* KMS id of the first encrypt-by-default entry matching POOL/NAMESPACE, or NULL;
+ * *dry_run (if given) says whether that entry only logs what it would format. */
+const char *config_policy_kms(const struct pvenc_config *c, const char *pool, const char *ns,
+			      int *dry_run);
 
 struct config_key {
 	const char *section;

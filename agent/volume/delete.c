@@ -79,8 +79,33 @@ static int delete_finish(struct pvenc_ctx *ctx, const struct image_spec *spec, c
 	return 0;
 }
 
+/* What a delete that checked out would do, for --dry-run. */
+static int delete_plan(struct dry_run *dry, const char *name, const struct kms *k,
+		       const char *kms_id, int trashed)
+{
+	char key[256];
+
+	if (k)
+		(void)snprintf(key, sizeof(key),
+			       "remove its DEK from KMS '%s' (if the key names this image as its "
+			       "owner)",
+			       kms_id);
+	else
+		(void)snprintf(key, sizeof(key),
+			       "leave the KMS alone (the DEK is wrapped in the image's metadata; a "
+			       "KEK is never deleted)");
+	(void)snprintf(
+		dry->text, sizeof(dry->text),
+		trashed ? "would finish the delete of %s (in the RBD trash): %s, then "
+			  "remove it from the trash"
+			: "would move %s to the RBD trash, %s, then remove it from the trash",
+		name, key);
+	return 0;
+}
+
 /* A delete stopped after the image went to the trash: finish it. */
-static int delete_resume(struct pvenc_ctx *ctx, struct vol *v, const struct open_opts *o)
+static int delete_resume(struct pvenc_ctx *ctx, struct vol *v, const struct open_opts *o,
+			 struct dry_run *dry)
 {
 	_cleanup_img_ struct img *img = NULL;
 	_cleanup_kms_ struct kms *k = NULL;
@@ -104,13 +129,15 @@ static int delete_resume(struct pvenc_ctx *ctx, struct vol *v, const struct open
 	r = delete_key_of(ctx, v, img, o, &h, &k, &kms_id, &csi_kms);
 	if (r < 0)
 		return r;
+	if (dry)
+		return delete_plan(dry, v->name, k, kms_id, 1);
 	img_close(TAKE_PTR(img));
 	log_notice("image=%s event=delete-resumed trash-id=%s", v->name, id);
 	return delete_finish(ctx, &v->dev.spec, v->name, id, k, &h.b, kms_id);
 }
 
 int volume_delete(struct pvenc_ctx *ctx, struct vol *v, const struct open_opts *o,
-		  const char *confirm)
+		  const char *confirm, struct dry_run *dry)
 {
 	_cleanup_img_ struct img *img = NULL;
 	_cleanup_kms_ struct kms *k = NULL;
@@ -130,7 +157,7 @@ int volume_delete(struct pvenc_ctx *ctx, struct vol *v, const struct open_opts *
 				name);
 	r = vol_open_image(ctx, &v->dev.spec, 1, &img);
 	if (r == -ENOENT)
-		return delete_resume(ctx, v, o); /* a stopped delete, or nothing */
+		return delete_resume(ctx, v, o, dry); /* a stopped delete, or nothing */
 	if (r < 0)
 		return r;
 	r = img_users(img, &watchers, &snaps);
@@ -150,6 +177,8 @@ int volume_delete(struct pvenc_ctx *ctx, struct vol *v, const struct open_opts *
 	r = delete_key_of(ctx, v, img, o, &h, &k, &kms_id, &csi_kms);
 	if (r < 0)
 		return r;
+	if (dry)
+		return delete_plan(dry, name, k, kms_id, 0);
 	(void)snprintf(id, sizeof(id), "%s", img->loc.id);
 	img_close(TAKE_PTR(img));
 	/* The image goes first (to the trash, where no one can map it): a key is never

@@ -351,6 +351,41 @@ static int prepare(struct pvenc_ctx *ctx, struct vol *v, struct img *img, const 
 	return 0;
 }
 
+/* --dry-run of a format: the checks of prepare (or of a resume) and no write. */
+static int format_plan(struct pvenc_ctx *ctx, struct vol *v, struct img *img,
+		       const struct format_opts *o, int force, uint64_t size)
+{
+	_cleanup_kms_ struct kms *k = NULL;
+	const char *kms_id = v->meta.state == STATE_PREPARED ? v->meta.kms : o->kms_id;
+	int r;
+
+	if (!kms_id || !*kms_id)
+		return vol_fail(ctx, -EINVAL, "--kms ID is required to format %s", v->name);
+	if (v->meta.state != STATE_PREPARED && !force) {
+		r = check_empty(ctx, img, v->name, NULL, NULL);
+		if (r < 0)
+			return r;
+	}
+	r = vol_open_kms(ctx, &v->dev.spec, kms_id, &k);
+	if (r < 0)
+		return r;
+	if (v->meta.state == STATE_PREPARED)
+		(void)snprintf(o->dry->text, sizeof(o->dry->text),
+			       "would finish the interrupted format of %s with the DEK it already "
+			       "has in KMS '%s' (%s): a LUKS2 header, then state formatted",
+			       v->name, kms_id, kms_type(k));
+	else
+		(void)snprintf(
+			o->dry->text, sizeof(o->dry->text),
+			"would format %s (%llu bytes%s) with a new DEK from KMS '%s' (%s%s%s): "
+			"a LUKS2 header (aes-xts-plain64, 512-bit key, 4096-byte sectors) in "
+			"its first 16 MiB",
+			v->name, (unsigned long long)size,
+			force ? ", overwriting its data: --force" : "", kms_id, kms_type(k),
+			k->endpoint ? " at " : "", k->endpoint ? k->endpoint : "");
+	return 0;
+}
+
 static int format_image(struct pvenc_ctx *ctx, struct vol *v, struct img *img,
 			const struct format_opts *o, int force)
 {
@@ -367,6 +402,8 @@ static int format_image(struct pvenc_ctx *ctx, struct vol *v, struct img *img,
 				"header + 1 MiB)",
 				v->name, (unsigned long long)size,
 				(unsigned long long)LUKS_MIN_IMAGE_SIZE);
+	if (o->dry)
+		return format_plan(ctx, v, img, o, force, size);
 	r = v->meta.state == STATE_PREPARED ? resume_prepared(ctx, v, img, o->kms_id, force, &p)
 					    : prepare(ctx, v, img, o->kms_id, force, &p);
 	/* Phase 2: the LUKS2 header, verified, then state=formatted as the commit. */
@@ -462,6 +499,25 @@ int volume_create(struct pvenc_ctx *ctx, struct vol *v, uint64_t size, const str
 	r = pvenc_ctx_connect(ctx);
 	if (r < 0)
 		return r;
+	if (o->dry) {
+		_cleanup_img_ struct img *img = NULL;
+
+		r = vol_open_image(ctx, &v->dev.spec, 1, &img);
+		if (r == 0)
+			return vol_fail(
+				ctx, -EEXIST,
+				"image %s already exists; use pvencctl format for an existing "
+				"empty image",
+				v->name);
+		if (r != -ENOENT)
+			return r;
+		(void)snprintf(o->dry->text, sizeof(o->dry->text),
+			       "would create %s (%llu bytes) and format it with a new DEK from KMS "
+			       "'%s' (%s%s%s)",
+			       v->name, (unsigned long long)size, o->kms_id, kms_type(k),
+			       k->endpoint ? " at " : "", k->endpoint ? k->endpoint : "");
+		return 0;
+	}
 	r = img_create(ctx->conn, &v->dev.spec, size);
 	if (r == -EEXIST)
 		return vol_fail(
@@ -483,15 +539,16 @@ int volume_create(struct pvenc_ctx *ctx, struct vol *v, uint64_t size, const str
 int volume_format_by_policy(struct pvenc_ctx *ctx, struct vol *v)
 {
 	struct format_opts fo = { 0 };
+	struct dry_run dry = { "" };
 	_cleanup_close_ int fd = -1;
-	int r;
+	int r, dry_run = 0;
 
 	r = vol_need(ctx, v, VOL_MAPPED);
 	if (r < 0)
 		return r;
 	if (v->dev.spec.snap[0])
 		return 0;
-	fo.kms_id = config_policy_kms(&ctx->cfg, v->dev.spec.pool, v->dev.spec.ns);
+	fo.kms_id = config_policy_kms(&ctx->cfg, v->dev.spec.pool, v->dev.spec.ns, &dry_run);
 	if (!fo.kms_id)
 		return 0;
 	r = vol_need(ctx, v, VOL_META);
@@ -499,6 +556,19 @@ int volume_format_by_policy(struct pvenc_ctx *ctx, struct vol *v)
 		return r;
 	if (v->meta.kind != VOL_PLAIN)
 		return 0;
+	if (dry_run) {
+		/* Says what the setting would do, and leaves the image as it is (plain). */
+		fo.dry = &dry;
+		r = volume_format(ctx, v, &fo);
+		if (r == 0)
+			log_notice("image=%s event=would-format-by-policy kms=%s plan=\"%s\"",
+				   v->name, fo.kms_id, dry.text);
+		else
+			log_notice("image=%s event=would-not-format-by-policy kms=%s error=\"%s\"",
+				   v->name, fo.kms_id, ctx->err);
+		ctx->err[0] = '\0';
+		return 0;
+	}
 	r = volume_format(ctx, v, &fo);
 	if (r < 0)
 		return r;

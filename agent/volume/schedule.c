@@ -3,6 +3,7 @@
  * precedence) and whether a rotation is due; the agent's checks call
  * volume_rotate_if_due. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -43,7 +44,8 @@ int64_t vol_rotation_period(const struct pvenc_config *cfg, const struct image_s
 	return period;
 }
 
-int volume_rotate_if_due(struct pvenc_ctx *ctx, struct vol *v, struct rotate_result *res)
+int volume_rotate_if_due(struct pvenc_ctx *ctx, struct vol *v, unsigned dry_run,
+			 struct rotate_result *res)
 {
 	const char *sched = NULL, *src = NULL;
 	int64_t period;
@@ -58,14 +60,21 @@ int volume_rotate_if_due(struct pvenc_ctx *ctx, struct vol *v, struct rotate_res
 		return r;
 	period = vol_rotation_period(&ctx->cfg, &v->dev.spec, &v->meta, &sched, &src);
 	res->rotation_period = period;
-	if (period == 0)
+	if (period == 0) {
+		(void)snprintf(res->plan, sizeof(res->plan),
+			       "would not rotate %s: its rotation schedule is off", v->name);
 		return 0;
+	}
 	/* Not due and nothing to resume: no lock, no write. */
 	if (v->meta.rotated_at && !v->meta.dek_next &&
-	    !vol_rotation_due(v->meta.rotated_at, period, (int64_t)time(NULL)))
+	    !vol_rotation_due(v->meta.rotated_at, period, (int64_t)time(NULL))) {
+		(void)snprintf(res->plan, sizeof(res->plan),
+			       "would not rotate %s: not due (schedule \"%s\" from %s)", v->name,
+			       sched, src);
 		return 0;
+	}
 	log_debug("image=%s event=rotation-due schedule=\"%s\" from=%s", v->name, sched, src);
-	r = volume_rotate(ctx, v, ROTATE_DEK, period, res);
+	r = volume_rotate(ctx, v, ROTATE_DEK | (dry_run ? ROTATE_DRY_RUN : 0), period, res);
 	res->rotation_period = period;
 	if (r == -EBUSY && res->skipped)
 		r = 0; /* another node has it */

@@ -51,8 +51,15 @@ void vol_from_dev(const struct krbd_dev *d, struct vol *v);
 void vol_done(struct vol *v);
 #define _cleanup_vol_ _cleanup_(vol_done)
 
+/* --dry-run: the operation checks all it would check (the image, its data, the KMS
+ * entry, the volume's key), changes nothing, and says in @text what it would do. */
+struct dry_run {
+	char text[4096];
+};
+
 struct format_opts {
 	const char *kms_id;
+	struct dry_run *dry; /* NULL: do it */
 	/* Overwrite data: must equal the image spec (the name typed twice). */
 	const char *force;
 	/* Set by volume_create: the image is new and reads as zeros. */
@@ -102,7 +109,7 @@ int volume_close_all(struct pvenc_ctx *ctx, unsigned flags, unsigned *closed);
  * or soft-deleted as the entry's vaultDestroyKeys says). @confirm must repeat the
  * image name. Envelope KEKs are never touched. */
 int volume_delete(struct pvenc_ctx *ctx, struct vol *v, const struct open_opts *o,
-		  const char *confirm);
+		  const char *confirm, struct dry_run *dry);
 /* Encrypt-by-default: if @target is a plain, empty image under a policy, format it.
  * 1 if formatted, 0 if no policy applies or it is not plain. */
 int volume_format_by_policy(struct pvenc_ctx *ctx, struct vol *v);
@@ -140,6 +147,7 @@ int volume_list_images(struct pvenc_ctx *ctx, struct image_spec **specs, size_t 
 enum rotate_what {
 	ROTATE_DEK = 1, /* new DEK and keyslot (ceph-csi's passphrase rotation) */
 	ROTATE_KEK = 2, /* the same DEK wrapped again under the KMS's newest key */
+	ROTATE_DRY_RUN = 4, /* with DEK or KEK: check, change nothing, say what (res->plan) */
 };
 
 struct rotate_result {
@@ -148,6 +156,7 @@ struct rotate_result {
 	int resumed; /* an interrupted DEK rotation was finished */
 	int skipped; /* not due, or another node holds the rotation lock */
 	int64_t rotation_period; /* the schedule that applies (if_due); 0: off */
+	char plan[4096]; /* ROTATE_DRY_RUN: what it would do */
 };
 
 /* Rotates the keys of the formatted pvenc volume @v, open or not, on any node
@@ -160,8 +169,10 @@ int volume_rotate(struct pvenc_ctx *ctx, struct vol *v, unsigned what, int64_t d
 		  struct rotate_result *res);
 /* The schedule: rotates the DEK of @v if
  * its schedule (image metadata, pvenc.conf) says it is due. 0 also when it is not due,
- * off, or another node holds the lock (res->skipped). */
-int volume_rotate_if_due(struct pvenc_ctx *ctx, struct vol *v, struct rotate_result *res);
+ * off, or another node holds the lock (res->skipped). @dry_run: checks only, res->plan
+ * says what it would do. */
+int volume_rotate_if_due(struct pvenc_ctx *ctx, struct vol *v, unsigned dry_run,
+			 struct rotate_result *res);
 
 /* JSON status of one volume (mapped or not). */
 int volume_status(struct pvenc_ctx *ctx, struct vol *v, struct json_object **out);

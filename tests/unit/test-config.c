@@ -52,6 +52,29 @@ static void test_parse(void **state)
 	assert_true(c.no_write_wq);
 }
 
+static void test_encrypt_by_default(void **state)
+{
+	const char *text = "[encrypt-by-default]\n"
+			   "rbd/trial* = vault dry-run\n"
+			   "rbd/* = vault\n";
+	struct pvenc_config c;
+	char err[256];
+	int dry = -1;
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(config_parse(text, "t", &c, err, sizeof(err)), 0);
+	assert_string_equal(config_policy_kms(&c, "rbd", "trial", &dry), "vault");
+	assert_int_equal(dry, 1);
+	assert_string_equal(config_policy_kms(&c, "rbd", "prod", &dry), "vault");
+	assert_int_equal(dry, 0);
+	assert_null(config_policy_kms(&c, "other", "", &dry));
+	config_defaults(&c);
+	assert_int_equal(config_parse("[encrypt-by-default]\nrbd/* = vault dry\n", "t", &c, err,
+				      sizeof(err)),
+			 -EINVAL);
+}
+
 static void test_errors(void **state)
 {
 	static const struct {
@@ -193,10 +216,11 @@ static void test_schedule(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),     cmocka_unit_test(test_parse),
-		cmocka_unit_test(test_errors),	     cmocka_unit_test(test_too_long_value),
-		cmocka_unit_test(test_missing_file), cmocka_unit_test(test_key_table_complete),
-		cmocka_unit_test(test_rotation),     cmocka_unit_test(test_schedule),
+		cmocka_unit_test(test_defaults),	   cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_encrypt_by_default), cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_too_long_value),	   cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_key_table_complete), cmocka_unit_test(test_rotation),
+		cmocka_unit_test(test_schedule),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);

@@ -46,6 +46,7 @@ static const struct opt_def opt_defs[] = {
 	OPT("unmount", 0, 0, unmount, O_UNMOUNT),
 	OPT("from", 0, 1, from, O_FROM),
 	OPT("check", 0, 0, check, O_CHECK),
+	OPT("dry-run", 0, 0, dry_run, O_DRY_RUN),
 };
 #undef OPT
 /* getopt's value for a long-only option: this past the index in opt_defs. */

@@ -26,7 +26,7 @@ enum {
 struct args {
 	const char *config, *ceph_conf, *id, *kms_config;
 	const char *size, *kms, *force, *csi_volume_id, *tenant, *from;
-	int verbose, help, no_agent, deferred, json, dek, kek, if_due, all, unmount, check;
+	int verbose, help, no_agent, deferred, json, dek, kek, if_due, all, unmount, check, dry_run;
 	const char *pos[2];
 	int npos;
 	unsigned allowed; /* the command-specific options (O_*) this command takes */
@@ -48,6 +48,7 @@ enum {
 	O_UNMOUNT = 1 << 11,
 	O_FROM = 1 << 12,
 	O_CHECK = 1 << 13,
+	O_DRY_RUN = 1 << 14,
 };
 
 int parse_args(const char *cmd, int argc, char **argv, struct args *a);

@@ -15,24 +15,30 @@ static const char create_help[] =
 	"Options:\n"
 	"      --size SIZE        image size; a plain number is MiB (as rbd), or use\n"
 	"                         K, M, G, T suffixes; at least 17 MiB (16 MiB LUKS2 header)\n"
-	"      --kms ID           KMS entry that wraps the volume's DEK\n\n";
+	"      --kms ID           KMS entry that wraps the volume's DEK\n"
+	"      --dry-run          check everything, change nothing, say what it would do\n\n";
 
 int cmd_create(int argc, char **argv)
 {
 	struct format_opts fo = { 0 };
 	uint64_t size;
 
-	PREPARE("create", O_SIZE | O_KMS, 1, 1, create_help);
+	struct dry_run dry = { "" };
+
+	PREPARE("create", O_SIZE | O_KMS | O_DRY_RUN, 1, 1, create_help);
 	_cleanup_vol_ struct vol v = { .dev.id = -1 };
 	if (!a.size || !a.kms || parse_size(a.size, &size) < 0) {
 		log_error("create needs --size SIZE (e.g. 10G) and --kms ID");
 		return EXIT_USAGE;
 	}
 	fo.kms_id = a.kms;
+	fo.dry = a.dry_run ? &dry : NULL;
 	r = vol_target(&ctx, a.pos[0], &v);
 	if (r == 0)
 		r = volume_create(&ctx, &v, size, &fo);
-	if (r == 0)
+	if (r == 0 && a.dry_run)
+		(void)printf("dry run: %s\n", dry.text);
+	else if (r == 0)
 		(void)printf("created %s (encrypted, KMS %s)\n", a.pos[0], a.kms);
 	return report(&ctx, r);
 }
@@ -44,20 +50,25 @@ static const char format_help[] =
 	"formatted again.\n\n"
 	"Options:\n"
 	"      --kms ID           KMS entry that wraps the volume's DEK\n"
-	"      --force IMAGE      overwrite existing data; IMAGE must repeat the image\n\n";
+	"      --force IMAGE      overwrite existing data; IMAGE must repeat the image\n"
+	"      --dry-run          check everything, change nothing, say what it would do\n\n";
 
 int cmd_format(int argc, char **argv)
 {
 	struct format_opts fo = { 0 };
+	struct dry_run dry = { "" };
 
-	PREPARE("format", O_KMS | O_FORCE, 1, 1, format_help);
+	PREPARE("format", O_KMS | O_FORCE | O_DRY_RUN, 1, 1, format_help);
 	_cleanup_vol_ struct vol v = { .dev.id = -1 };
 	fo.kms_id = a.kms;
 	fo.force = a.force;
+	fo.dry = a.dry_run ? &dry : NULL;
 	r = vol_target(&ctx, a.pos[0], &v);
 	if (r == 0)
 		r = volume_format(&ctx, &v, &fo);
-	if (r == 0)
+	if (r == 0 && a.dry_run)
+		(void)printf("dry run: %s\n", dry.text);
+	else if (r == 0)
 		(void)printf("formatted %s\n", a.pos[0]);
 	return report(&ctx, r);
 }
@@ -393,20 +404,24 @@ static const char delete_help[] =
 	"Options:\n"
 	"      --force IMAGE      required: repeat the image name to confirm\n"
 	"      --kms ID           ceph-csi volumes: KMS id (default: from ceph-csi's journal)\n"
-	"      --csi-volume-id ID ceph-csi volumes: CSI volume handle (default: derived)\n\n";
+	"      --csi-volume-id ID ceph-csi volumes: CSI volume handle (default: derived)\n"
+	"      --dry-run          check everything, change nothing, say what it would do\n\n";
 
 int cmd_delete(int argc, char **argv)
 {
 	struct open_opts oo = { 0 };
+	struct dry_run dry = { "" };
 
-	PREPARE("delete", O_FORCE | O_KMS | O_CSI_VOLUME_ID, 1, 1, delete_help);
+	PREPARE("delete", O_FORCE | O_KMS | O_CSI_VOLUME_ID | O_DRY_RUN, 1, 1, delete_help);
 	_cleanup_vol_ struct vol v = { .dev.id = -1 };
 	oo.kms_id = a.kms;
 	oo.csi_volume_id = a.csi_volume_id;
 	r = vol_target(&ctx, a.pos[0], &v);
 	if (r == 0)
-		r = volume_delete(&ctx, &v, &oo, a.force);
-	if (r == 0)
+		r = volume_delete(&ctx, &v, &oo, a.force, a.dry_run ? &dry : NULL);
+	if (r == 0 && a.dry_run)
+		(void)printf("dry run: %s\n", dry.text);
+	else if (r == 0)
 		(void)printf("deleted %s\n", a.pos[0]);
 	return report(&ctx, r);
 }
@@ -424,13 +439,14 @@ static const char rotate_help[] =
 	"      --dek              rotate the data-encryption key (default)\n"
 	"      --kek              wrap the DEK under the newest key-encryption key\n"
 	"      --if-due           rotate the DEK only if the volume's schedule says it is due\n"
-	"                         (what pvenc-agent does; for cron on nodes without the agent)\n\n";
+	"                         (what pvenc-agent does; for cron on nodes without the agent)\n"
+	"      --dry-run          check everything, change nothing, say what it would do\n\n";
 
 int cmd_rotate(int argc, char **argv)
 {
 	struct rotate_result rr = { 0 };
 
-	PREPARE("rotate", O_DEK | O_KEK | O_IF_DUE, 1, 1, rotate_help);
+	PREPARE("rotate", O_DEK | O_KEK | O_IF_DUE | O_DRY_RUN, 1, 1, rotate_help);
 	_cleanup_vol_ struct vol v = { .dev.id = -1 };
 	if (a.dek + a.kek + (a.if_due && a.kek) > 1) {
 		log_error("pvencctl rotate: one of --dek or --kek (--if-due rotates the DEK)");
@@ -438,10 +454,15 @@ int cmd_rotate(int argc, char **argv)
 	}
 	r = vol_target(&ctx, a.pos[0], &v);
 	if (r == 0 && a.if_due)
-		r = volume_rotate_if_due(&ctx, &v, &rr);
+		r = volume_rotate_if_due(&ctx, &v, (unsigned)a.dry_run, &rr);
 	else if (r == 0)
-		r = volume_rotate(&ctx, &v, a.kek ? ROTATE_KEK : ROTATE_DEK, 0, &rr);
-	if (r == 0 && rr.skipped)
+		r = volume_rotate(&ctx, &v,
+				  (a.kek ? ROTATE_KEK : ROTATE_DEK) |
+					  (a.dry_run ? ROTATE_DRY_RUN : 0),
+				  0, &rr);
+	if (r == 0 && a.dry_run)
+		(void)printf("dry run: %s\n", rr.plan[0] ? rr.plan : "nothing to do");
+	else if (r == 0 && rr.skipped)
 		(void)printf("%s: nothing to do (not due, or another node is rotating it)\n",
 			     a.pos[0]);
 	else if (r == 0 && a.kek)
