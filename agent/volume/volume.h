@@ -110,6 +110,14 @@ int volume_close_all(struct pvenc_ctx *ctx, unsigned flags, unsigned *closed);
  * image name. Envelope KEKs are never touched. */
 int volume_delete(struct pvenc_ctx *ctx, struct vol *v, const struct open_opts *o,
 		  const char *confirm, struct dry_run *dry);
+/* Header backup (Documentation/pvencctl.md "header"): the LUKS2 header of a volume that
+ * opens, with its key metadata of the same moment (under the rotation lease), into @fd. */
+int volume_header_backup(struct pvenc_ctx *ctx, struct vol *v, int fd);
+/* Puts a backup read from @fd back onto the image it was taken of (same image id and
+ * pool), unmapped everywhere, after checking that the DEK its metadata names opens its
+ * header. @dry: the checks only. */
+int volume_header_restore(struct pvenc_ctx *ctx, struct vol *v, int fd, const struct open_opts *o,
+			  struct dry_run *dry);
 /* Encrypt-by-default: if @target is a plain, empty image under a policy, format it.
  * 1 if formatted, 0 if no policy applies or it is not plain. */
 int volume_format_by_policy(struct pvenc_ctx *ctx, struct vol *v);

@@ -96,7 +96,7 @@ int parse_args(const char *cmd, int argc, char **argv, struct args *a)
 	if (a->verbose)
 		log_set_max_level(LOG_DEBUG);
 	for (int i = optind; i < argc; i++) {
-		if (a->npos == 2) {
+		if (a->npos == (int)ARRAY_SIZE(a->pos)) {
 			(void)fprintf(stderr, "pvencctl %s: too many arguments\n", cmd);
 			return -EINVAL;
 		}

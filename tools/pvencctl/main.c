@@ -50,6 +50,8 @@ static const struct command commands[] = {
 	  "rotate a volume's DEK (new keyslot, online) or wrap it under the newest KEK" },
 	{ "verify", cmd_verify, "POOL/[NS/]IMAGE[@SNAP] | --all",
 	  "check that a volume would open (KMS, DEK, keyslot), activating nothing" },
+	{ "header", cmd_header, "backup|restore POOL/[NS/]IMAGE FILE [--dry-run]",
+	  "back up a volume's LUKS2 header with its key metadata, or put a backup back" },
 	{ "rebind", cmd_rebind, "POOL/[NS/]IMAGE [--from POOL[/NS]]",
 	  "bind a volume's stored key to the pool it is in (upgrade, move, copy)" },
 	{ "spec", cmd_spec, "POOL/[NS/]IMAGE[@SNAP]", "check an image spec and print its parts" },

@@ -27,7 +27,7 @@ struct args {
 	const char *config, *ceph_conf, *id, *kms_config;
 	const char *size, *kms, *force, *csi_volume_id, *tenant, *from;
 	int verbose, help, no_agent, deferred, json, dek, kek, if_due, all, unmount, check, dry_run;
-	const char *pos[2];
+	const char *pos[3];
 	int npos;
 	unsigned allowed; /* the command-specific options (O_*) this command takes */
 };
@@ -99,6 +99,7 @@ int cmd_unmap(int argc, char **argv);
 int cmd_resize(int argc, char **argv);
 int cmd_spec(int argc, char **argv);
 int cmd_kms(int argc, char **argv);
+int cmd_header(int argc, char **argv);
 int cmd_delete(int argc, char **argv);
 int cmd_rotate(int argc, char **argv);
 int cmd_rebind(int argc, char **argv);
