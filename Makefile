@@ -280,6 +280,7 @@ format-check:
 # ---- install ----
 PREFIX ?= /usr
 SBINDIR ?= $(PREFIX)/sbin
+BINDIR ?= $(PREFIX)/bin
 UDEVRULESDIR ?= $(PREFIX)/lib/udev/rules.d
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 MODULESLOADDIR ?= $(PREFIX)/lib/modules-load.d
@@ -288,15 +289,19 @@ MANDIR ?= $(PREFIX)/share/man
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 SYSCONFDIR ?= /etc
 install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UDEVRULESDIR) $(DESTDIR)$(SYSTEMDUNITDIR) \
-		$(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/pvenc
-	install -m 0755 $(BINS) $(DESTDIR)$(SBINDIR)/
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(UDEVRULESDIR) \
+		$(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/pvenc
+	@# pvenc-stat needs no privilege with pvenc.ko loaded: a user command.
+	install -m 0755 $(filter-out %/pvenc-stat,$(BINS)) $(DESTDIR)$(SBINDIR)/
+	install -m 0755 $(BUILDDIR)/pvenc-stat $(DESTDIR)$(BINDIR)/
 	install -m 0644 udev/60-pvenc.rules $(DESTDIR)$(UDEVRULESDIR)/
 	install -m 0644 udev/pvenc-agent.service udev/pvenc-shutdown.service $(DESTDIR)$(SYSTEMDUNITDIR)/
 	install -d $(DESTDIR)$(MODULESLOADDIR)
 	install -m 0644 udev/pvenc-modules.conf $(DESTDIR)$(MODULESLOADDIR)/pvenc.conf
 	install -m 0644 Documentation/*.md $(DESTDIR)$(DOCDIR)/
-	install -d $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(BASHCOMPDIR)
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(BASHCOMPDIR)
+	install -m 0644 Documentation/man/*.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 Documentation/man/*.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 Documentation/man/*.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 tools/completion/pvencctl tools/completion/pvenc-stat $(DESTDIR)$(BASHCOMPDIR)/
