@@ -80,26 +80,36 @@ static const struct kvol *find_prev(const struct snap *prev, const struct kvol *
 	return NULL;
 }
 
+/* Per-interval figures as iostat -x has them: kB and MB are 1024 and 1024 * 1024 bytes,
+ * request sizes in kB, aqu-sz the requests in flight on average over the interval. */
 struct rates {
-	double rs, ws, rmbs, wmbs, r_await, w_await, util;
+	double rs, ws, rbytes, wbytes, r_await, w_await, aqu, rareq, wareq, util;
 };
 
 static void rates_of(const struct kvol *v, const struct kvol *p, double dt, struct rates *x)
 {
 	double dr = (double)(v->stats[PVENC_S_READS] - p->stats[PVENC_S_READS]);
 	double dw = (double)(v->stats[PVENC_S_WRITES] - p->stats[PVENC_S_WRITES]);
+	double rb = (double)(v->stats[PVENC_S_READ_BYTES] - p->stats[PVENC_S_READ_BYTES]);
+	double wb = (double)(v->stats[PVENC_S_WRITE_BYTES] - p->stats[PVENC_S_WRITE_BYTES]);
+	uint64_t io_ns = v->stats[PVENC_S_READ_NS] + v->stats[PVENC_S_WRITE_NS] +
+			 v->stats[PVENC_S_DISCARD_NS] + v->stats[PVENC_S_FLUSH_NS];
+	uint64_t io_ns0 = p->stats[PVENC_S_READ_NS] + p->stats[PVENC_S_WRITE_NS] +
+			  p->stats[PVENC_S_DISCARD_NS] + p->stats[PVENC_S_FLUSH_NS];
 
 	x->rs = dr / dt;
 	x->ws = dw / dt;
-	x->rmbs = (double)(v->stats[PVENC_S_READ_BYTES] - p->stats[PVENC_S_READ_BYTES]) / dt / 1e6;
-	x->wmbs =
-		(double)(v->stats[PVENC_S_WRITE_BYTES] - p->stats[PVENC_S_WRITE_BYTES]) / dt / 1e6;
+	x->rbytes = rb / dt;
+	x->wbytes = wb / dt;
 	x->r_await =
 		dr > 0 ? (double)(v->stats[PVENC_S_READ_NS] - p->stats[PVENC_S_READ_NS]) / dr / 1e6
 		       : 0;
 	x->w_await = dw > 0 ? (double)(v->stats[PVENC_S_WRITE_NS] - p->stats[PVENC_S_WRITE_NS]) /
 				      dw / 1e6
 			    : 0;
+	x->aqu = (double)(io_ns - io_ns0) / (dt * 1e9);
+	x->rareq = dr > 0 ? rb / dr / 1024 : 0;
+	x->wareq = dw > 0 ? wb / dw / 1024 : 0;
 	x->util = (double)(v->stats[PVENC_S_BUSY_MS] - p->stats[PVENC_S_BUSY_MS]) / (dt * 10);
 	if (x->util > 100)
 		x->util = 100;
@@ -107,8 +117,12 @@ static void rates_of(const struct kvol *v, const struct kvol *p, double dt, stru
 
 void print_rates(const struct snap *s, const struct snap *prev, const struct opts *o)
 {
-	(void)printf("%-28s %9s %9s %9s %9s %8s %8s %6s %8s %6s\n", "VOLUME", "r/s", "w/s", "rMB/s",
-		     "wMB/s", "r_await", "w_await", "%util", "inflight", "errors");
+	double unit = o->megabytes ? 1024.0 * 1024 : 1024.0;
+
+	(void)printf("%-28s %9s %9s %9s %9s %8s %8s %7s %8s %8s %6s %8s %6s\n", "VOLUME", "r/s",
+		     "w/s", o->megabytes ? "rMB/s" : "rkB/s", o->megabytes ? "wMB/s" : "wkB/s",
+		     "r_await", "w_await", "aqu-sz", "rareq-sz", "wareq-sz", "%util", "inflight",
+		     "errors");
 	for (size_t i = 0; i < s->n; i++) {
 		const struct kvol *v = &s->v[i], *p = find_prev(prev, v);
 		char spec[4 * (PVENC_TEXT_MAX + 1)], err[24];
@@ -120,8 +134,10 @@ void print_rates(const struct snap *s, const struct snap *prev, const struct opt
 		rates_of(v, p, s->t - prev->t, &x);
 		(void)snprintf(err, sizeof(err), s->kmod ? "%" PRIu64 : "-",
 			       v->stats[PVENC_S_ERRORS] - p->stats[PVENC_S_ERRORS]);
-		(void)printf("%-28s %9.2f %9.2f %9.2f %9.2f %8.2f %8.2f %6.1f %8" PRIu64 " %6s\n",
-			     spec, x.rs, x.ws, x.rmbs, x.wmbs, x.r_await, x.w_await, x.util,
+		(void)printf("%-28s %9.2f %9.2f %9.2f %9.2f %8.2f %8.2f %7.2f %8.2f %8.2f %6.1f "
+			     "%8" PRIu64 " %6s\n",
+			     spec, x.rs, x.ws, x.rbytes / unit, x.wbytes / unit, x.r_await,
+			     x.w_await, x.aqu, x.rareq, x.wareq, x.util,
 			     v->stats[PVENC_S_IN_FLIGHT], err);
 	}
 	(void)printf("\n");
@@ -196,10 +212,13 @@ void print_json(const struct snap *s, const struct snap *prev, const struct opts
 			jadd(r, "interval_s", json_object_new_double(s->t - prev->t));
 			jadd(r, "r_per_s", json_object_new_double(x.rs));
 			jadd(r, "w_per_s", json_object_new_double(x.ws));
-			jadd(r, "r_mb_per_s", json_object_new_double(x.rmbs));
-			jadd(r, "w_mb_per_s", json_object_new_double(x.wmbs));
+			jadd(r, "r_bytes_per_s", json_object_new_double(x.rbytes));
+			jadd(r, "w_bytes_per_s", json_object_new_double(x.wbytes));
 			jadd(r, "r_await_ms", json_object_new_double(x.r_await));
 			jadd(r, "w_await_ms", json_object_new_double(x.w_await));
+			jadd(r, "aqu_sz", json_object_new_double(x.aqu));
+			jadd(r, "rareq_sz_kb", json_object_new_double(x.rareq));
+			jadd(r, "wareq_sz_kb", json_object_new_double(x.wareq));
 			jadd(r, "util_pct", json_object_new_double(x.util));
 			jadd(jv, "rates", r);
 		}

@@ -24,24 +24,29 @@
 
 static void usage(FILE *f)
 {
-	(void)fprintf(f,
-		      "Usage: pvenc-stat [OPTIONS] [INTERVAL [COUNT]]\n"
-		      "Per-volume encryption statistics of open pvenc volumes.\n\n"
-		      "  -x               rates per interval (r/s, w/s, rMB/s, wMB/s, await), "
-		      "like iostat -x\n"
-		      "  -v VOLUME        only VOLUME (POOL/[NS/]IMAGE, /dev/pvenc/... or dm "
-		      "name)\n"
-		      "      --json       JSON (one array per report)\n"
-		      "      --prometheus node_exporter textfile format\n"
-		      "  -q, --quiet      do not say on stderr that pvenc.ko is not loaded (for\n"
-		      "                   cron; --prometheus exports it as pvenc_kmod_loaded)\n"
-		      "  -c FILE          pvenc.conf (for the agent socket; default %s)\n"
-		      "  -h, --help       this help\n\n"
-		      "INTERVAL seconds between reports; COUNT reports (default: forever with an "
-		      "interval, else one).\n"
-		      "Without pvenc.ko the figures come from /sys/block/dm-N/stat (no error "
-		      "counts).\n",
-		      PVENC_CONFIG_DEFAULT);
+	(void)fprintf(
+		f,
+		"Usage: pvenc-stat [OPTIONS] [INTERVAL [COUNT]]\n"
+		"Per-volume encryption statistics of open pvenc volumes.\n\n"
+		"  -x               rates per interval as iostat -x: r/s, w/s, rkB/s, "
+		"wkB/s,\n"
+		"                   r_await, w_await, aqu-sz, rareq-sz, wareq-sz, %%util\n"
+		"  -m               -x in MB/s (1 MB = 1024 kB, 1 kB = 1024 bytes, as iostat)\n"
+		"  -t               the time before each report (ISO 8601, as iostat -t with\n"
+		"                   S_TIME_FORMAT=ISO)\n"
+		"  -v VOLUME        only VOLUME (POOL/[NS/]IMAGE, /dev/pvenc/... or dm "
+		"name)\n"
+		"      --json       JSON (one array per report)\n"
+		"      --prometheus node_exporter textfile format\n"
+		"  -q, --quiet      do not say on stderr that pvenc.ko is not loaded (for\n"
+		"                   cron; --prometheus exports it as pvenc_kmod_loaded)\n"
+		"  -c FILE          pvenc.conf (for the agent socket; default %s)\n"
+		"  -h, --help       this help\n\n"
+		"INTERVAL seconds between reports; COUNT reports (default: forever with an "
+		"interval, else one).\n"
+		"Without pvenc.ko the figures come from /sys/block/dm-N/stat (no error "
+		"counts).\n",
+		PVENC_CONFIG_DEFAULT);
 }
 
 static int parse_opts(int argc, char **argv, struct opts *o)
@@ -61,7 +66,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	int c;
 
 	o->count = 1;
-	while ((c = getopt_long(argc, argv, "xqv:c:h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "xmtqv:c:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'x':
 			o->rates = 1;
@@ -71,6 +76,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'q':
 			o->quiet = 1;
+			break;
+		case 'm':
+			o->megabytes = 1;
+			break;
+		case 't':
+			o->timestamps = 1;
 			break;
 		case 'c':
 			o->config = optarg;
@@ -141,6 +152,16 @@ static int report(const struct snap *s, const struct snap *prev, const struct op
 	if (!found) {
 		(void)fprintf(stderr, "pvenc-stat: no open pvenc volume '%s'\n", o->volume);
 		return -ENOENT;
+	}
+	/* JSON and Prometheus carry no free text: -t is for the table and -x. */
+	if (o->timestamps && o->out == OUT_TABLE) {
+		char when[40];
+		time_t t = time(NULL);
+		struct tm tm;
+
+		if (localtime_r(&t, &tm) &&
+		    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S%z", &tm))
+			(void)printf("%s\n", when);
 	}
 	if (o->out == OUT_JSON)
 		print_json(s, prev, o);

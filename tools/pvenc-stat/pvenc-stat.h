@@ -21,6 +21,8 @@ struct opts {
 	enum output out;
 	int rates; /* -x */
 	int quiet; /* -q */
+	int megabytes; /* -m: MB/s (1024 * 1024) instead of kB/s (1024), as iostat -m */
+	int timestamps; /* -t: the time before each report, as iostat -t */
 	double interval;
 	long count; /* reports; -1 forever */
 };
