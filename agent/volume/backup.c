@@ -44,7 +44,7 @@ static void sha256_hex(const uint8_t *buf, size_t len, char out[65])
 	unsigned mdlen = 0;
 
 	(void)EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL);
-	for (unsigned i = 0; i < 32; i++)
+	for (size_t i = 0; i < sizeof(md); i++)
 		(void)snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
@@ -171,17 +171,18 @@ static void backup_done(struct backup *b)
 static int backup_read(struct pvenc_ctx *ctx, int fd, struct backup *b)
 {
 	char magic[sizeof(BACKUP_MAGIC) - 1], sum[65];
-	_cleanup_free_ char *line = malloc(BACKUP_JSON_MAX + 1);
+	_cleanup_free_ char *line = NULL;
 	struct json_object *x;
 	size_t n = 0;
 	int r;
 
-	if (!line)
-		return -ENOMEM;
 	r = read_all(fd, magic, sizeof(magic));
 	if (r < 0 || memcmp(magic, BACKUP_MAGIC, sizeof(magic)) != 0)
 		return vol_fail(ctx, -EBADMSG, "not a pvenc header backup (no '%.*s' line)",
 				(int)strlen(BACKUP_MAGIC) - 1, BACKUP_MAGIC);
+	line = malloc(BACKUP_JSON_MAX + 1);
+	if (!line)
+		return -ENOMEM;
 	/* The JSON line, byte by byte up to its newline: the header follows it. */
 	for (;;) {
 		if (n == BACKUP_JSON_MAX || read_all(fd, line + n, 1) < 0)

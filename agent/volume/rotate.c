@@ -565,7 +565,7 @@ static int rotate_plan(struct pvenc_ctx *ctx, struct vol *v, unsigned what, int6
 		return r;
 	if (vr.level >= 2)
 		return vol_fail(ctx, -EKEYREJECTED, "%s would not open: %s", v->name, vr.what);
-	r = vol_open_for_change(ctx, v, what & ROTATE_KEK, &img, &k);
+	r = vol_open_for_change(ctx, v, (what & ROTATE_KEK) != 0, &img, &k);
 	if (r < 0)
 		return r;
 	if (due_period > 0 && !m->dek_next &&

@@ -18,8 +18,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(text, data, size);
 	text[size] = '\0';
 	config_defaults(&c); /* config_parse's contract: it parses over the defaults */
-	if (config_parse(text, "fuzz.conf", &c, err, sizeof(err)) == 0)
-		(void)config_policy_kms(&c, "rbd", "ns");
+	if (config_parse(text, "fuzz.conf", &c, err, sizeof(err)) == 0) {
+		int dry_run = 0;
+
+		(void)config_policy_kms(&c, "rbd", "ns", &dry_run);
+	}
 	free(text);
 	return 0;
 }
