@@ -12,5 +12,9 @@ int read_file(const char *path, size_t max, char **ret, size_t *len);
 int read_secret_file(const char *path, size_t max, uint8_t **ret, size_t *len);
 /* One line of a sysfs-style file, newline stripped, into buf. */
 int read_line(const char *path, char *buf, size_t len);
+/* All @len bytes to or from @fd, through short writes and reads and EINTR; a read that
+ * meets the end of the file first gives -ENODATA. */
+int fd_write_all(int fd, const void *buf, size_t len);
+int fd_read_all(int fd, void *buf, size_t len);
 
 #endif

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "crypt/luks.h"
+#include "util/fileio.h"
 #include "util/macro.h"
 #include "util/secmem.h"
 #include "volume/internal.h"
@@ -46,40 +47,6 @@ static void sha256_hex(const uint8_t *buf, size_t len, char out[65])
 	(void)EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL);
 	for (size_t i = 0; i < sizeof(md); i++)
 		(void)snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-
-	while (len) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? -errno : -EIO;
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
-static int read_all(int fd, void *buf, size_t len)
-{
-	uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = read(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -ENODATA;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 int volume_header_backup(struct pvenc_ctx *ctx, struct vol *v, int fd)
@@ -142,13 +109,13 @@ int volume_header_backup(struct pvenc_ctx *ctx, struct vol *v, int fd)
 							 JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (!line)
 		return -ENOMEM;
-	r = write_all(fd, BACKUP_MAGIC, strlen(BACKUP_MAGIC));
+	r = fd_write_all(fd, BACKUP_MAGIC, strlen(BACKUP_MAGIC));
 	if (r == 0)
-		r = write_all(fd, line, strlen(line));
+		r = fd_write_all(fd, line, strlen(line));
 	if (r == 0)
-		r = write_all(fd, "\n", 1);
+		r = fd_write_all(fd, "\n", 1);
 	if (r == 0)
-		r = write_all(fd, hdr, LUKS_HEADER_SIZE);
+		r = fd_write_all(fd, hdr, LUKS_HEADER_SIZE);
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
 	if (r < 0)
@@ -176,7 +143,7 @@ static int backup_read(struct pvenc_ctx *ctx, int fd, struct backup *b)
 	size_t n = 0;
 	int r;
 
-	r = read_all(fd, magic, sizeof(magic));
+	r = fd_read_all(fd, magic, sizeof(magic));
 	if (r < 0 || memcmp(magic, BACKUP_MAGIC, sizeof(magic)) != 0)
 		return vol_fail(ctx, -EBADMSG, "not a pvenc header backup (no '%.*s' line)",
 				(int)strlen(BACKUP_MAGIC) - 1, BACKUP_MAGIC);
@@ -185,7 +152,7 @@ static int backup_read(struct pvenc_ctx *ctx, int fd, struct backup *b)
 		return -ENOMEM;
 	/* The JSON line, byte by byte up to its newline: the header follows it. */
 	for (;;) {
-		if (n == BACKUP_JSON_MAX || read_all(fd, line + n, 1) < 0)
+		if (n == BACKUP_JSON_MAX || fd_read_all(fd, line + n, 1) < 0)
 			return vol_fail(ctx, -EBADMSG,
 					"the backup's description line is missing "
 					"or too long");
@@ -208,7 +175,7 @@ static int backup_read(struct pvenc_ctx *ctx, int fd, struct backup *b)
 	b->hdr = malloc(LUKS_HEADER_SIZE);
 	if (!b->hdr)
 		return -ENOMEM;
-	if (read_all(fd, b->hdr, LUKS_HEADER_SIZE) < 0)
+	if (fd_read_all(fd, b->hdr, LUKS_HEADER_SIZE) < 0)
 		return vol_fail(ctx, -EBADMSG, "the backup is cut short: its header is not whole");
 	sha256_hex(b->hdr, LUKS_HEADER_SIZE, sum);
 	json_object_object_get_ex(b->o, "header_sha256", &x);
