@@ -19,9 +19,7 @@ static const char header_help[] =
 	"restore: puts a backup back after a mistaken mkfs on /dev/rbdN or a lost header.\n"
 	"Only onto the image it was taken of (same image id and pool), unmapped on every\n"
 	"node, and only if the DEK its metadata names opens its header.\n\n"
-	"Options:\n"
-	"      --kms ID           ceph-csi volumes: KMS id (default: from ceph-csi's journal)\n"
-	"      --csi-volume-id ID ceph-csi volumes: CSI volume handle (default: derived)\n"
+	"Options:\n" HELP_CSI_OPTS
 	"      --dry-run          restore: check everything, write nothing\n\n";
 
 int cmd_header(int argc, char **argv)

@@ -51,6 +51,13 @@ enum {
 	O_DRY_RUN = 1 << 14,
 };
 
+/* Help lines shared by the commands that take a ceph-csi volume's KMS and handle. */
+#define HELP_CSI_OPTS                                                                            \
+	"      --kms ID           ceph-csi volumes: KMS id (default: from ceph-csi's journal)\n" \
+	"      --csi-volume-id ID ceph-csi volumes: CSI volume handle (default: derived)\n"
+#define HELP_DRY_RUN \
+	"      --dry-run          check everything, change nothing, say what it would do\n"
+
 int parse_args(const char *cmd, int argc, char **argv, struct args *a);
 int load_config(const struct args *a, struct pvenc_config *cfg);
 /* Sizes as rbd takes them: a plain number is MiB; B, K, M, G, T suffixes (binary). */

@@ -402,9 +402,7 @@ static const char delete_help[] =
 	"In steps: the image moves to the RBD trash, the DEK goes, then the trash entry; if a\n"
 	"delete stops anywhere, running it again finishes it.\n\n"
 	"Options:\n"
-	"      --force IMAGE      required: repeat the image name to confirm\n"
-	"      --kms ID           ceph-csi volumes: KMS id (default: from ceph-csi's journal)\n"
-	"      --csi-volume-id ID ceph-csi volumes: CSI volume handle (default: derived)\n"
+	"      --force IMAGE      required: repeat the image name to confirm\n" HELP_CSI_OPTS
 	"      --dry-run          check everything, change nothing, say what it would do\n\n";
 
 int cmd_delete(int argc, char **argv)
