@@ -103,6 +103,32 @@ static void add_agent_state(struct agent *a, struct json_object *st, int ident)
 	pthread_mutex_unlock(&a->lock);
 }
 
+/* The node's view and the agent's: no Ceph, so that it answers during an outage. */
+static struct json_object *answer_list(struct agent *a)
+{
+	struct json_object *o = NULL;
+	int r = volume_list(&o);
+
+	if (r < 0)
+		return answer_err(r, "cannot list rbd devices");
+	for (size_t i = 0; i < json_object_array_length(o); i++)
+		add_agent_state(a, json_object_array_get_idx(o, i), 1);
+	return answer_ok(o);
+}
+
+static struct json_object *answer_health(void)
+{
+	struct json_object *h = json_object_new_object(), *k = kms_health_json();
+
+	if (!h || !k) {
+		json_object_put(h);
+		json_object_put(k);
+		return answer_err(-ENOMEM, NULL);
+	}
+	json_object_object_add(h, "kms", k);
+	return answer_ok(h);
+}
+
 /* Runs a volume operation through the queue and waits for it. */
 static struct json_object *queued_op(struct agent *a, struct ctl_request *req, enum job_op op)
 {
@@ -206,24 +232,9 @@ static struct json_object *handle(struct agent *a, struct ctl_request *req)
 	case CTL_RESIZE:
 		return queued_op(a, req, JOB_RESIZE);
 	case CTL_LIST:
-		/* The node's view and the agent's: no Ceph, so that it answers in an outage. */
-		r = volume_list(&o);
-		if (r < 0)
-			return answer_err(r, "cannot list rbd devices");
-		for (size_t i = 0; i < json_object_array_length(o); i++)
-			add_agent_state(a, json_object_array_get_idx(o, i), 1);
-		return answer_ok(o);
-	case CTL_HEALTH: {
-		struct json_object *h = json_object_new_object(), *k = kms_health_json();
-
-		if (!h || !k) {
-			json_object_put(h);
-			json_object_put(k);
-			return answer_err(-ENOMEM, NULL);
-		}
-		json_object_object_add(h, "kms", k);
-		return answer_ok(h);
-	}
+		return answer_list(a);
+	case CTL_HEALTH:
+		return answer_health();
 	case CTL_STATUS:
 		pthread_mutex_lock(&a->lock); /* a reload may be replacing a->cfg */
 		pvenc_ctx_init(&ctx, &a->cfg);

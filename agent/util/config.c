@@ -160,6 +160,30 @@ static int set_str(char *dst, size_t cap, const char *v)
 	return 0;
 }
 
+/* [encrypt-by-default] GLOB = KMS-ID [dry-run] */
+static int add_policy(struct pvenc_config *c, const char *glob, const char *v)
+{
+	const char *sp = strpbrk(v, " \t");
+	size_t idlen = sp ? (size_t)(sp - v) : strlen(v);
+
+	if (c->npolicy == (int)ARRAY_SIZE(c->policy) || !*glob || !*v ||
+	    idlen >= sizeof(c->policy[0].kms))
+		return -EINVAL;
+	c->policy[c->npolicy].dry_run = 0;
+	if (sp) {
+		sp += strspn(sp, " \t");
+		if (strcmp(sp, "dry-run") != 0)
+			return -EINVAL;
+		c->policy[c->npolicy].dry_run = 1;
+	}
+	memcpy(c->policy[c->npolicy].kms, v, idlen);
+	c->policy[c->npolicy].kms[idlen] = '\0';
+	if (set_str(c->policy[c->npolicy].glob, sizeof(c->policy[0].glob), glob) < 0)
+		return -EINVAL;
+	c->npolicy++;
+	return 0;
+}
+
 static int apply(struct pvenc_config *c, const char *sec, const char *key, const char *v)
 {
 	int64_t period;
@@ -218,31 +242,8 @@ static int apply(struct pvenc_config *c, const char *sec, const char *key, const
 		c->nrotation_at++;
 		return 0;
 	}
-	if (!strcmp(sec, "encrypt-by-default")) {
-		if (c->npolicy == (int)ARRAY_SIZE(c->policy) || !*key || !*v)
-			return -EINVAL;
-		{
-			/* "KMS-ID" or "KMS-ID dry-run" */
-			const char *sp = strpbrk(v, " \t");
-			size_t idlen = sp ? (size_t)(sp - v) : strlen(v);
-
-			if (idlen >= sizeof(c->policy[0].kms))
-				return -EINVAL;
-			c->policy[c->npolicy].dry_run = 0;
-			if (sp) {
-				sp += strspn(sp, " \t");
-				if (strcmp(sp, "dry-run") != 0)
-					return -EINVAL;
-				c->policy[c->npolicy].dry_run = 1;
-			}
-			memcpy(c->policy[c->npolicy].kms, v, idlen);
-			c->policy[c->npolicy].kms[idlen] = '\0';
-		}
-		if (set_str(c->policy[c->npolicy].glob, sizeof(c->policy[0].glob), key) < 0)
-			return -EINVAL;
-		c->npolicy++;
-		return 0;
-	}
+	if (!strcmp(sec, "encrypt-by-default"))
+		return add_policy(c, key, v);
 	return -ENOENT;
 }
 

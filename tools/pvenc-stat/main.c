@@ -49,6 +49,35 @@ static void usage(FILE *f)
 		PVENC_CONFIG_DEFAULT);
 }
 
+/* [INTERVAL [COUNT]] after the options. */
+static int parse_interval(int argc, char **argv, struct opts *o)
+{
+	char *end;
+
+	if (optind < argc) {
+		o->interval = strtod(argv[optind], &end);
+		if (*end || o->interval <= 0 || o->interval > 86400) {
+			(void)fprintf(stderr, "pvenc-stat: bad interval '%s'\n", argv[optind]);
+			return -EINVAL;
+		}
+		o->count = -1;
+		optind++;
+	}
+	if (optind < argc) {
+		o->count = strtol(argv[optind], &end, 10);
+		if (*end || o->count <= 0) {
+			(void)fprintf(stderr, "pvenc-stat: bad count '%s'\n", argv[optind]);
+			return -EINVAL;
+		}
+		optind++;
+	}
+	if (optind < argc) {
+		(void)fprintf(stderr, "pvenc-stat: too many arguments\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	enum {
@@ -62,7 +91,6 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char *end;
 	int c;
 
 	o->count = 1;
@@ -100,27 +128,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			return -EINVAL;
 		}
 	}
-	if (optind < argc) {
-		o->interval = strtod(argv[optind], &end);
-		if (*end || o->interval <= 0 || o->interval > 86400) {
-			(void)fprintf(stderr, "pvenc-stat: bad interval '%s'\n", argv[optind]);
-			return -EINVAL;
-		}
-		o->count = -1;
-		optind++;
-	}
-	if (optind < argc) {
-		o->count = strtol(argv[optind], &end, 10);
-		if (*end || o->count <= 0) {
-			(void)fprintf(stderr, "pvenc-stat: bad count '%s'\n", argv[optind]);
-			return -EINVAL;
-		}
-		optind++;
-	}
-	if (optind < argc) {
-		(void)fprintf(stderr, "pvenc-stat: too many arguments\n");
+	if (parse_interval(argc, argv, o) < 0)
 		return -EINVAL;
-	}
 	if (o->rates && o->interval == 0) {
 		(void)fprintf(stderr,
 			      "pvenc-stat: -x needs an INTERVAL (e.g. pvenc-stat -x 1 5)\n");
