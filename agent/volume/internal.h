@@ -71,6 +71,9 @@ int vol_rotatable(struct pvenc_ctx *ctx, const struct vol *v, int kek, struct km
  * vol_rotatable's checks passed, with its KMS (*k). */
 int vol_open_for_change(struct pvenc_ctx *ctx, struct vol *v, int kek, struct img **img,
 			struct kms **k);
+/* volume_rotate with ROTATE_DRY_RUN: the checks, the due test, res->plan; no write. */
+int vol_rotate_plan(struct pvenc_ctx *ctx, struct vol *v, unsigned what, int64_t due_period,
+		    struct rotate_result *res);
 /* The lease of a key change under a random @cookie (cookie[40]); -EBUSY with *busy set
  * when another node holds it. */
 int vol_take_lease(struct pvenc_ctx *ctx, const struct vol *v, const struct img *img, char *cookie,
