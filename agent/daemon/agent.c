@@ -354,13 +354,23 @@ static void kstat_resync(struct agent *a, int reregister, int prune)
 }
 
 /* The device table's file sits beside the control socket, in the runtime directory
- * that systemd keeps across restarts (RuntimeDirectoryPreserve=yes). */
+ * that systemd keeps across restarts (RuntimeDirectoryPreserve=yes): devices.json for
+ * the socket "control", <socket name>.devices.json for another (two agents of one
+ * runtime directory keep two files). */
 static void agent_state_path(const char *socket, char *buf, size_t len)
 {
 	const char *slash = strrchr(socket, '/');
 	int n = slash ? (int)(slash - socket) : 0;
+	int r;
 
-	if (!slash || (size_t)snprintf(buf, len, "%.*s/devices.json", n, socket) >= len)
+	if (!slash) {
+		buf[0] = '\0';
+		return;
+	}
+	r = !strcmp(slash + 1, "control")
+		    ? snprintf(buf, len, "%.*s/devices.json", n, socket)
+		    : snprintf(buf, len, "%.*s/%s.devices.json", n, socket, slash + 1);
+	if (r < 0 || (size_t)r >= len)
 		buf[0] = '\0';
 }
 
