@@ -265,25 +265,33 @@ static int unlock(struct crypt_device *cd, uint32_t slots, const uint8_t *dek, s
 	return -EPERM;
 }
 
-/* Loads a header region (the whole header area, or a prefix holding the JSON areas and
- * the keyslots in use: the rest reads as zeros) from a memfd, without the lock. */
-static int load_region(const uint8_t *hdr, size_t len, struct crypt_device **cd, int *fd)
+/* @hdr (@len bytes) written to a memfd of @size bytes and loaded as LUKS2; @locked: the
+ * init takes libcryptsetup's lock (callers that hold it already pass 0). */
+static int load_memfd(const uint8_t *hdr, size_t len, uint64_t size, int locked,
+		      struct crypt_device **cd, int *fd)
 {
 	char path[64];
 	int r;
 
-	if (len < 4096 || memcmp(hdr, "LUKS\xba\xbe", 6) != 0)
-		return -ENODATA;
-	*fd = memfd_path(len > LUKS_HEADER_SIZE ? len : LUKS_HEADER_SIZE, path, sizeof(path));
+	*fd = memfd_path(size, path, sizeof(path));
 	if (*fd < 0)
 		return *fd;
 	if (pwrite(*fd, hdr, len, 0) != (ssize_t)len)
 		return -EIO;
-	r = crypt_init_locked(cd, path);
+	r = locked ? crypt_init_locked(cd, path) : crypt_init(cd, path);
 	if (r < 0)
 		return r;
 	(void)crypt_metadata_locking(*cd, 0);
 	return crypt_load(*cd, CRYPT_LUKS2, NULL) < 0 ? -ENODATA : 0;
+}
+
+/* Loads a header region (the whole header area, or a prefix holding the JSON areas and
+ * the keyslots in use: the rest reads as zeros) from a memfd, without the lock. */
+static int load_region(const uint8_t *hdr, size_t len, struct crypt_device **cd, int *fd)
+{
+	if (len < 4096 || memcmp(hdr, "LUKS\xba\xbe", 6) != 0)
+		return -ENODATA;
+	return load_memfd(hdr, len, len > LUKS_HEADER_SIZE ? len : LUKS_HEADER_SIZE, 1, cd, fd);
 }
 
 int luks_check_header(const uint8_t *hdr, size_t len, const char *uuid, const uint8_t *dek,
@@ -330,23 +338,13 @@ int luks_header_check(const uint8_t *hdr, size_t len, enum luks_origin origin, c
 static int load_mem_header(const uint8_t *hdr, size_t len, struct crypt_device **cd, int *fd,
 			   uint32_t *slots)
 {
-	char path[64], why[256];
+	char why[256];
 	int r;
 
 	if (len != LUKS_HEADER_SIZE || memcmp(hdr, "LUKS\xba\xbe", 6) != 0)
 		return -ENODATA;
-	*fd = memfd_path(LUKS_MIN_IMAGE_SIZE, path, sizeof(path));
-	if (*fd < 0)
-		return *fd;
-	if (pwrite(*fd, hdr, len, 0) != (ssize_t)len)
-		return -EIO;
-	r = crypt_init(cd, path);
-	if (r < 0)
-		return r;
-	(void)crypt_metadata_locking(*cd, 0);
-	if (crypt_load(*cd, CRYPT_LUKS2, NULL) < 0)
-		return -ENODATA;
-	return luks_header_policy(*cd, LUKS_PVENC, slots, why, sizeof(why));
+	r = load_memfd(hdr, len, LUKS_MIN_IMAGE_SIZE, 0, cd, fd);
+	return r < 0 ? r : luks_header_policy(*cd, LUKS_PVENC, slots, why, sizeof(why));
 }
 
 static int store_mem_header(int fd, uint8_t *hdr, size_t len)
