@@ -256,6 +256,51 @@ static void set_tls(CURL *h, const struct http_tls *t)
 	}
 }
 
+/* The request's headers, and its content type when it has a body. */
+static int request_headers(const struct http_req *rq, struct curl_slist **hdrs)
+{
+	for (const char *const *p = rq->headers; p && *p; p++) {
+		struct curl_slist *n = curl_slist_append(*hdrs, *p);
+
+		if (!n)
+			return -ENOMEM;
+		*hdrs = n;
+	}
+	if (rq->body) {
+		struct curl_slist *n = curl_slist_append(*hdrs, "Content-Type: application/json");
+
+		if (!n)
+			return -ENOMEM;
+		*hdrs = n;
+	}
+	return 0;
+}
+
+/* Method, body, headers, timeouts and what pvenc never lets libcurl do on its own. */
+static void set_request(CURL *h, const struct http_req *rq, struct curl_slist *hdrs)
+{
+	if (share)
+		curl_easy_setopt(h, CURLOPT_SHARE, share);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	/* No proxy from the environment (http_proxy, https_proxy, all_proxy): an
+	 * operator's shell would otherwise route the node's KMS credentials through it. */
+	curl_easy_setopt(h, CURLOPT_PROXY, "");
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+			 rq->connect_timeout_ms > 0 ? rq->connect_timeout_ms : 5000L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, rq->timeout_ms > 0 ? rq->timeout_ms : 10000L);
+	curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
+	if (!strcmp(rq->method, "HEAD"))
+		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	if (rq->body) {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->body); /* not copied */
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
+	}
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+}
+
 int http_do(const struct http_req *rq, struct http_resp *rs, char *err, size_t errlen)
 {
 	char cerr[CURL_ERROR_SIZE] = "";
@@ -274,24 +319,9 @@ int http_do(const struct http_req *rq, struct http_resp *rs, char *err, size_t e
 	h = curl_easy_init();
 	if (!h)
 		return -ENOMEM;
-	for (const char *const *p = rq->headers; p && *p; p++) {
-		struct curl_slist *n = curl_slist_append(hdrs, *p);
-
-		if (!n) {
-			r = -ENOMEM;
-			goto out;
-		}
-		hdrs = n;
-	}
-	if (rq->body) {
-		struct curl_slist *n = curl_slist_append(hdrs, "Content-Type: application/json");
-
-		if (!n) {
-			r = -ENOMEM;
-			goto out;
-		}
-		hdrs = n;
-	}
+	r = request_headers(rq, &hdrs);
+	if (r < 0)
+		goto out;
 	if (t && t->server_name && t->server_name[0]) {
 		r = set_server_name(h, rq->url, t->server_name, &ct, &url);
 		if (r < 0) {
@@ -301,27 +331,8 @@ int http_do(const struct http_req *rq, struct http_resp *rs, char *err, size_t e
 		}
 	}
 	curl_easy_setopt(h, CURLOPT_URL, url ? url : rq->url);
-	if (share)
-		curl_easy_setopt(h, CURLOPT_SHARE, share);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	/* No proxy from the environment (http_proxy, https_proxy, all_proxy): an
-	 * operator's shell would otherwise route the node's KMS credentials through it. */
-	curl_easy_setopt(h, CURLOPT_PROXY, "");
+	set_request(h, rq, hdrs);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-			 rq->connect_timeout_ms > 0 ? rq->connect_timeout_ms : 5000L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, rq->timeout_ms > 0 ? rq->timeout_ms : 10000L);
-	curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
-	if (!strcmp(rq->method, "HEAD"))
-		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-	if (rq->body) {
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->body); /* not copied */
-		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
-	}
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
