@@ -135,29 +135,54 @@ static char *login_path(const char *given, const char *mount_default)
 	return p;
 }
 
+/* ceph-csi's types imply the method; pvenc's types infer it from the fields. NULL:
+ * nothing says. */
+static const char *auth_method_of(struct json_object *cfg, const char *type)
+{
+	int csi_k8s = !strcmp(type, "vault") || !strcmp(type, "vaulttenantsa");
+
+	if (!strcmp(type, "vaulttokens") ||
+	    (!csi_k8s && vault_cfg(cfg, N("vaultTokenFile", "tenantTokenName"))))
+		return "token";
+	if (!csi_k8s && vault_cfg(cfg, N("vaultRoleID", "vaultRoleIDFile")))
+		return "approle";
+	if (csi_k8s || vault_cfg(cfg, N("vaultRole", "tenantSAName", "serviceAccountTokenFile")))
+		return "kubernetes";
+	return NULL;
+}
+
+/* AppRole's role id: given, or read from vaultRoleIDFile. */
+static int role_id_of(struct kms *k, struct vault *v, struct json_object *cfg)
+{
+	_cleanup_free_ char *text = NULL;
+	const char *s = vault_cfg(cfg, N("vaultRoleID"));
+	size_t len;
+	int r;
+
+	if (s)
+		return dup_opt(&v->role_id, s);
+	s = vault_cfg(cfg, N("vaultRoleIDFile"));
+	if (!s)
+		return kms_fail(k, -EINVAL, "approle auth needs vaultRoleID");
+	r = read_file(s, 4096, &text, &len);
+	if (r < 0)
+		return kms_fail(k, r, "cannot read vaultRoleIDFile %s: %s", s, strerror(-r));
+	text[strcspn(text, "\r\n")] = '\0';
+	return dup_opt(&v->role_id, text);
+}
+
 static int init_auth(struct kms *k, struct vault *v, struct json_object *cfg, const char *type)
 {
 	const char *m = vault_cfg(cfg, N("vaultAuthMethod"));
 	const char *s;
 	int r = 0;
 
-	if (!m) {
-		/* ceph-csi's types imply the method; pvenc's types infer it from the fields. */
-		int csi_k8s = !strcmp(type, "vault") || !strcmp(type, "vaulttenantsa");
-
-		if (!strcmp(type, "vaulttokens") ||
-		    (!csi_k8s && vault_cfg(cfg, N("vaultTokenFile", "tenantTokenName"))))
-			m = "token";
-		else if (!csi_k8s && vault_cfg(cfg, N("vaultRoleID", "vaultRoleIDFile")))
-			m = "approle";
-		else if (csi_k8s ||
-			 vault_cfg(cfg, N("vaultRole", "tenantSAName", "serviceAccountTokenFile")))
-			m = "kubernetes";
-		else
-			return kms_fail(k, -EINVAL,
-					"no Vault auth configured: set vaultAuthMethod (token, "
-					"approle, kubernetes or cert) and its fields");
-	}
+	if (!m)
+		m = auth_method_of(cfg, type);
+	if (!m)
+		return kms_fail(k, -EINVAL,
+				"no Vault auth configured: set vaultAuthMethod (token, approle, "
+				"kubernetes or cert) and its fields");
 	if (!strcmp(m, "token")) {
 		v->auth = VAULT_AUTH_TOKEN;
 		s = vault_cfg(cfg, N("vaultTokenFile"));
@@ -170,21 +195,9 @@ static int init_auth(struct kms *k, struct vault *v, struct json_object *cfg, co
 			return kms_fail(k, -EINVAL, "vaultTokenFile/tenantTokenName is malformed");
 	} else if (!strcmp(m, "approle")) {
 		v->auth = VAULT_AUTH_APPROLE;
-		s = vault_cfg(cfg, N("vaultRoleID"));
-		if (s)
-			r = dup_opt(&v->role_id, s);
-		else if ((s = vault_cfg(cfg, N("vaultRoleIDFile")))) {
-			_cleanup_free_ char *text = NULL;
-			size_t len;
-
-			r = read_file(s, 4096, &text, &len);
-			if (r < 0)
-				return kms_fail(k, r, "cannot read vaultRoleIDFile %s: %s", s,
-						strerror(-r));
-			text[strcspn(text, "\r\n")] = '\0';
-			r = dup_opt(&v->role_id, text);
-		} else
-			return kms_fail(k, -EINVAL, "approle auth needs vaultRoleID");
+		r = role_id_of(k, v, cfg);
+		if (r < 0)
+			return r;
 		s = vault_cfg(cfg, N("vaultSecretIDFile"));
 		if (s && !(v->secret_id_file = vault_secret_path(v, s, "secret-id")))
 			return kms_fail(k, -EINVAL, "vaultSecretIDFile is malformed");
