@@ -38,36 +38,16 @@ static int bad(struct dec *d, size_t off, const char *what)
 }
 
 /* Decodes the item at @off (within [off, end)); *used = its padded size. */
-static int item(struct dec *d, size_t off, size_t end, int depth, struct ttlv **ret, size_t *used)
+static int item(struct dec *d, size_t off, size_t end, int depth, struct ttlv **ret, size_t *used);
+
+/* The value of item @t at @off (its header read and bounded): a structure's children, a
+ * number, or where its bytes are. */
+static int value(struct dec *d, struct ttlv *t, size_t off, int depth)
 {
 	const uint8_t *p = d->buf + off;
-	struct ttlv *t;
-	size_t vlen, total;
+	size_t vlen = t->len;
 	int r;
 
-	if (depth > TTLV_MAX_DEPTH) {
-		(void)snprintf(d->why, d->whylen, "nesting deeper than %d", TTLV_MAX_DEPTH);
-		return -E2BIG;
-	}
-	if (end - off < 8)
-		return bad(d, off, "truncated item header");
-	if (d->doc->n >= d->cap) {
-		(void)snprintf(d->why, d->whylen, "more than %d items", TTLV_MAX_ITEMS);
-		return -E2BIG;
-	}
-	t = &d->doc->items[d->doc->n++];
-	memset(t, 0, sizeof(*t));
-	t->tag = (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
-	t->type = p[3];
-	t->len = be32(p + 4);
-	vlen = t->len;
-	if ((t->tag >> 16) != 0x42 && (t->tag >> 16) != 0x54)
-		return bad(d, off, "tag outside the KMIP and extension ranges");
-	if (vlen > end - off - 8)
-		return bad(d, off, "length beyond the enclosing item");
-	total = t->type == TTLV_STRUCT ? vlen : padded(vlen);
-	if (total > end - off - 8)
-		return bad(d, off, "padding beyond the enclosing item");
 	switch (t->type) {
 	case TTLV_STRUCT: {
 		struct ttlv **link = &t->child;
@@ -115,6 +95,42 @@ static int item(struct dec *d, size_t off, size_t end, int depth, struct ttlv **
 	default:
 		return bad(d, off, "unknown item type");
 	}
+	return 0;
+}
+
+static int item(struct dec *d, size_t off, size_t end, int depth, struct ttlv **ret, size_t *used)
+{
+	const uint8_t *p = d->buf + off;
+	struct ttlv *t;
+	size_t vlen, total;
+	int r;
+
+	if (depth > TTLV_MAX_DEPTH) {
+		(void)snprintf(d->why, d->whylen, "nesting deeper than %d", TTLV_MAX_DEPTH);
+		return -E2BIG;
+	}
+	if (end - off < 8)
+		return bad(d, off, "truncated item header");
+	if (d->doc->n >= d->cap) {
+		(void)snprintf(d->why, d->whylen, "more than %d items", TTLV_MAX_ITEMS);
+		return -E2BIG;
+	}
+	t = &d->doc->items[d->doc->n++];
+	memset(t, 0, sizeof(*t));
+	t->tag = (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+	t->type = p[3];
+	t->len = be32(p + 4);
+	vlen = t->len;
+	if ((t->tag >> 16) != 0x42 && (t->tag >> 16) != 0x54)
+		return bad(d, off, "tag outside the KMIP and extension ranges");
+	if (vlen > end - off - 8)
+		return bad(d, off, "length beyond the enclosing item");
+	total = t->type == TTLV_STRUCT ? vlen : padded(vlen);
+	if (total > end - off - 8)
+		return bad(d, off, "padding beyond the enclosing item");
+	r = value(d, t, off, depth);
+	if (r < 0)
+		return r;
 	for (size_t i = 8 + vlen; i < 8 + total; i++)
 		if (p[i])
 			return bad(d, off, "non-zero padding");
