@@ -61,7 +61,13 @@ static void process_setup(void)
 			   strerror(-r));
 }
 
-int main(int argc, char **argv)
+/* The command line: -c, -s, -j, -v; 0 to run, 1 to exit with @exit_code. */
+struct cmdline {
+	const char *config, *sock;
+	int jobs;
+};
+
+static int parse_cmdline(int argc, char **argv, struct cmdline *cl, int *exit_code)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -72,27 +78,22 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *config = NULL, *sock = NULL;
-	struct pvenc_config cfg;
-	struct agent *a = NULL;
-	sigset_t mask;
-	char err[512];
-	int c, jobs = 0, r;
 	char *end;
+	int c;
 
-	process_setup();
+	*exit_code = 1;
 	while ((c = getopt_long(argc, argv, "c:s:j:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
-			config = optarg;
+			cl->config = optarg;
 			break;
 		case 's':
-			sock = optarg;
+			cl->sock = optarg;
 			break;
 		case 'j':
 			errno = 0;
-			jobs = (int)strtol(optarg, &end, 10);
-			if (errno || *end || jobs < 1 || jobs > 256) {
+			cl->jobs = (int)strtol(optarg, &end, 10);
+			if (errno || *end || cl->jobs < 1 || cl->jobs > 256) {
 				log_error("--jobs must be 1..256");
 				return 1;
 			}
@@ -102,10 +103,12 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			*exit_code = 0;
+			return 1;
 		case 'V':
 			(void)printf("pvenc-agent %s\n", PVENC_VERSION);
-			return 0;
+			*exit_code = 0;
+			return 1;
 		default:
 			usage(stderr);
 			return 1;
@@ -115,22 +118,37 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
-	r = config_load(config ? config : PVENC_CONFIG_DEFAULT, config != NULL, &cfg, err,
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct cmdline cl = { 0 };
+	struct pvenc_config cfg;
+	struct agent *a = NULL;
+	sigset_t mask;
+	char err[512];
+	int r, exit_code;
+
+	process_setup();
+	if (parse_cmdline(argc, argv, &cl, &exit_code))
+		return exit_code;
+	r = config_load(cl.config ? cl.config : PVENC_CONFIG_DEFAULT, cl.config != NULL, &cfg, err,
 			sizeof(err));
 	if (r < 0) {
 		log_error("%s", err);
 		return 1;
 	}
-	if (sock) {
-		if (sock[0] != '/' || strlen(sock) >= sizeof(cfg.agent_socket)) {
+	if (cl.sock) {
+		if (cl.sock[0] != '/' || strlen(cl.sock) >= sizeof(cfg.agent_socket)) {
 			log_error("--socket must be an absolute path shorter than %zu bytes",
 				  sizeof(cfg.agent_socket));
 			return 1;
 		}
-		(void)snprintf(cfg.agent_socket, sizeof(cfg.agent_socket), "%s", sock);
+		(void)snprintf(cfg.agent_socket, sizeof(cfg.agent_socket), "%s", cl.sock);
 	}
-	if (jobs)
-		cfg.jobs = jobs;
+	if (cl.jobs)
+		cfg.jobs = cl.jobs;
 	/* Block the signals agent_run reads from a signalfd before any thread exists, so
 	 * that every thread inherits the mask and none dies of SIGTERM mid-job. */
 	sigemptyset(&mask);
@@ -140,7 +158,7 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	/* Renew Vault tokens read from files between opens. */
 	kms_agent_mode();
-	r = agent_new(&cfg, config, &a);
+	r = agent_new(&cfg, cl.config, &a);
 	if (r == 0)
 		r = agent_start(a);
 	if (r == 0)
