@@ -267,6 +267,57 @@ static void transit_cleanup(void)
 }
 
 /* Sends @items (n ≥ 1) in one request and fills in their results. */
+/* transit/decrypt's body: one item, or a batch_input with a reference per item. */
+static void decrypt_body(struct json_object *body, struct unwrap_item **items, size_t n)
+{
+	struct json_object *arr;
+
+	if (n == 1) {
+		json_object_object_add(body, "ciphertext",
+				       json_object_new_string(items[0]->ciphertext));
+		json_object_object_add(body, "context", json_object_new_string(items[0]->ctx));
+		json_object_object_add(body, "associated_data",
+				       json_object_new_string(items[0]->aad));
+		return;
+	}
+	arr = json_object_new_array();
+	for (size_t i = 0; arr && i < n; i++) {
+		struct json_object *it = json_object_new_object();
+		char ref[24];
+
+		(void)snprintf(ref, sizeof(ref), "%zu", i);
+		json_object_object_add(it, "ciphertext",
+				       json_object_new_string(items[i]->ciphertext));
+		json_object_object_add(it, "context", json_object_new_string(items[i]->ctx));
+		json_object_object_add(it, "associated_data",
+				       json_object_new_string(items[i]->aad));
+		json_object_object_add(it, "reference", json_object_new_string(ref));
+		json_object_array_add(arr, it);
+	}
+	json_object_object_add(body, "batch_input", arr);
+	/* One bad item must not fail the others: 200 with per-item errors. */
+	json_object_object_add(body, "partial_failure_response_code", json_object_new_int(200));
+}
+
+/* Each item's answer out of batch_results (as many as items were sent). */
+static void take_batch(struct kms *k, struct transit *t, const char *path,
+		       struct json_object *results, struct unwrap_item **items, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *it = json_object_array_get_idx(results, i);
+		const char *e = jget_str(it, "error");
+
+		k->error[0] = '\0';
+		if (e && e[0])
+			items[i]->r = kms_fail(
+				k, strstr(e, "authentication failed") ? -EKEYREJECTED : -EINVAL,
+				"Vault at %s could not decrypt with %s: %s", t->v.c.addr, path, e);
+		else
+			items[i]->r = take_plaintext(k, it, &items[i]->dek, &items[i]->len);
+		(void)snprintf(items[i]->error, sizeof(items[i]->error), "%s", k->error);
+	}
+}
+
 static void send_batch(struct kms *k, struct transit *t, struct unwrap_item **items, size_t n)
 {
 	_cleanup_json_wipe_ struct json_object *body = json_object_new_object(), *resp = NULL;
@@ -280,34 +331,7 @@ static void send_batch(struct kms *k, struct transit *t, struct unwrap_item **it
 		r = -ENOMEM;
 		goto fail_all;
 	}
-	if (n == 1) {
-		json_object_object_add(body, "ciphertext",
-				       json_object_new_string(items[0]->ciphertext));
-		json_object_object_add(body, "context", json_object_new_string(items[0]->ctx));
-		json_object_object_add(body, "associated_data",
-				       json_object_new_string(items[0]->aad));
-	} else {
-		struct json_object *arr = json_object_new_array();
-
-		for (size_t i = 0; arr && i < n; i++) {
-			struct json_object *it = json_object_new_object();
-			char ref[24];
-
-			(void)snprintf(ref, sizeof(ref), "%zu", i);
-			json_object_object_add(it, "ciphertext",
-					       json_object_new_string(items[i]->ciphertext));
-			json_object_object_add(it, "context",
-					       json_object_new_string(items[i]->ctx));
-			json_object_object_add(it, "associated_data",
-					       json_object_new_string(items[i]->aad));
-			json_object_object_add(it, "reference", json_object_new_string(ref));
-			json_object_array_add(arr, it);
-		}
-		json_object_object_add(body, "batch_input", arr);
-		/* One bad item must not fail the others: 200 with per-item errors. */
-		json_object_object_add(body, "partial_failure_response_code",
-				       json_object_new_int(200));
-	}
+	decrypt_body(body, items, n);
 	r = vault_request(k, &t->v, "POST", path, body, &resp, &st);
 	data = jget_obj(resp, "data");
 	if (n == 1) {
@@ -322,22 +346,7 @@ static void send_batch(struct kms *k, struct transit *t, struct unwrap_item **it
 	if (r == 0 && data && json_object_object_get_ex(data, "batch_results", &results) &&
 	    json_object_is_type(results, json_type_array) &&
 	    json_object_array_length(results) == n) {
-		for (size_t i = 0; i < n; i++) {
-			struct json_object *it = json_object_array_get_idx(results, i);
-			const char *e = jget_str(it, "error");
-
-			k->error[0] = '\0';
-			if (e && e[0])
-				items[i]->r =
-					kms_fail(k,
-						 strstr(e, "authentication failed") ? -EKEYREJECTED
-										    : -EINVAL,
-						 "Vault at %s could not decrypt with %s: %s",
-						 t->v.c.addr, path, e);
-			else
-				items[i]->r = take_plaintext(k, it, &items[i]->dek, &items[i]->len);
-			(void)snprintf(items[i]->error, sizeof(items[i]->error), "%s", k->error);
-		}
+		take_batch(k, t, path, results, items, n);
 		return;
 	}
 	if (r == -EINVAL && st == 400) {
