@@ -304,3 +304,62 @@ int luks_status(const char *name, struct luks_status *st)
 	}
 	return 1;
 }
+
+/* The data device of a crypt table's parameters ("MAJ:MIN", its fourth field), the
+ * key's size (":64:logon:desc" or hex) and the sector size option. */
+static int parse_crypt_params(const char *params, struct luks_status *st, dev_t *dev)
+{
+	char cipher[64], key[320], devs[32];
+	unsigned maj, min;
+	const char *opt;
+
+	if (sscanf(params, "%63s %319s %*s %31s", cipher, key, devs) != 3 ||
+	    sscanf(devs, "%u:%u", &maj, &min) != 2) {
+		explicit_bzero(key, sizeof(key));
+		return -EINVAL;
+	}
+	*dev = makedev(maj, min);
+	(void)snprintf(st->cipher, sizeof(st->cipher), "%s", cipher);
+	st->key_bits = key[0] == ':' ? atoi(key + 1) * 8 : (int)strlen(key) * 4;
+	explicit_bzero(key, sizeof(key));
+	opt = strstr(params, "sector_size:");
+	st->sector_size = opt ? atoi(opt + strlen("sector_size:")) : 512;
+	return 0;
+}
+
+int luks_table_status(const char *name, const char *dev, struct luks_status *st)
+{
+	struct dm_task *dmt;
+	struct dm_info info;
+	uint64_t start, length;
+	char *type = NULL, *params = NULL;
+	struct stat sd;
+	dev_t under = 0;
+	int r = 0;
+
+	memset(st, 0, sizeof(*st));
+	dmt = dm_task_create(DM_DEVICE_TABLE);
+	if (!dmt)
+		return -ENOMEM;
+	if (!dm_task_set_name(dmt, name) || !dm_task_run(dmt) || !dm_task_get_info(dmt, &info) ||
+	    !info.exists)
+		goto out;
+	(void)dm_get_next_target(dmt, NULL, &start, &length, &type, &params);
+	if (!type || strcmp(type, "crypt") != 0 || !params ||
+	    parse_crypt_params(params, st, &under) < 0)
+		goto out; /* not a crypt table (an error target has no device): not ours */
+	if (dev && stat(dev, &sd) == 0 && S_ISBLK(sd.st_mode) && sd.st_rdev != under) {
+		r = -EXDEV;
+		goto out;
+	}
+	(void)snprintf(st->device, sizeof(st->device), "%u:%u", major(under), minor(under));
+	st->active = 1;
+	st->size_bytes = length * 512;
+	st->readonly = info.read_only;
+	r = 1;
+out:
+	if (params)
+		explicit_bzero(params, strlen(params));
+	dm_task_destroy(dmt);
+	return r;
+}

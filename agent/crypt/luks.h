@@ -121,5 +121,9 @@ struct luks_status {
 	uint32_t flags;
 };
 int luks_status(const char *name, struct luks_status *st);
+/* The same from device-mapper's table alone, without reading the device under it (which
+ * blocks while the cluster is out of reach): 1 for a crypt mapping @name over @dev (NULL:
+ * any; device is "MAJ:MIN"), 0 when there is none, -EXDEV when it is over another. */
+int luks_table_status(const char *name, const char *dev, struct luks_status *st);
 
 #endif

@@ -105,6 +105,32 @@ int volume_status(struct pvenc_ctx *ctx, struct vol *v, struct json_object **out
 	return status_of(ctx, v, 1, out);
 }
 
+/* The list's mapping fields, from device-mapper's table only: the device under it may
+ * be rbd with the cluster out of reach, and the list must answer then. */
+static void add_table(struct json_object *o, const struct krbd_dev *d)
+{
+	char dm[128], path[160];
+	struct luks_status ls;
+
+	if (krbd_dm_name(d, dm, sizeof(dm)) < 0 || luks_table_status(dm, d->path, &ls) <= 0) {
+		/* A volume an earlier pvenc opened keeps its old name until closed. */
+		if (krbd_dm_name_legacy(d, dm, sizeof(dm)) < 0 ||
+		    luks_table_status(dm, d->path, &ls) <= 0) {
+			json_object_object_add(o, "open", json_object_new_boolean(0));
+			return;
+		}
+	}
+	(void)snprintf(path, sizeof(path), "/dev/mapper/%s", dm);
+	json_object_object_add(o, "open", json_object_new_boolean(1));
+	add_str(o, "dm_name", dm);
+	add_str(o, "decrypted_device", path);
+	add_str(o, "cipher", ls.cipher);
+	json_object_object_add(o, "key_bits", json_object_new_int(ls.key_bits));
+	json_object_object_add(o, "sector_size", json_object_new_int(ls.sector_size));
+	json_object_object_add(o, "size_bytes", json_object_new_int64((int64_t)ls.size_bytes));
+	json_object_object_add(o, "read_only", json_object_new_boolean(ls.readonly));
+}
+
 int volume_list(struct json_object **out)
 {
 	struct json_object *arr = json_object_new_array();
@@ -120,16 +146,16 @@ int volume_list(struct json_object **out)
 		return r;
 	}
 	for (size_t i = 0; i < n; i++) {
-		_cleanup_vol_ struct vol v;
 		struct json_object *o = json_object_new_object();
+		char name[SPEC_STR_MAX];
 
 		if (!o)
 			break;
-		vol_from_dev(&devs[i], &v);
-		add_str(o, "image", v.name);
-		add_str(o, "device", v.dev.path);
-		add_str(o, "image_id", v.dev.image_id[0] ? v.dev.image_id : NULL);
-		add_mapping(o, &v);
+		(void)image_spec_format(&devs[i].spec, name, sizeof(name));
+		add_str(o, "image", name);
+		add_str(o, "device", devs[i].path);
+		add_str(o, "image_id", devs[i].image_id[0] ? devs[i].image_id : NULL);
+		add_table(o, &devs[i]);
 		json_object_array_add(arr, o);
 	}
 	free(devs);
