@@ -8,7 +8,9 @@
 #include <keyutils.h>
 #include <libdevmapper.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -309,21 +311,26 @@ int luks_status(const char *name, struct luks_status *st)
  * key's size (":64:logon:desc" or hex) and the sector size option. */
 static int parse_crypt_params(const char *params, struct luks_status *st, dev_t *dev)
 {
-	char cipher[64], key[320], devs[32];
-	unsigned maj, min;
+	char cipher[64], key[320], devs[32], *end;
+	unsigned long maj, min;
 	const char *opt;
 
-	if (sscanf(params, "%63s %319s %*s %31s", cipher, key, devs) != 3 ||
-	    sscanf(devs, "%u:%u", &maj, &min) != 2) {
+	if (sscanf(params, "%63s %319s %*s %31s", cipher, key, devs) != 3) {
 		explicit_bzero(key, sizeof(key));
 		return -EINVAL;
 	}
-	*dev = makedev(maj, min);
+	maj = strtoul(devs, &end, 10);
+	min = *end == ':' ? strtoul(end + 1, &end, 10) : 0;
+	if (*end || maj > UINT32_MAX || min > UINT32_MAX) {
+		explicit_bzero(key, sizeof(key));
+		return -EINVAL;
+	}
+	*dev = makedev((unsigned)maj, (unsigned)min);
 	(void)snprintf(st->cipher, sizeof(st->cipher), "%s", cipher);
-	st->key_bits = key[0] == ':' ? atoi(key + 1) * 8 : (int)strlen(key) * 4;
+	st->key_bits = key[0] == ':' ? (int)strtol(key + 1, NULL, 10) * 8 : (int)strlen(key) * 4;
 	explicit_bzero(key, sizeof(key));
 	opt = strstr(params, "sector_size:");
-	st->sector_size = opt ? atoi(opt + strlen("sector_size:")) : 512;
+	st->sector_size = opt ? (int)strtol(opt + strlen("sector_size:"), NULL, 10) : 512;
 	return 0;
 }
 
