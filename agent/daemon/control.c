@@ -95,7 +95,10 @@ static void add_agent_state(struct agent *a, struct json_object *st, int ident)
 		if (d->state == DEV_RETRY)
 			json_object_object_add(
 				ag, "next_retry_in_s",
-				json_object_new_int64((int64_t)(d->next_try - agent_mono())));
+				json_object_new_int64(
+					d->next_try == DEV_RETRY_IN_FLIGHT
+						? 0
+						: (int64_t)(d->next_try - agent_mono())));
 		json_object_object_add(st, "agent", ag);
 		if (ident && d->state == DEV_OPEN && d->have_ident)
 			add_ident(st, &d->ident);

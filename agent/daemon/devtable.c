@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "daemon/devtable.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -172,9 +173,13 @@ long devtab_due(struct devtable *t, const struct devtab_policy *p, time_t now)
 	long next = -1;
 
 	for (struct dev *d = t->devs; d; d = d->next) {
-		if (d->state == DEV_RETRY) {
+		if (d->state == DEV_RETRY && d->next_try == DEV_RETRY_IN_FLIGHT) {
+			continue; /* its job's outcome sets the next try */
+		} else if (d->state == DEV_RETRY) {
 			if (d->next_try <= now) {
-				d->state = DEV_QUEUED;
+				/* Still "retrying" while the retry runs (operators see why it is
+				 * not open, and since when); the job's outcome sets the next try. */
+				d->next_try = DEV_RETRY_IN_FLIGHT;
 				(void)devtab_enqueue(t, d->id, JOB_OPEN, 0, 0);
 			} else {
 				sooner(&next, d->next_try - now);

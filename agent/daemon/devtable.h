@@ -26,12 +26,15 @@ enum dev_state {
 };
 const char *dev_state_name(enum dev_state s);
 
+/* next_try of a device whose retry is queued or running: never due by itself. */
+#define DEV_RETRY_IN_FLIGHT ((time_t)INT64_MAX)
+
 struct dev {
 	int id; /* /dev/rbd<id> */
 	enum dev_state state;
 	int busy; /* a worker runs a job for it */
 	int attempts; /* failed opens in a row */
-	time_t next_try; /* DEV_RETRY: monotonic seconds */
+	time_t next_try; /* DEV_RETRY: monotonic seconds; DEV_RETRY_IN_FLIGHT while it runs */
 	char dm_name[128];
 	char image[SPEC_STR_MAX]; /* pool/[ns/]image, for logs: rbdN changes every boot */
 	int scanned; /* found by the startup scan, not yet tried: READY=1 waits for it */

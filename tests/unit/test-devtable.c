@@ -78,12 +78,15 @@ static void test_outage_retries_with_backoff(void **state)
 	/* Not due yet: nothing queued, the next wake-up in 1 s. */
 	assert_int_equal(devtab_due(&t, &pol, 1001), 1);
 	assert_null(t.jobs);
-	/* Due: queued as an open. */
+	/* Due: queued as an open, still "retrying" (with its error) while it runs, and
+	 * not queued again before its outcome is in. */
 	assert_int_equal(devtab_due(&t, &pol, 1002), -1);
-	assert_int_equal(d->state, DEV_QUEUED);
+	assert_int_equal(d->state, DEV_RETRY);
 	j = devtab_dequeue(&t);
 	assert_non_null(j);
 	assert_int_equal(j->op, JOB_OPEN);
+	assert_int_equal(devtab_due(&t, &pol, 5000), -1);
+	assert_null(t.jobs);
 	free(j);
 	/* The second failure waits longer; success resets the count and the error. */
 	assert_int_equal(run(&t, &pol, 3, JOB_OPEN, -EAGAIN, 1002, &wait), DEV_EV_RETRY);
