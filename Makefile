@@ -177,6 +177,7 @@ HOST_REST := $(filter-out $(HOST_FIRST),$(sort $(wildcard tests/host/*.test)))
 SAN_HOST_TESTS := tests/host/40-volume-librbd.test tests/host/41-hostile-header.test tests/host/43-key-binding.test \
 	tests/host/44-kms-vault-auth.test tests/host/45-kms-vault-errors.test \
 	tests/host/46-kms-vault-delete.test tests/host/47-kms-kmip-pkcs11.test tests/host/48-rotate.test \
+	tests/host/53-recovery-key.test \
 	tests/host/52-agent-stop.test
 VALGRIND_HOST_TESTS := tests/host/45-kms-vault-errors.test
 

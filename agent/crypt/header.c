@@ -51,45 +51,66 @@ static int memfd_path(uint64_t size, char *path, size_t len)
  * the old DEK opens. With the lock held.
  */
 #define PVENC_TOKEN_TYPE "pvenc"
-#define LUKS2_TOKENS_MAX 32 /* LUKS2's limit; libcryptsetup does not export it */
+/* The recovery key's keyslot (Documentation/recovery.md) has a token of its own: it is
+ * not pvenc's in rotation's sense (rotation keeps it), yet pvenc vouches for its
+ * settings with an authenticator as for its own. */
+#define RECOVERY_TOKEN_TYPE "pvenc-recovery"
+#define LUKS2_TOKENS_MAX    32 /* LUKS2's limit; libcryptsetup does not export it */
 
-static int pvenc_token(struct crypt_device *cd)
+static int token_of(struct crypt_device *cd, const char *want)
 {
 	for (int t = 0; t < LUKS2_TOKENS_MAX; t++) {
 		const char *type = NULL;
 		crypt_token_info ti = crypt_token_status(cd, t, &type);
 
 		if (ti != CRYPT_TOKEN_INACTIVE && ti != CRYPT_TOKEN_INVALID && type &&
-		    strcmp(type, PVENC_TOKEN_TYPE) == 0)
+		    strcmp(type, want) == 0)
 			return t;
 	}
 	return -ENOENT;
 }
 
-/* Adds @slot to pvenc's token, making the token if there is none. */
-static int pvenc_token_add(struct crypt_device *cd, int slot)
+static int pvenc_token(struct crypt_device *cd)
 {
-	int t = pvenc_token(cd);
+	return token_of(cd, PVENC_TOKEN_TYPE);
+}
+
+/* Adds @slot to the token of @type, making the token if there is none. */
+static int token_add(struct crypt_device *cd, const char *type, int slot)
+{
+	int t = token_of(cd, type);
 
 	if (t == -ENOENT) {
-		t = crypt_token_json_set(cd, CRYPT_ANY_TOKEN,
-					 "{\"type\":\"" PVENC_TOKEN_TYPE "\",\"keyslots\":[]}");
+		char json[96];
+
+		(void)snprintf(json, sizeof(json), "{\"type\":\"%s\",\"keyslots\":[]}", type);
+		t = crypt_token_json_set(cd, CRYPT_ANY_TOKEN, json);
 		if (t < 0)
 			return t;
 	}
 	if (crypt_token_is_assigned(cd, t, slot) == 0)
 		return 0;
-	return crypt_token_assign_keyslot(cd, t, slot);
+	/* It returns the token's id, which is 0 only when the token is the first. */
+	t = crypt_token_assign_keyslot(cd, t, slot);
+	return t < 0 ? t : 0;
 }
 
-/* Keyslot @slot's authenticator for @dek into pvenc's token (crypt/hdrmac.h); the MACs
- * of keyslots the token no longer lists go. 1 if the token changed, 0 if not. */
+/* The token that vouches for @slot: the recovery token if it lists it, else pvenc's. */
+static int mac_token(struct crypt_device *cd, int slot)
+{
+	int t = token_of(cd, RECOVERY_TOKEN_TYPE);
+
+	return t >= 0 && crypt_token_is_assigned(cd, t, slot) == 0 ? t : pvenc_token(cd);
+}
+
+/* Keyslot @slot's authenticator for @dek into the token that lists it (crypt/hdrmac.h);
+ * the MACs of keyslots that token no longer lists go. 1 if the token changed, 0 if not. */
 static int token_set_mac(struct crypt_device *cd, int slot, const uint8_t *dek, size_t deklen)
 {
 	struct json_object *tok, *old, *macs;
 	const char *was = NULL, *now;
 	char hex[HDRMAC_HEX_LEN + 1], id[16];
-	int t = pvenc_token(cd), r, changed;
+	int t = mac_token(cd, slot), r, changed;
 
 	if (t < 0)
 		return t;
@@ -131,7 +152,7 @@ int luks_mac_check(struct crypt_device *cd, int slot, const uint8_t *dek, size_t
 	struct json_object *tok = NULL, *macs, *v;
 	const char *json = NULL, *stored = NULL;
 	char hex[HDRMAC_HEX_LEN + 1], id[16];
-	int t = pvenc_token(cd), r;
+	int t = mac_token(cd, slot), r;
 
 	(void)snprintf(id, sizeof(id), "%d", slot);
 	if (t >= 0 && crypt_token_json_get(cd, t, &json) >= 0 && json)
@@ -223,7 +244,7 @@ int luks_build_header(const struct luks_format_opts *o, const uint8_t *dek, size
 	if (r < 0)
 		goto fail;
 	slot = r;
-	r = pvenc_token_add(cd, slot);
+	r = token_add(cd, PVENC_TOKEN_TYPE, slot);
 	if (r == 0)
 		r = token_set_mac(cd, slot, dek, deklen);
 	if (r < 0)
@@ -378,29 +399,73 @@ static int mac_still_good(struct crypt_device *cd, int slot, const uint8_t *dek,
 	return luks_mac_check(cd, slot, dek, deklen, 0, why, sizeof(why));
 }
 
-/* The keyslot @dek opens among @slots made pvenc's, its authenticator checked (when it
- * has one) and written: *slot, and 1 if the token changed. -EPERM: @dek opens none. */
+/* The keyslot @dek opens among @slots made the token @type's, its authenticator checked
+ * (when it has one) and written: *slot, and 1 if the token changed. -EPERM: @dek opens
+ * none. A recovery keyslot is never made pvenc's (rotation would destroy it). */
 static int own_slot(struct crypt_device *cd, uint32_t slots, const uint8_t *dek, size_t deklen,
-		    int *slot)
+		    const char *type, int *slot)
 {
-	int r;
+	int t, r;
 
 	*slot = unlock(cd, slots, dek, deklen);
 	if (*slot < 0)
 		return *slot;
+	t = token_of(cd, RECOVERY_TOKEN_TYPE);
+	if (t >= 0 && crypt_token_is_assigned(cd, t, *slot) == 0 &&
+	    strcmp(type, RECOVERY_TOKEN_TYPE) != 0)
+		return -EPERM;
 	r = mac_still_good(cd, *slot, dek, deklen);
 	if (r == 0)
-		r = pvenc_token_add(cd, *slot);
+		r = token_add(cd, type, *slot);
 	return r < 0 ? r : token_set_mac(cd, *slot, dek, deklen);
 }
 
+/* The recovery key's keyslot, as the recovery token lists it and vouches for it: a
+ * keyslot without its authenticator is not one pvenc made, and is not used. */
+static int recovery_slot(struct crypt_device *cd, uint32_t slots, const uint8_t *key, size_t keylen)
+{
+	char why[256];
+	int t = token_of(cd, RECOVERY_TOKEN_TYPE), slot, r;
+
+	slot = unlock(cd, slots, key, keylen);
+	if (slot < 0 || t < 0 || crypt_token_is_assigned(cd, t, slot) != 0)
+		return -EPERM;
+	r = luks_mac_check(cd, slot, key, keylen, 1, why, sizeof(why));
+	return r < 0 ? r : slot;
+}
+
+/* Destroys the recovery keyslots but @keep (-1: all), and the token once it lists none. */
+static int drop_recovery(struct crypt_device *cd, int keep)
+{
+	int t = token_of(cd, RECOVERY_TOKEN_TYPE), n = 0, r;
+
+	if (t < 0)
+		return 0;
+	for (int slot = 0; slot < crypt_keyslot_max(CRYPT_LUKS2); slot++) {
+		if (slot == keep || crypt_token_is_assigned(cd, t, slot) != 0)
+			continue;
+		r = crypt_keyslot_destroy(cd, slot);
+		if (r < 0)
+			return r;
+		n++;
+	}
+	if (keep < 0) {
+		r = crypt_token_json_set(cd, t, NULL);
+		if (r < 0)
+			return r;
+		n++;
+	}
+	return n;
+}
+
 int luks_header_add_key(uint8_t *hdr, size_t len, const uint8_t *old, const uint8_t *new_key,
-			size_t deklen)
+			size_t deklen, unsigned flags)
 {
 	CS_LOCKED;
 	_cleanup_cd_ struct crypt_device *cd = NULL;
 	_cleanup_close_ int fd = -1;
 	_cleanup_secmem_ uint8_t *vk = NULL;
+	const char *type = flags & LUKS_KEY_TO_RECOVERY ? RECOVERY_TOKEN_TYPE : PVENC_TOKEN_TYPE;
 	size_t vklen;
 	uint32_t slots;
 	int r, slot;
@@ -410,39 +475,68 @@ int luks_header_add_key(uint8_t *hdr, size_t len, const uint8_t *old, const uint
 	if (r < 0)
 		return r;
 	/* Already there (a resumed rotation): nothing to add. */
-	r = own_slot(cd, slots, new_key, deklen, &slot);
-	if (r >= 0) {
-		r = store_mem_header(fd, hdr, len);
-		return r < 0 ? r : slot;
+	r = own_slot(cd, slots, new_key, deklen, type, &slot);
+	if (r == -EPERM) {
+		r = crypt_set_pbkdf_type(cd, &keyslot_pbkdf);
+		if (r < 0)
+			return r;
+		/* The slot @old opens is pvenc's: a header older than the token learns it
+		 * here. The recovery key's slot stays the recovery token's. The volume key
+		 * comes from that slot alone; libcryptsetup's add by passphrase would try
+		 * @old on every keyslot, an operator's slow ones too. */
+		if (flags & LUKS_KEY_FROM_RECOVERY)
+			r = slot = recovery_slot(cd, slots, old, deklen);
+		else
+			r = own_slot(cd, slots, old, deklen, PVENC_TOKEN_TYPE, &slot);
+		if (r < 0)
+			return r;
+		vk = cs_vk_alloc(cd, &vklen);
+		if (!vk)
+			return -ENOMEM;
+		r = crypt_volume_key_get(cd, slot, (char *)vk, &vklen, (const char *)old, deklen);
+		if (r < 0)
+			return r == -EPERM || r == -ENOENT ? -EPERM : r;
+		slot = crypt_keyslot_add_by_volume_key(cd, CRYPT_ANY_SLOT, (const char *)vk, vklen,
+						       (const char *)new_key, deklen);
+		if (slot < 0)
+			return slot;
+		r = token_add(cd, type, slot);
+		if (r == 0)
+			r = token_set_mac(cd, slot, new_key, deklen);
 	}
-	if (r != -EPERM)
-		return r;
-	r = crypt_set_pbkdf_type(cd, &keyslot_pbkdf);
-	if (r < 0)
-		return r;
-	/* The slot @old opens is pvenc's: a header older than the token learns it here.
-	 * The volume key comes from that slot alone; libcryptsetup's add by passphrase
-	 * would try @old on every keyslot, an operator's slow ones too. */
-	r = own_slot(cd, slots, old, deklen, &slot);
-	if (r < 0)
-		return r;
-	vk = cs_vk_alloc(cd, &vklen);
-	if (!vk)
-		return -ENOMEM;
-	r = crypt_volume_key_get(cd, slot, (char *)vk, &vklen, (const char *)old, deklen);
-	if (r < 0)
-		return r == -EPERM || r == -ENOENT ? -EPERM : r;
-	slot = crypt_keyslot_add_by_volume_key(cd, CRYPT_ANY_SLOT, (const char *)vk, vklen,
-					       (const char *)new_key, deklen);
-	if (slot < 0)
-		return slot;
-	r = pvenc_token_add(cd, slot);
-	if (r == 0)
-		r = token_set_mac(cd, slot, new_key, deklen);
+	/* One recovery key at a time: setting one replaces the one before. */
+	if (r >= 0 && (flags & LUKS_KEY_TO_RECOVERY)) {
+		r = drop_recovery(cd, slot);
+		if (r > 0) /* the MACs of the slots destroyed go too */
+			r = token_set_mac(cd, slot, new_key, deklen);
+	}
 	if (r < 0)
 		return r;
 	r = store_mem_header(fd, hdr, len);
 	return r < 0 ? r : slot;
+}
+
+int luks_header_drop_recovery(uint8_t *hdr, size_t len, const uint8_t *dek, size_t deklen)
+{
+	CS_LOCKED;
+	_cleanup_cd_ struct crypt_device *cd = NULL;
+	_cleanup_close_ int fd = -1;
+	uint32_t slots;
+	int r, slot, w;
+
+	cs_init_logging();
+	r = load_mem_header(hdr, len, &cd, &fd, &slots);
+	if (r < 0)
+		return r;
+	/* Never without a keyslot of pvenc's that is known to work. */
+	slot = unlock(cd, slots, dek, deklen);
+	w = token_of(cd, RECOVERY_TOKEN_TYPE);
+	if (slot < 0 || (w >= 0 && crypt_token_is_assigned(cd, w, slot) == 0))
+		return -EPERM;
+	r = drop_recovery(cd, -1);
+	if (r > 0 && (w = store_mem_header(fd, hdr, len)) < 0)
+		return w;
+	return r;
 }
 
 int luks_header_keep_only(uint8_t *hdr, size_t len, const uint8_t *dek, size_t deklen)
@@ -503,7 +597,7 @@ int luks_header_set_mac(uint8_t *hdr, size_t len, const uint8_t *dek, size_t dek
 	r = load_mem_header(hdr, len, &cd, &fd, &slots);
 	if (r < 0)
 		return r;
-	r = own_slot(cd, slots, dek, deklen, &slot);
+	r = own_slot(cd, slots, dek, deklen, PVENC_TOKEN_TYPE, &slot);
 	if (r > 0) {
 		int w = store_mem_header(fd, hdr, len);
 

@@ -64,10 +64,21 @@ int luks_header_check(const uint8_t *hdr, size_t len, enum luks_origin origin, c
  * keyslot for @new_key unlocked with @old (none added if @new_key opens one already);
  * returns the slot. keep_only: destroys every keyslot of pvenc's (those its "pvenc"
  * token lists) but the one @dek opens (-EPERM if @dek opens none); returns how many
- * were destroyed. Keyslots and tokens pvenc did not make are never destroyed. */
+ * were destroyed. Keyslots and tokens pvenc did not make are never destroyed, and
+ * neither is the recovery key's keyslot ("pvenc-recovery" token). */
 int luks_header_keyslot_of(const uint8_t *hdr, size_t len, const uint8_t *dek, size_t deklen);
+enum {
+	/* @old is the recovery key: its keyslot must be the recovery token's, with its
+	 * authenticator, and stays the recovery key's. */
+	LUKS_KEY_FROM_RECOVERY = 1 << 0,
+	/* @new_key becomes the recovery key, replacing any recovery keyslot there was. */
+	LUKS_KEY_TO_RECOVERY = 1 << 1,
+};
 int luks_header_add_key(uint8_t *hdr, size_t len, const uint8_t *old, const uint8_t *new_key,
-			size_t deklen);
+			size_t deklen, unsigned flags);
+/* Destroys the recovery keyslot and its token, once @dek is known to open a keyslot of
+ * pvenc's; returns how much was removed (0: there was none). */
+int luks_header_drop_recovery(uint8_t *hdr, size_t len, const uint8_t *dek, size_t deklen);
 int luks_header_keep_only(uint8_t *hdr, size_t len, const uint8_t *dek, size_t deklen);
 /* Gives the keyslot @dek opens its authenticator (a header made before them); 1 if the
  * header changed, 0 if it had it, <0 on error. */

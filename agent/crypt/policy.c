@@ -149,34 +149,36 @@ static int slot_allowed(struct json_object *ks, enum luks_origin origin)
 	return 0;
 }
 
-/* pvenc's keyslots: those its "pvenc" token lists, or (a header made before the token)
- * every keyslot; as a bit mask. */
+/* pvenc's keyslots: those its "pvenc" token and the recovery key's "pvenc-recovery"
+ * token list, or (a header made before the tokens) every keyslot; as a bit mask. */
 static uint32_t pvenc_listed(struct json_object *root)
 {
 	struct json_object *tokens, *slots;
 	uint32_t m = 0;
+	int found = 0;
 
-	if (json_object_object_get_ex(root, "tokens", &tokens) &&
-	    json_object_is_type(tokens, json_type_object)) {
-		json_object_object_foreach(tokens, id, tok)
-		{
-			(void)id;
-			if (!str(tok, "type") || strcmp(str(tok, "type"), "pvenc") != 0 ||
-			    !json_object_object_get_ex(tok, "keyslots", &slots) ||
-			    !json_object_is_type(slots, json_type_array))
-				continue;
-			for (size_t i = 0; i < json_object_array_length(slots); i++) {
-				const char *s =
-					json_object_get_string(json_object_array_get_idx(slots, i));
-				long n = s ? strtol(s, NULL, 10) : -1;
+	if (!json_object_object_get_ex(root, "tokens", &tokens) ||
+	    !json_object_is_type(tokens, json_type_object))
+		return UINT32_MAX;
+	json_object_object_foreach(tokens, id, tok)
+	{
+		const char *type = str(tok, "type");
 
-				if (n >= 0 && n < LUKS2_KEYSLOTS_MAX)
-					m |= 1U << n;
-			}
-			return m;
+		(void)id;
+		if (!type || (strcmp(type, "pvenc") != 0 && strcmp(type, "pvenc-recovery") != 0) ||
+		    !json_object_object_get_ex(tok, "keyslots", &slots) ||
+		    !json_object_is_type(slots, json_type_array))
+			continue;
+		found = 1;
+		for (size_t i = 0; i < json_object_array_length(slots); i++) {
+			const char *s = json_object_get_string(json_object_array_get_idx(slots, i));
+			long n = s ? strtol(s, NULL, 10) : -1;
+
+			if (n >= 0 && n < LUKS2_KEYSLOTS_MAX)
+				m |= 1U << n;
 		}
 	}
-	return UINT32_MAX;
+	return found ? m : UINT32_MAX;
 }
 
 int luks_policy_json(const char *json, int vk, enum luks_origin origin, uint32_t *slots, char *why,

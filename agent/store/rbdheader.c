@@ -17,7 +17,7 @@
 #include "util/macro.h"
 
 #define OMAP_PREFIX "metadata_"
-/* Per family: pvenc has 11 keys, ceph-csi 2. More is hostile input, not a volume. */
+/* Per family: pvenc has 14 keys, ceph-csi 2. More is hostile input, not a volume. */
 #define FAMILY_MAX_KEYS ((size_t)64)
 /* img_meta_get's limit for librbd's values too. */
 #define VALUE_MAX (64u << 10)

@@ -83,6 +83,7 @@ void vol_meta_clear(struct vol_meta *m)
 {
 	free(m->dek);
 	free(m->dek_next);
+	free(m->recovery);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -181,6 +182,33 @@ static int read_rotation(meta_get_fn get, void *ctx, struct vol_meta *m, char *e
 	return 0;
 }
 
+/* The recovery key's three values. A recovery set up part way (a stopped `pvencctl
+ * recovery set`) is no recovery key, not a malformed volume: the volume still opens. */
+static int read_recovery(meta_get_fn get, void *ctx, struct vol_meta *m, char *err, size_t errlen)
+{
+	_cleanup_free_ char *kms = NULL, *ep = NULL, *key = NULL;
+	int r;
+
+	if ((r = get_opt(get, ctx, META_RECOVERY_KMS, &kms)) < 0 ||
+	    (r = get_opt(get, ctx, META_RECOVERY_ENDPOINT, &ep)) < 0 ||
+	    (r = get_opt(get, ctx, META_RECOVERY_KEY, &key)) < 0)
+		return r;
+	if (kms && !meta_valid_kms_id(kms))
+		return bad(err, errlen, "%s is malformed", META_RECOVERY_KMS);
+	if (ep && !meta_valid_text(ep, META_ENDPOINT_MAX))
+		return bad(err, errlen, "%s is too long or not printable text",
+			   META_RECOVERY_ENDPOINT);
+	if (key && (!key[0] || !meta_valid_text(key, META_DEK_MAX)))
+		return bad(err, errlen, "%s is empty, too long or not printable text",
+			   META_RECOVERY_KEY);
+	if (!kms || !ep || !key)
+		return 0;
+	(void)snprintf(m->recovery_kms, sizeof(m->recovery_kms), "%s", kms);
+	(void)snprintf(m->recovery_endpoint, sizeof(m->recovery_endpoint), "%s", ep);
+	m->recovery = TAKE_PTR(key);
+	return 0;
+}
+
 static int read_pvenc(meta_get_fn get, void *ctx, const char *state, struct vol_meta *m, char *err,
 		      size_t errlen)
 {
@@ -223,6 +251,8 @@ static int read_pvenc(meta_get_fn get, void *ctx, const char *state, struct vol_
 	    copy_checked(m->uuid, sizeof(m->uuid), uuid))
 		return -EBADMSG; /* unreachable after validation */
 	r = read_rotation(get, ctx, m, err, errlen);
+	if (r == 0)
+		r = read_recovery(get, ctx, m, err, errlen);
 	if (r < 0)
 		return r;
 	m->dek = TAKE_PTR(dek);

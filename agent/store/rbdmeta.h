@@ -15,6 +15,11 @@
  *   pvenc.rotated-at    seconds since the epoch of the last rotation (or of the start
  *                       of the schedule's clock)
  *   pvenc.rotation      the image's own rotation schedule (util/schedule.h)
+ *   pvenc.binding       "scope": binding v2 (the DEK is bound to its pool/namespace too)
+ *   pvenc.recovery-kms, pvenc.recovery-endpoint, pvenc.recovery-key
+ *                       the recovery key (Documentation/recovery.md): a second secret,
+ *                       wrapped by another (envelope) KMS entry, that opens a keyslot
+ *                       of its own; all three or none count
  *
  * ceph-csi's keys are read too (rbd.csi.ceph.com/encrypted, rbd.csi.ceph.com/dek and
  * their legacy dot-prefixed names) so volumes it created open.
@@ -36,7 +41,10 @@
 #define META_ROTATED_AT	 "pvenc.rotated-at"
 #define META_ROTATION	 "pvenc.rotation"
 /* "scope": the DEK is bound to the pool[/namespace] too (binding v2); absent: v1. */
-#define META_BINDING "pvenc.binding"
+#define META_BINDING	       "pvenc.binding"
+#define META_RECOVERY_KMS      "pvenc.recovery-kms"
+#define META_RECOVERY_ENDPOINT "pvenc.recovery-endpoint"
+#define META_RECOVERY_KEY      "pvenc.recovery-key"
 
 #define CSI_META_STATE	      "rbd.csi.ceph.com/encrypted"
 #define CSI_META_STATE_LEGACY ".rbd.csi.ceph.com/encrypted"
@@ -72,6 +80,11 @@ struct vol_meta {
 	int64_t rotated_at; /* 0 when absent */
 	char rotation[32]; /* "" when absent; validated with schedule_parse */
 	int bound; /* pvenc.binding says binding v2 (a hint: the KMS decides) */
+	/* The recovery key: its KMS entry ("" when there is none, or only part of it was
+	 * written), the endpoint recorded with it, and the wrapped secret (malloc). */
+	char recovery_kms[META_KMS_MAX + 1];
+	char recovery_endpoint[META_ENDPOINT_MAX + 1];
+	char *recovery;
 };
 
 /* Reads one metadata value: 0 with a malloc string, -ENOENT if absent, <0 on error. */

@@ -134,6 +134,17 @@ int vol_fetch_dek(struct pvenc_ctx *ctx, const struct img_loc *loc, const struct
 	const char *kms_id;
 	int r, bound = 0;
 
+	if (o->recovery) {
+		/* The recovery keyslot always carries its authenticator. */
+		r = vol_fetch_recovery(ctx, loc, m, name, dek);
+		if (r == 0)
+			*deklen = DEK_LEN;
+		if (r == 0 && from) {
+			(void)snprintf(from->kms, sizeof(from->kms), "%s", m->recovery_kms);
+			from->bound = 1;
+		}
+		return r;
+	}
 	if (m->kind == VOL_PVENC) {
 		kms_id = m->kms;
 		if (o->kms_id && strcmp(o->kms_id, m->kms) != 0)

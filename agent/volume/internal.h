@@ -58,6 +58,10 @@ struct dek_from {
 int vol_fetch_dek(struct pvenc_ctx *ctx, const struct img_loc *loc, const struct vol_meta *m,
 		  const struct open_opts *o, const char *name, uint8_t **dek, size_t *deklen,
 		  struct dek_from *from);
+/* A pvenc volume's recovery key (recovery.c), unwrapped by the entry recorded with it;
+ * -ENOKEY when it has none. */
+int vol_fetch_recovery(struct pvenc_ctx *ctx, const struct img_loc *loc, const struct vol_meta *m,
+		       const char *name, uint8_t **key);
 /* A ceph-csi volume's KMS id (@o or ceph-csi's journal; *csi_kms owns it) and the
  * binding of its KMS-held passphrase (@volid backs it). */
 int vol_csi_binding(struct pvenc_ctx *ctx, const struct img_loc *loc, const struct open_opts *o,
@@ -79,6 +83,19 @@ int vol_rotate_plan(struct pvenc_ctx *ctx, struct vol *v, unsigned what, int64_t
 int vol_take_lease(struct pvenc_ctx *ctx, const struct vol *v, const struct img *img, char *cookie,
 		   int *busy);
 void vol_drop_lease(struct img *img, const char *cookie);
+enum header_op {
+	HEADER_ADD_KEY, /* a keyslot for @new_dek, unlocked with @old (flags: LUKS_KEY_*) */
+	HEADER_KEEP_ONLY, /* every keyslot of pvenc's but @new_dek's removed */
+	HEADER_SET_MAC, /* @new_dek's keyslot gets its authenticator */
+	HEADER_DROP_RECOVERY, /* the recovery keyslot removed; @new_dek opens one of pvenc's */
+};
+/* Reads the header of @img, changes it, writes what changed in the safe order and
+ * checks that @new_dek opens what is on the image. */
+int vol_header_step(struct pvenc_ctx *ctx, struct img *img, enum header_op op, const uint8_t *old,
+		    const uint8_t *new_dek, unsigned flags, const char *name);
+/* Drops this node's page cache of the mapped image (if it is mapped here), so that
+ * buffered readers (blkid, cryptsetup luksDump) see the header just written. */
+void vol_drop_local_cache(const struct image_spec *spec);
 /* Gives the keyslot @dek opens its authenticator (crypt/hdrmac.h) on the image's
  * header, written the way rotation writes headers; nothing when it has it. */
 int vol_header_authenticate(struct pvenc_ctx *ctx, struct img *img, const uint8_t *dek,

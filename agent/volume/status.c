@@ -94,6 +94,10 @@ static int status_of(struct pvenc_ctx *ctx, struct vol *v, int strict, struct js
 		json_object_object_add(o, "rotation_period_s", json_object_new_int64(period));
 		json_object_object_add(o, "rotation_in_progress",
 				       json_object_new_boolean(m->dek_next != NULL));
+		/* What the metadata names; `pvencctl verify` checks that it opens. */
+		json_object_object_add(o, "recovery_kms",
+				       m->recovery ? json_object_new_string(m->recovery_kms)
+						   : NULL);
 	}
 	add_mapping(o, v);
 	*out = o;

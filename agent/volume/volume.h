@@ -74,6 +74,7 @@ int volume_format(struct pvenc_ctx *ctx, struct vol *v, const struct format_opts
 struct open_opts {
 	const char *kms_id; /* ceph-csi volumes: KMS id (else from ceph-csi's journal) */
 	const char *csi_volume_id; /* ceph-csi volumes: CSI volume handle (else derived) */
+	int recovery; /* pvenc volumes: open with the recovery key, not the DEK */
 };
 
 struct open_result {
@@ -133,6 +134,26 @@ struct rebind_result {
  * KMS-held keys become this image's (claimed from no owner or another image). */
 int volume_rebind(struct pvenc_ctx *ctx, struct vol *v, const char *from,
 		  struct rebind_result *res);
+
+/* The recovery key (Documentation/recovery.md). set: gives a formatted volume that
+ * opens now a recovery key wrapped by KMS entry @kms_id (an envelope entry other than
+ * its own), replacing the one it had. remove: takes it away (the DEK must open). */
+int volume_recovery_set(struct pvenc_ctx *ctx, struct vol *v, const char *kms_id,
+			struct dry_run *dry);
+int volume_recovery_remove(struct pvenc_ctx *ctx, struct vol *v, struct dry_run *dry);
+/* Whether KMS entry @kms_id can wrap the recovery key of @v (whose DEK's entry is
+ * @primary, NULL: not known yet): 0, or why not in ctx->err. */
+int volume_recovery_usable(struct pvenc_ctx *ctx, const struct vol *v, const char *kms_id,
+			   const char *primary);
+struct recover_result {
+	uint32_t dek_version; /* after the recovery */
+	char was[META_KMS_MAX + 1]; /* the primary KMS entry before */
+};
+/* Binds a volume whose DEK is lost to KMS entry @to_kms: a new DEK from it, a keyslot
+ * for it unlocked with the recovery key, the metadata switched, the old DEK's keyslot
+ * removed; the recovery key stays. Running it again finishes a stopped one. */
+int volume_recover(struct pvenc_ctx *ctx, struct vol *v, const char *to_kms, struct dry_run *dry,
+		   struct recover_result *res);
 
 enum {
 	VERIFY_OK,

@@ -47,6 +47,8 @@ static const struct opt_def opt_defs[] = {
 	OPT("from", 0, 1, from, O_FROM),
 	OPT("check", 0, 0, check, O_CHECK),
 	OPT("dry-run", 0, 0, dry_run, O_DRY_RUN),
+	OPT("to-kms", 0, 1, to_kms, O_TO_KMS),
+	OPT("recovery-kms", 0, 1, recovery_kms, O_RECOVERY_KMS),
 };
 #undef OPT
 /* getopt's value for a long-only option: this past the index in opt_defs. */

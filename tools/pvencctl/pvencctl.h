@@ -25,7 +25,7 @@ enum {
 
 struct args {
 	const char *config, *ceph_conf, *id, *kms_config;
-	const char *size, *kms, *force, *csi_volume_id, *tenant, *from;
+	const char *size, *kms, *force, *csi_volume_id, *tenant, *from, *to_kms, *recovery_kms;
 	int verbose, help, no_agent, deferred, json, dek, kek, if_due, all, unmount, check, dry_run;
 	const char *pos[3];
 	int npos;
@@ -49,6 +49,8 @@ enum {
 	O_FROM = 1 << 12,
 	O_CHECK = 1 << 13,
 	O_DRY_RUN = 1 << 14,
+	O_TO_KMS = 1 << 15,
+	O_RECOVERY_KMS = 1 << 16,
 };
 
 /* Help lines shared by the commands that take a ceph-csi volume's KMS and handle. */
@@ -111,5 +113,10 @@ int cmd_delete(int argc, char **argv);
 int cmd_rotate(int argc, char **argv);
 int cmd_rebind(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_recovery(int argc, char **argv);
+int cmd_recover(int argc, char **argv);
+/* create/format --recovery-kms: the recovery key once the volume is formatted. */
+int set_recovery_after(struct pvenc_ctx *ctx, struct vol *v, const char *kms_id,
+		       const char *primary, struct dry_run *dry);
 
 #endif

@@ -16,6 +16,7 @@ static const char create_help[] =
 	"      --size SIZE        image size; a plain number is MiB (as rbd), or use\n"
 	"                         K, M, G, T suffixes; at least 17 MiB (16 MiB LUKS2 header)\n"
 	"      --kms ID           KMS entry that wraps the volume's DEK\n"
+	"      --recovery-kms ID  also give it a recovery key wrapped by this entry\n"
 	"      --dry-run          check everything, change nothing, say what it would do\n\n";
 
 int cmd_create(int argc, char **argv)
@@ -25,7 +26,7 @@ int cmd_create(int argc, char **argv)
 
 	struct dry_run dry = { "" };
 
-	PREPARE("create", O_SIZE | O_KMS | O_DRY_RUN, 1, 1, create_help);
+	PREPARE("create", O_SIZE | O_KMS | O_RECOVERY_KMS | O_DRY_RUN, 1, 1, create_help);
 	_cleanup_vol_ struct vol v = { .dev.id = -1 };
 	if (!a.size || !a.kms || parse_size(a.size, &size) < 0) {
 		log_error("create needs --size SIZE (e.g. 10G) and --kms ID");
@@ -36,6 +37,8 @@ int cmd_create(int argc, char **argv)
 	r = vol_target(&ctx, a.pos[0], &v);
 	if (r == 0)
 		r = volume_create(&ctx, &v, size, &fo);
+	if (r == 0 && a.recovery_kms)
+		r = set_recovery_after(&ctx, &v, a.recovery_kms, fo.kms_id, fo.dry);
 	if (r == 0 && a.dry_run)
 		(void)printf("dry run: %s\n", dry.text);
 	else if (r == 0)
@@ -51,6 +54,7 @@ static const char format_help[] =
 	"Options:\n"
 	"      --kms ID           KMS entry that wraps the volume's DEK\n"
 	"      --force IMAGE      overwrite existing data; IMAGE must repeat the image\n"
+	"      --recovery-kms ID  also give it a recovery key wrapped by this entry\n"
 	"      --dry-run          check everything, change nothing, say what it would do\n\n";
 
 int cmd_format(int argc, char **argv)
@@ -58,7 +62,7 @@ int cmd_format(int argc, char **argv)
 	struct format_opts fo = { 0 };
 	struct dry_run dry = { "" };
 
-	PREPARE("format", O_KMS | O_FORCE | O_DRY_RUN, 1, 1, format_help);
+	PREPARE("format", O_KMS | O_FORCE | O_RECOVERY_KMS | O_DRY_RUN, 1, 1, format_help);
 	_cleanup_vol_ struct vol v = { .dev.id = -1 };
 	fo.kms_id = a.kms;
 	fo.force = a.force;
@@ -66,6 +70,8 @@ int cmd_format(int argc, char **argv)
 	r = vol_target(&ctx, a.pos[0], &v);
 	if (r == 0)
 		r = volume_format(&ctx, &v, &fo);
+	if (r == 0 && a.recovery_kms)
+		r = set_recovery_after(&ctx, &v, a.recovery_kms, fo.kms_id, fo.dry);
 	if (r == 0 && a.dry_run)
 		(void)printf("dry run: %s\n", dry.text);
 	else if (r == 0)
