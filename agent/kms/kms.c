@@ -27,6 +27,8 @@ static const struct {
 	{ "vault-kv", &kms_vault_kv_ops },
 	{ "pkcs11", &kms_pkcs11_ops },
 	{ "kmip", &kms_kmip_ops },
+	{ "aws-metadata", &kms_aws_ops },
+	{ "aws-sts-metadata", &kms_aws_sts_ops },
 	/* ceph-csi's Vault types keep the DEK in KV: the same provider. */
 	{ "vault", &kms_vault_kv_ops },
 	{ "vaulttokens", &kms_vault_kv_ops },

@@ -72,5 +72,7 @@ extern const struct kms_ops kms_vault_kv_ops;
 extern const struct kms_ops kms_pkcs11_ops;
 extern const struct kms_ops kms_kmip_ops;
 extern const struct kms_ops kms_kmip_register_ops;
+extern const struct kms_ops kms_aws_ops;
+extern const struct kms_ops kms_aws_sts_ops;
 
 #endif

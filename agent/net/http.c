@@ -256,17 +256,21 @@ static void set_tls(CURL *h, const struct http_tls *t)
 	}
 }
 
-/* The request's headers, and its content type when it has a body. */
+/* The request's headers, and a JSON content type when it has a body and names none
+ * (AWS's JSON 1.1 and STS's forms name their own; two would reach the server). */
 static int request_headers(const struct http_req *rq, struct curl_slist **hdrs)
 {
+	int typed = 0;
+
 	for (const char *const *p = rq->headers; p && *p; p++) {
 		struct curl_slist *n = curl_slist_append(*hdrs, *p);
 
 		if (!n)
 			return -ENOMEM;
 		*hdrs = n;
+		typed |= !strncasecmp(*p, "Content-Type:", 13);
 	}
-	if (rq->body) {
+	if (rq->body && !typed) {
 		struct curl_slist *n = curl_slist_append(*hdrs, "Content-Type: application/json");
 
 		if (!n)
