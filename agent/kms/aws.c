@@ -270,6 +270,15 @@ static int add_context(struct kms *k, struct json_object *req, const struct kms_
 	return 0;
 }
 
+/* A CiphertextBlob as the JSON API carries it: base64 text of a bounded size. */
+static int blob_text(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n <= 8192 &&
+	       strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") == n;
+}
+
 static int aws_wrap(struct kms *k, const struct kms_binding *b, const uint8_t *dek, size_t len,
 		    char **wrapped)
 {
@@ -296,9 +305,7 @@ static int aws_wrap(struct kms *k, const struct kms_binding *b, const uint8_t *d
 	if (r < 0)
 		return r;
 	blob = jget_str(resp, "CiphertextBlob");
-	if (!blob || !blob[0] || strlen(blob) > 8192 ||
-	    strspn(blob, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") !=
-		    strlen(blob))
+	if (!blob || !blob_text(blob))
 		return kms_fail(k, -EBADMSG,
 				"AWS KMS at %s answered Encrypt without a CiphertextBlob",
 				a->kms_url);
@@ -321,9 +328,7 @@ static int aws_unwrap(struct kms *k, const struct kms_binding *b, const char *wr
 	r = need_key(k, a);
 	if (r < 0)
 		return r;
-	if (!wrapped[0] || strlen(wrapped) > 8192 ||
-	    strspn(wrapped, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") !=
-		    strlen(wrapped))
+	if (!blob_text(wrapped))
 		return kms_fail(k, -EBADMSG,
 				"the wrapped DEK is not an AWS KMS ciphertext (base64 text)");
 	json_object_object_add(req, "CiphertextBlob", json_object_new_string(wrapped));
