@@ -177,7 +177,7 @@ HOST_REST := $(filter-out $(HOST_FIRST),$(sort $(wildcard tests/host/*.test)))
 SAN_HOST_TESTS := tests/host/40-volume-librbd.test tests/host/41-hostile-header.test tests/host/43-key-binding.test \
 	tests/host/44-kms-vault-auth.test tests/host/45-kms-vault-errors.test \
 	tests/host/46-kms-vault-delete.test tests/host/47-kms-kmip-pkcs11.test tests/host/48-rotate.test \
-	tests/host/53-recovery-key.test tests/host/54-kms-aws.test \
+	tests/host/53-recovery-key.test tests/host/54-kms-aws.test tests/host/55-kms-ibmkp.test \
 	tests/host/52-agent-stop.test
 VALGRIND_HOST_TESTS := tests/host/45-kms-vault-errors.test
 
@@ -239,7 +239,8 @@ fuzz-luks-policy_SRCS := agent/crypt/policy.c agent/crypt/hdrmac.c agent/util/se
 fuzz-keyrec_SRCS := agent/kms/keyrec.c agent/util/secmem.c
 fuzz-vault-response_SRCS := agent/kms/vault_resp.c agent/util/jsonsec.c agent/util/b64.c \
 	agent/util/secmem.c
-fuzz-aws-sts_SRCS := agent/kms/aws_sts.c agent/net/http.c agent/util/fileio.c agent/util/secmem.c
+fuzz-aws-sts_SRCS := agent/kms/aws_sts.c agent/net/http.c agent/util/fileio.c agent/util/formenc.c \
+	agent/util/secmem.c
 FUZZERS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz-*.c))
 
 build/fuzz/%: tests/fuzz/%.c $$(%_SRCS)

@@ -52,8 +52,6 @@ int aws_sts_creds(struct kms *k, struct aws *a, struct aws_creds *out);
 int aws_sts_parse(struct kms *k, const char *xml, size_t len, long status, struct aws_creds *out);
 /* Drops the cached STS credentials (at exit). */
 void aws_sts_cleanup(void);
-/* application/x-www-form-urlencoded value of @s into @out (secmem-worthy: tokens). */
-int aws_form_encode(const char *s, char *out, size_t cap);
 /* The scheme-less host[:port] of @url into @host; -EINVAL if it is no http(s) URL. */
 int aws_url_host(const char *url, char *host, size_t len);
 

@@ -16,6 +16,7 @@
 #include "kms/aws.h"
 #include "net/http.h"
 #include "util/fileio.h"
+#include "util/formenc.h"
 #include "util/secmem.h"
 
 #define STS_TOKEN_MAX	(16u << 10)
@@ -30,33 +31,6 @@ void aws_creds_clear(struct aws_creds *c)
 	secmem_free(c->secret_key);
 	secmem_free(c->session_token);
 	memset(c, 0, sizeof(*c));
-}
-
-int aws_form_encode(const char *s, char *out, size_t cap)
-{
-	static const char hexd[] = "0123456789ABCDEF";
-	size_t o = 0;
-
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '_' || c == '.' || c == '~') {
-			if (o + 1 >= cap)
-				return -ENOBUFS;
-			out[o++] = (char)c;
-		} else {
-			if (o + 3 >= cap)
-				return -ENOBUFS;
-			out[o++] = '%';
-			out[o++] = hexd[c >> 4];
-			out[o++] = hexd[c & 15];
-		}
-	}
-	if (o >= cap)
-		return -ENOBUFS;
-	out[o] = '\0';
-	return 0;
 }
 
 /* The text of the first <@tag>...</@tag> within [p, end), into secmem; NULL when there
@@ -213,8 +187,8 @@ static char *form_body(struct kms *k, const struct aws *a, size_t *len)
 		tok[--tlen] = '\0';
 	cap = 3 * tlen + 1;
 	etok = secmem_alloc(cap);
-	if (!etok || aws_form_encode((char *)tok, etok, cap) < 0 ||
-	    aws_form_encode(a->role_arn, role, sizeof(role)) < 0) {
+	if (!etok || form_encode((char *)tok, etok, cap) < 0 ||
+	    form_encode(a->role_arn, role, sizeof(role)) < 0) {
 		secmem_free(etok);
 		return NULL;
 	}

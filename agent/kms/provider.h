@@ -74,5 +74,6 @@ extern const struct kms_ops kms_kmip_ops;
 extern const struct kms_ops kms_kmip_register_ops;
 extern const struct kms_ops kms_aws_ops;
 extern const struct kms_ops kms_aws_sts_ops;
+extern const struct kms_ops kms_ibmkp_ops;
 
 #endif

@@ -1,0 +1,528 @@
+// SPDX-License-Identifier: MIT
+/*
+ * KMS type "ibmkeyprotect" (ceph-csi's name): IBM Key Protect's REST API v2. The root
+ * key never leaves Key Protect; DEKs are wrapped and unwrapped by it with associated
+ * data (aad) and stored in image metadata.
+ *
+ * Config (kms.json), ceph-csi's fields: IBM_KP_SERVICE_INSTANCE_ID (required),
+ * IBM_KP_SECRET_NAME (ceph-csi-kp-credentials: the files secretsDir/<name>/
+ * IBM_KP_SERVICE_API_KEY and IBM_KP_CUSTOMER_ROOT_KEY), IBM_KP_BASE_URL
+ * (https://us-south.kms.cloud.ibm.com), IBM_KP_TOKEN_URL
+ * (https://iam.cloud.ibm.com/oidc/token); IBM_KP_REGION is accepted and unused, as in
+ * ceph-csi. pvenc's own: secretsDir (/etc/pvenc/secrets), IBM_KP_CA_FILE (a PEM CA file
+ * instead of the system's), IBM_KP_TIMEOUT (seconds per request, 15).
+ *
+ * IAM: the API key is exchanged for a bearer token (grant_type apikey), kept by the
+ * process until 60 s before it expires, and exchanged again once when Key Protect
+ * answers 401.
+ *
+ * pvenc volumes: wrap {"plaintext": base64(DEK), "aad": ["<binding AAD>"]}; pvenc.dek is
+ * Key Protect's ciphertext text. ceph-csi volumes: the passphrase is the plaintext as
+ * sent (ceph-csi hands its base64-alphabet passphrase over as it is), aad [<CSI volume
+ * id>], and rbd.csi.ceph.com/dek is the ciphertext base64-encoded once more.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kms/ibmkp.h"
+#include "net/http.h"
+#include "util/b64.h"
+#include "util/fileio.h"
+#include "util/formenc.h"
+#include "util/jsonsec.h"
+#include "util/log.h"
+#include "util/secmem.h"
+
+#define KP_SECRET_MAX  4096
+#define KP_ATTEMPTS    3
+#define KP_REFRESH_S   60
+#define KP_TOKEN_SLOTS 8
+
+/* ---- config ---- */
+
+static int id_text(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n < KP_ID_MAX &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == n;
+}
+
+/* secret_dir/@name, newline-trimmed, into secmem; -ENOENT when absent. */
+static int secret_file(struct kms *k, const struct ibmkp *p, const char *name, char **out)
+{
+	_cleanup_free_ char *path = NULL;
+	uint8_t *raw = NULL;
+	size_t len = 0;
+	int r;
+
+	*out = NULL;
+	if (asprintf(&path, "%s/%s", p->secret_dir, name) < 0)
+		return -ENOMEM;
+	r = read_secret_file(path, KP_SECRET_MAX, &raw, &len);
+	if (r == -ENOENT)
+		return r;
+	if (r == -EPERM)
+		return kms_fail(k, r,
+				"%s must be owned by root and not accessible by group or others "
+				"(chmod 0600)",
+				path);
+	if (r < 0)
+		return kms_fail(k, r, "cannot read %s: %s", path, strerror(-r));
+	while (len && (raw[len - 1] == '\n' || raw[len - 1] == '\r'))
+		raw[--len] = '\0';
+	if (!len || strspn((char *)raw, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					"0123456789-_.+/=:") != len) {
+		secmem_free(raw);
+		return kms_fail(k, -EINVAL, "%s is empty or holds unexpected characters", path);
+	}
+	*out = (char *)raw;
+	return 0;
+}
+
+static int url_setting(struct kms *k, struct json_object *cfg, const char *key, const char *def,
+		       char *url, size_t len)
+{
+	const char *v = kms_cfg_str(cfg, key) ?: def;
+	size_t n = strlen(v);
+
+	while (n && v[n - 1] == '/')
+		n--;
+	if (n == 0 || n >= len ||
+	    (strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0) ||
+	    strcspn(v, " \"\\") < n)
+		return kms_fail(k, -EINVAL, "%s '%s' is not an http(s) URL", key, v);
+	memcpy(url, v, n);
+	url[n] = '\0';
+	return 0;
+}
+
+static long timeout_setting(struct json_object *cfg)
+{
+	struct json_object *o;
+	long long v;
+	char *end;
+
+	if (!json_object_object_get_ex(cfg, "IBM_KP_TIMEOUT", &o))
+		return 15000;
+	if (json_object_is_type(o, json_type_int)) {
+		v = json_object_get_int64(o);
+	} else if (json_object_is_type(o, json_type_string)) {
+		v = strtoll(json_object_get_string(o), &end, 10);
+		if (*end && strcmp(end, "s") != 0)
+			return -1;
+	} else {
+		return -1;
+	}
+	return v >= 1 && v <= 3600 ? (long)v * 1000 : -1;
+}
+
+int kp_init(struct kms *k, struct json_object *cfg)
+{
+	struct ibmkp *p = calloc(1, sizeof(*p));
+	const char *inst = kms_cfg_str(cfg, "IBM_KP_SERVICE_INSTANCE_ID");
+	const char *dir = kms_cfg_str(cfg, "secretsDir") ?: "/etc/pvenc/secrets";
+	const char *name = kms_cfg_str(cfg, "IBM_KP_SECRET_NAME") ?: "ceph-csi-kp-credentials";
+	const char *ca = kms_cfg_str(cfg, "IBM_KP_CA_FILE");
+	_cleanup_secmem_ char *crk = NULL;
+	int r;
+
+	if (!p)
+		return -ENOMEM;
+	k->priv = p;
+	if (!inst || !id_text(inst))
+		return kms_fail(k, -EINVAL,
+				"IBM_KP_SERVICE_INSTANCE_ID (the instance's GUID) is required");
+	(void)snprintf(p->instance, sizeof(p->instance), "%s", inst);
+	if (!name[0] || strchr(name, '/') || !strcmp(name, "..") || !strcmp(name, "."))
+		return kms_fail(k, -EINVAL, "IBM_KP_SECRET_NAME '%s' is not a Secret's name", name);
+	p->timeout_ms = timeout_setting(cfg);
+	if (p->timeout_ms < 0)
+		return kms_fail(k, -EINVAL, "IBM_KP_TIMEOUT must be whole seconds in [1, 3600]");
+	if (asprintf(&p->secret_dir, "%s/%s", dir, name) < 0 || (ca && !(p->ca_file = strdup(ca))))
+		return -ENOMEM;
+	r = url_setting(k, cfg, "IBM_KP_BASE_URL", "https://us-south.kms.cloud.ibm.com",
+			p->base_url, sizeof(p->base_url));
+	if (r == 0)
+		r = url_setting(k, cfg, "IBM_KP_TOKEN_URL", "https://iam.cloud.ibm.com/oidc/token",
+				p->token_url, sizeof(p->token_url));
+	if (r == 0)
+		r = secret_file(k, p, "IBM_KP_SERVICE_API_KEY", &p->api_key);
+	if (r == -ENOENT)
+		return kms_fail(k, r, "%s/IBM_KP_SERVICE_API_KEY is required", p->secret_dir);
+	if (r == 0) {
+		r = secret_file(k, p, "IBM_KP_CUSTOMER_ROOT_KEY", &crk);
+		if (r == -ENOENT) {
+			k->error[0] = '\0';
+			r = 0;
+		} else if (r == 0 && !id_text(crk)) {
+			r = kms_fail(k, -EINVAL,
+				     "%s/IBM_KP_CUSTOMER_ROOT_KEY is not a key id or alias",
+				     p->secret_dir);
+		} else if (r == 0) {
+			(void)snprintf(p->crk, sizeof(p->crk), "%s", crk);
+		}
+	}
+	return r < 0 ? r : kms_set_endpoint(k, "%s/%s", p->base_url, p->instance);
+}
+
+void kp_free(struct kms *k)
+{
+	struct ibmkp *p = k->priv;
+
+	if (!p)
+		return;
+	secmem_free(p->api_key);
+	free(p->secret_dir);
+	free(p->ca_file);
+	free(p);
+	k->priv = NULL;
+}
+
+/* ---- IAM: API key -> bearer token, kept per process ---- */
+
+struct token_slot {
+	unsigned char who[32]; /* SHA-256 of token URL and API key */
+	char *token; /* secmem: "<token_type> <access_token>" */
+	time_t expires;
+};
+static pthread_mutex_t tokens_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct token_slot tokens[KP_TOKEN_SLOTS];
+
+static void who_of(const struct ibmkp *p, unsigned char who[32])
+{
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	unsigned int n = 0;
+
+	if (!c || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(c, p->token_url, strlen(p->token_url) + 1) != 1 ||
+	    EVP_DigestUpdate(c, p->api_key, strlen(p->api_key)) != 1 ||
+	    EVP_DigestFinal_ex(c, who, &n) != 1)
+		memset(who, 0, 32);
+	EVP_MD_CTX_free(c);
+}
+
+static char *sdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *d = secmem_alloc(n);
+
+	if (d)
+		memcpy(d, s, n);
+	return d;
+}
+
+/* IAM's answer: {"access_token", "token_type": "Bearer", "expires_in", ...}. */
+static int take_token(struct kms *k, const struct ibmkp *p, long status, struct json_object *o,
+		      char **token, time_t *expires)
+{
+	const char *at = jget_str(o, "access_token"), *tt = jget_str(o, "token_type");
+	long long in = jget_int(o, "expires_in");
+	size_t n;
+
+	if (status != 200) {
+		const char *code = jget_str(o, "errorCode"), *msg = jget_str(o, "errorMessage");
+
+		if (status == 429 || status >= 500)
+			return kms_fail(k, -EAGAIN,
+					"IAM at %s is unavailable (HTTP %ld); retrying later",
+					p->token_url, status);
+		return kms_fail(k, -EACCES,
+				"IAM at %s refused the API key in %s (HTTP %ld%s%.40s%s%.200s)",
+				p->token_url, p->secret_dir, status, code ? ", " : "",
+				code ? code : "", msg ? ": " : "", msg ? msg : "");
+	}
+	if (!at || !at[0] || strlen(at) > 16384 || strcspn(at, " \r\n\t\"") != strlen(at) || !tt ||
+	    strcasecmp(tt, "Bearer") != 0 || in <= 0)
+		return kms_fail(k, -EBADMSG, "IAM at %s answered without a bearer token",
+				p->token_url);
+	n = strlen(at) + sizeof("Bearer ");
+	*token = secmem_alloc(n);
+	if (!*token)
+		return -ENOMEM;
+	(void)snprintf(*token, n, "Bearer %s", at);
+	*expires = time(NULL) + (time_t)(in > 86400 ? 86400 : in);
+	return 0;
+}
+
+static int iam_login(struct kms *k, const struct ibmkp *p, char **token, time_t *expires)
+{
+	const struct http_tls tls = { .ca_file = p->ca_file };
+	const char *hdrs[] = { "Content-Type: application/x-www-form-urlencoded",
+			       "Accept: application/json", NULL };
+	_cleanup_secmem_ char *body = NULL, *key = NULL;
+	_cleanup_json_wipe_ struct json_object *o = NULL;
+	struct http_resp rs = { 0 };
+	size_t cap = 3 * strlen(p->api_key) + 1, blen;
+	char err[512] = "";
+	int r;
+
+	key = secmem_alloc(cap);
+	body = secmem_alloc(cap + 64);
+	if (!key || !body || form_encode(p->api_key, key, cap) < 0)
+		return -ENOMEM;
+	blen = (size_t)snprintf(
+		body, cap + 64,
+		"grant_type=urn%%3Aibm%%3Aparams%%3Aoauth%%3Agrant-type%%3Aapikey&apikey=%s", key);
+	r = http_do(&(struct http_req){ .method = "POST",
+					.url = p->token_url,
+					.headers = hdrs,
+					.body = body,
+					.body_len = blen,
+					.tls = &tls,
+					.connect_timeout_ms = 5000,
+					.timeout_ms = p->timeout_ms },
+		    &rs, err, sizeof(err));
+	if (r < 0)
+		return kms_fail(k, r, "IAM at %s: %s", p->token_url, err);
+	if (rs.len)
+		o = json_parse_secret(rs.body, rs.len);
+	r = take_token(k, p, rs.status, o, token, expires);
+	http_resp_clear(&rs);
+	return r;
+}
+
+/* The cached token, or a new one (@fresh: always new, the cached one was refused). */
+static int iam_token(struct kms *k, const struct ibmkp *p, int fresh, char **out)
+{
+	unsigned char who[32];
+	struct token_slot *s = NULL, *oldest = &tokens[0];
+	char *tok = NULL;
+	time_t exp = 0;
+	int r = -ENOENT;
+
+	who_of(p, who);
+	pthread_mutex_lock(&tokens_lock);
+	for (size_t i = 0; i < KP_TOKEN_SLOTS && !s; i++)
+		if (tokens[i].token && !memcmp(tokens[i].who, who, 32))
+			s = &tokens[i];
+	if (s && !fresh && s->expires - KP_REFRESH_S > time(NULL))
+		r = (*out = sdup(s->token)) ? 0 : -ENOMEM;
+	pthread_mutex_unlock(&tokens_lock);
+	if (r != -ENOENT)
+		return r;
+	r = iam_login(k, p, &tok, &exp);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&tokens_lock);
+	for (size_t i = 0; i < KP_TOKEN_SLOTS; i++) {
+		if (tokens[i].token && !memcmp(tokens[i].who, who, 32)) {
+			oldest = &tokens[i];
+			break;
+		}
+		if (tokens[i].expires < oldest->expires)
+			oldest = &tokens[i];
+	}
+	secmem_free(oldest->token);
+	memcpy(oldest->who, who, 32);
+	oldest->token = sdup(tok);
+	oldest->expires = exp;
+	pthread_mutex_unlock(&tokens_lock);
+	*out = tok;
+	return 0;
+}
+
+void kp_cleanup(void)
+{
+	pthread_mutex_lock(&tokens_lock);
+	for (size_t i = 0; i < KP_TOKEN_SLOTS; i++) {
+		secmem_free(tokens[i].token);
+		memset(&tokens[i], 0, sizeof(tokens[i]));
+	}
+	pthread_mutex_unlock(&tokens_lock);
+}
+
+/* ---- Key Protect calls ---- */
+
+/* Key Protect's error: resources[0].reasons[0].code and errorMsg. */
+static void kp_reason(struct json_object *o, char *buf, size_t len)
+{
+	struct json_object *res = NULL, *r0, *reasons = NULL;
+	const char *msg = NULL, *code = NULL;
+
+	if (json_object_object_get_ex(o, "resources", &res) &&
+	    json_object_is_type(res, json_type_array) && json_object_array_length(res) > 0) {
+		r0 = json_object_array_get_idx(res, 0);
+		msg = jget_str(r0, "errorMsg");
+		if (json_object_object_get_ex(r0, "reasons", &reasons) &&
+		    json_object_is_type(reasons, json_type_array) &&
+		    json_object_array_length(reasons) > 0)
+			code = jget_str(json_object_array_get_idx(reasons, 0), "code");
+	}
+	(void)snprintf(buf, len, "%.60s%s%.200s", code ? code : "no reason code", msg ? ": " : "",
+		       msg ? msg : "");
+}
+
+static int kp_error(struct kms *k, const struct ibmkp *p, const char *what, long status,
+		    struct json_object *o)
+{
+	char why[300];
+
+	kp_reason(o, why, sizeof(why));
+	switch (status) {
+	case 401:
+		return kms_fail(k, -EKEYEXPIRED,
+				"Key Protect at %s refused the IAM token for %s (401, %s): the API "
+				"key in %s is revoked or lost its access",
+				p->base_url, what, why, p->secret_dir);
+	case 403:
+		return kms_fail(k, -EACCES,
+				"Key Protect at %s denied %s on key %s of instance %s (403, %s): "
+				"grant the API key's service ID the Reader role (wrap, unwrap)",
+				p->base_url, what, p->crk, p->instance, why);
+	case 404:
+	case 410:
+		return kms_fail(k, -ENOKEY,
+				"Key Protect at %s has no usable key %s in instance %s (%ld, %s)",
+				p->base_url, p->crk, p->instance, status, why);
+	case 409:
+		return kms_fail(k, -ENOKEY,
+				"Key Protect at %s cannot %s with key %s in its state (409, %s): "
+				"enable or restore it",
+				p->base_url, what, p->crk, why);
+	case 400:
+		if (strstr(why, "INVALID_FIELD_ERR") && !strcmp(what, "unwrap"))
+			return kms_fail(
+				k, -EKEYREJECTED,
+				"Key Protect at %s refused to unwrap the wrapped DEK with key "
+				"%s (%s): it was tampered with, belongs to another volume, or "
+				"another root key wrapped it",
+				p->base_url, p->crk, why);
+		return kms_fail(k, -EINVAL, "Key Protect at %s rejected %s (400, %s)", p->base_url,
+				what, why);
+	case 429:
+		return kms_fail(k, -EAGAIN,
+				"Key Protect at %s is rate-limiting (429, %s); retrying later",
+				p->base_url, why);
+	default:
+		if (status >= 500)
+			return kms_fail(k, -EIO, "Key Protect at %s failed %s (HTTP %ld, %s)",
+					p->base_url, what, status, why);
+		return kms_fail(k, -EPROTO, "Key Protect at %s answered %s with HTTP %ld (%s)",
+				p->base_url, what, status, why);
+	}
+}
+
+static void correlation_id(char out[37])
+{
+	unsigned char b[16];
+
+	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
+		memset(b, 0, sizeof(b));
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+	(void)snprintf(out, 37,
+		       "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+		       b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+		       b[13], b[14], b[15]);
+}
+
+/* One POST of @body to api/v2/@path with the bearer token @tok. */
+static int kp_post(const struct ibmkp *p, const char *path, const char *ctype, const char *tok,
+		   const char *body, size_t blen, struct http_resp *rs, char *err, size_t errlen)
+{
+	const struct http_tls tls = { .ca_file = p->ca_file };
+	_cleanup_secmem_ char *auth = NULL;
+	char url[2 * KP_URL_MAX], inst[KP_ID_MAX + 32], corr[80], cid[37], ct[128];
+	const char *hdrs[7];
+	size_t n = strlen(tok) + sizeof("Authorization: ");
+
+	auth = secmem_alloc(n);
+	if (!auth)
+		return -ENOMEM;
+	(void)snprintf(auth, n, "Authorization: %s", tok);
+	(void)snprintf(url, sizeof(url), "%s/api/v2/%s", p->base_url, path);
+	(void)snprintf(inst, sizeof(inst), "Bluemix-Instance: %s", p->instance);
+	correlation_id(cid);
+	(void)snprintf(corr, sizeof(corr), "Correlation-Id: %s", cid);
+	(void)snprintf(ct, sizeof(ct), "Content-Type: %s", ctype);
+	hdrs[0] = "Accept: application/json";
+	hdrs[1] = auth;
+	hdrs[2] = inst;
+	hdrs[3] = corr;
+	hdrs[4] = ct;
+	hdrs[5] = NULL;
+	return http_do(&(struct http_req){ .method = "POST",
+					   .url = url,
+					   .headers = hdrs,
+					   .body = body,
+					   .body_len = blen,
+					   .tls = &tls,
+					   .connect_timeout_ms = 5000,
+					   .timeout_ms = p->timeout_ms },
+		       rs, err, errlen);
+}
+
+static int retryable(int tr, long status)
+{
+	return tr == -ECONNRESET || tr == -ETIMEDOUT ||
+	       (tr == 0 && (status == 429 || (status >= 500 && status != 501)));
+}
+
+/* POST api/v2/@path (@what for messages) with @req; a 2xx answer's JSON in *resp (may
+ * be NULL for an empty body). Three tries for 429, 5xx but 501, resets and timeouts;
+ * one new IAM token on 401. */
+int kp_call(struct kms *k, struct ibmkp *p, const char *path, const char *what, const char *ctype,
+	    struct json_object *req, struct json_object **resp)
+{
+	_cleanup_secmem_ char *body = NULL;
+	size_t blen = 0;
+	int r = 0, relogged = 0;
+
+	*resp = NULL;
+	body = json_to_secret(req, &blen);
+	if (!body)
+		return -ENOMEM;
+	for (int attempt = 0; attempt < KP_ATTEMPTS; attempt++) {
+		_cleanup_secmem_ char *tok = NULL;
+		struct http_resp rs = { 0 };
+		struct json_object *o = NULL;
+		char err[512] = "";
+		int tr, again;
+
+		r = iam_token(k, p, relogged == 1, &tok);
+		if (r < 0)
+			return r;
+		tr = kp_post(p, path, ctype, tok, body, blen, &rs, err, sizeof(err));
+		if (tr == 0 && rs.len)
+			o = json_parse_secret(rs.body, rs.len);
+		if (tr == 0 && rs.status >= 200 && rs.status < 300) {
+			size_t had = rs.len;
+
+			http_resp_clear(&rs);
+			if (had && !o)
+				return kms_fail(k, -EBADMSG,
+						"Key Protect at %s answered %s with no JSON",
+						p->base_url, what);
+			*resp = o;
+			return 0;
+		}
+		if (tr == 0 && rs.status == 401 && !relogged) {
+			relogged = 1;
+			attempt--;
+			json_put_wipe(o);
+			http_resp_clear(&rs);
+			continue;
+		}
+		again = attempt + 1 < KP_ATTEMPTS && retryable(tr, rs.status);
+		r = tr < 0 ? kms_fail(k, tr, "Key Protect: %s", err)
+			   : kp_error(k, p, what, rs.status, o);
+		json_put_wipe(o);
+		http_resp_clear(&rs);
+		if (relogged)
+			relogged = 2;
+		if (!again)
+			break;
+		log_debug("kms=%s event=kp-retry what=%s", k->id, what);
+		(void)usleep((useconds_t)(200000L << (2 * attempt)));
+	}
+	return r;
+}
