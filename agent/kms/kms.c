@@ -30,6 +30,7 @@ static const struct {
 	{ "aws-metadata", &kms_aws_ops },
 	{ "aws-sts-metadata", &kms_aws_sts_ops },
 	{ "ibmkeyprotect", &kms_ibmkp_ops },
+	{ "azure-kv", &kms_azure_ops },
 	/* ceph-csi's Vault types keep the DEK in KV: the same provider. */
 	{ "vault", &kms_vault_kv_ops },
 	{ "vaulttokens", &kms_vault_kv_ops },

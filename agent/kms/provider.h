@@ -75,5 +75,6 @@ extern const struct kms_ops kms_kmip_register_ops;
 extern const struct kms_ops kms_aws_ops;
 extern const struct kms_ops kms_aws_sts_ops;
 extern const struct kms_ops kms_ibmkp_ops;
+extern const struct kms_ops kms_azure_ops;
 
 #endif
