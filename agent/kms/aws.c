@@ -25,6 +25,7 @@
  * the CiphertextBlob's base64 (once) in image metadata.
  */
 #include "kms/aws.h"
+#include "kms/cloudresp.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -56,21 +57,10 @@ static int need_key(struct kms *k, const struct aws *a)
 
 /* ---- calls ---- */
 
-/* AWS's error type without a "namespace#" prefix. */
-static const char *error_type(struct json_object *o)
-{
-	const char *t = jget_str(o, "__type"), *h;
-
-	if (!t)
-		return "";
-	h = strrchr(t, '#');
-	return h ? h + 1 : t;
-}
-
 static int map_error(struct kms *k, const struct aws *a, const char *op, long status,
 		     struct json_object *o)
 {
-	const char *t = error_type(o), *m = jget_str(o, "message") ?: jget_str(o, "Message");
+	const char *t = aws_error_type(o), *m = jget_str(o, "message") ?: jget_str(o, "Message");
 	char msg[300];
 
 	(void)snprintf(msg, sizeof(msg), "%s%s%.250s", t[0] ? t : "no error type", m ? ": " : "",
@@ -113,8 +103,8 @@ static int transient(int r, long status, struct json_object *o)
 {
 	if (r == -ECONNRESET || r == -ETIMEDOUT)
 		return 1;
-	return r == 0 &&
-	       (status == 429 || status >= 500 || !strcmp(error_type(o), "ThrottlingException"));
+	return r == 0 && (status == 429 || status >= 500 ||
+			  !strcmp(aws_error_type(o), "ThrottlingException"));
 }
 
 /* One signed POST of @body (JSON text) as TrentService.@op. */

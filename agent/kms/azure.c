@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "kms/azure.h"
+#include "kms/cloudresp.h"
 #include "net/http.h"
 #include "util/b64.h"
 #include "util/jsonsec.h"
@@ -144,12 +145,9 @@ static int secret_name(struct kms *k, const struct kms_binding *b, char *out, si
 static int az_error(struct kms *k, const struct azure *a, const char *what, const char *name,
 		    long status, struct json_object *o)
 {
-	struct json_object *e = jget_obj(o, "error");
-	const char *code = jget_str(e, "code"), *msg = jget_str(e, "message");
 	char why[300];
 
-	(void)snprintf(why, sizeof(why), "%.60s%s%.200s", code ? code : "no error code",
-		       msg ? ": " : "", msg ? msg : "");
+	az_error_text(o, why, sizeof(why));
 	switch (status) {
 	case 401:
 		return kms_fail(k, -EKEYEXPIRED,

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "kms/azure.h"
+#include "kms/cloudresp.h"
 #include "net/http.h"
 #include "util/b64.h"
 #include "util/fileio.h"
@@ -140,10 +141,6 @@ static int assertion(struct kms *k, const struct azure *a, char **out)
 static int take(struct kms *k, const struct azure *a, long status, struct json_object *o,
 		char **tok, time_t *exp)
 {
-	const char *at = jget_str(o, "access_token"), *tt = jget_str(o, "token_type");
-	long long in = jget_int(o, "expires_in");
-	size_t n;
-
 	if (status != 200) {
 		const char *e = jget_str(o, "error"), *d = jget_str(o, "error_description");
 
@@ -157,16 +154,9 @@ static int take(struct kms *k, const struct azure *a, long status, struct json_o
 				a->token_url, a->client_id, a->cert_file, status, e ? e : "?",
 				d ? d : "");
 	}
-	if (!at || !at[0] || strlen(at) > 16384 || strcspn(at, " \r\n\t\"") != strlen(at) || !tt ||
-	    strcasecmp(tt, "Bearer") != 0 || in <= 0)
+	if (bearer_token(o, tok, exp) < 0)
 		return kms_fail(k, -EBADMSG, "Azure AD at %s answered without a bearer token",
 				a->token_url);
-	n = strlen(at) + sizeof("Bearer ");
-	*tok = secmem_alloc(n);
-	if (!*tok)
-		return -ENOMEM;
-	(void)snprintf(*tok, n, "Bearer %s", at);
-	*exp = time(NULL) + (time_t)(in > 86400 ? 86400 : in);
 	return 0;
 }
 

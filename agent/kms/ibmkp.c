@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kms/cloudresp.h"
 #include "kms/ibmkp.h"
 #include "net/http.h"
 #include "util/b64.h"
@@ -224,10 +225,6 @@ static char *sdup(const char *s)
 static int take_token(struct kms *k, const struct ibmkp *p, long status, struct json_object *o,
 		      char **token, time_t *expires)
 {
-	const char *at = jget_str(o, "access_token"), *tt = jget_str(o, "token_type");
-	long long in = jget_int(o, "expires_in");
-	size_t n;
-
 	if (status != 200) {
 		const char *code = jget_str(o, "errorCode"), *msg = jget_str(o, "errorMessage");
 
@@ -240,16 +237,9 @@ static int take_token(struct kms *k, const struct ibmkp *p, long status, struct 
 				p->token_url, p->secret_dir, status, code ? ", " : "",
 				code ? code : "", msg ? ": " : "", msg ? msg : "");
 	}
-	if (!at || !at[0] || strlen(at) > 16384 || strcspn(at, " \r\n\t\"") != strlen(at) || !tt ||
-	    strcasecmp(tt, "Bearer") != 0 || in <= 0)
+	if (bearer_token(o, token, expires) < 0)
 		return kms_fail(k, -EBADMSG, "IAM at %s answered without a bearer token",
 				p->token_url);
-	n = strlen(at) + sizeof("Bearer ");
-	*token = secmem_alloc(n);
-	if (!*token)
-		return -ENOMEM;
-	(void)snprintf(*token, n, "Bearer %s", at);
-	*expires = time(NULL) + (time_t)(in > 86400 ? 86400 : in);
 	return 0;
 }
 
@@ -342,31 +332,12 @@ void kp_cleanup(void)
 
 /* ---- Key Protect calls ---- */
 
-/* Key Protect's error: resources[0].reasons[0].code and errorMsg. */
-static void kp_reason(struct json_object *o, char *buf, size_t len)
-{
-	struct json_object *res = NULL, *r0, *reasons = NULL;
-	const char *msg = NULL, *code = NULL;
-
-	if (json_object_object_get_ex(o, "resources", &res) &&
-	    json_object_is_type(res, json_type_array) && json_object_array_length(res) > 0) {
-		r0 = json_object_array_get_idx(res, 0);
-		msg = jget_str(r0, "errorMsg");
-		if (json_object_object_get_ex(r0, "reasons", &reasons) &&
-		    json_object_is_type(reasons, json_type_array) &&
-		    json_object_array_length(reasons) > 0)
-			code = jget_str(json_object_array_get_idx(reasons, 0), "code");
-	}
-	(void)snprintf(buf, len, "%.60s%s%.200s", code ? code : "no reason code", msg ? ": " : "",
-		       msg ? msg : "");
-}
-
 static int kp_error(struct kms *k, const struct ibmkp *p, const char *what, long status,
 		    struct json_object *o)
 {
 	char why[300];
 
-	kp_reason(o, why, sizeof(why));
+	kp_error_text(o, why, sizeof(why));
 	switch (status) {
 	case 401:
 		return kms_fail(k, -EKEYEXPIRED,
