@@ -40,7 +40,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (strncmp(tok, "Bearer ", 7) != 0 || n <= 7 || exp <= 0)
 			abort();
 		for (size_t i = 7; i < n; i++)
-			if ((unsigned char)tok[i] < 0x21 || (unsigned char)tok[i] > 0x7e || tok[i] == '"')
+			if ((unsigned char)tok[i] < 0x21 || (unsigned char)tok[i] > 0x7e ||
+			    tok[i] == '"')
 				abort();
 		secmem_free(tok);
 	}
