@@ -60,8 +60,8 @@ static int secret_text(struct kms *k, const struct aws *a, const char *name, cha
 
 	if (r == -ENOENT)
 		return kms_fail(k, -ENOENT, "%s/%s is missing", a->secret_dir, name);
-	if (r < 0)
-		return r;
+	if (r < 0 || !v)
+		return r < 0 ? r : -EIO;
 	if (strlen(v) >= len)
 		return kms_fail(k, -EINVAL, "%s/%s is too long", a->secret_dir, name);
 	(void)snprintf(buf, len, "%s", v);

@@ -129,8 +129,8 @@ static struct cached cache[STS_CACHE_SLOTS];
 
 static char *sdup(const char *s)
 {
-	size_t n = strlen(s) + 1;
-	char *d = secmem_alloc(n);
+	size_t n = s ? strlen(s) + 1 : 0;
+	char *d = n ? secmem_alloc(n) : NULL;
 
 	if (d)
 		memcpy(d, s, n);
@@ -238,7 +238,7 @@ static int assume_role(struct kms *k, const struct aws *a, struct aws_creds *out
 int aws_sts_creds(struct kms *k, struct aws *a, struct aws_creds *out)
 {
 	struct cached *s;
-	struct aws_creds fresh;
+	struct aws_creds fresh = { 0 };
 	int r = -ENOENT;
 
 	pthread_mutex_lock(&cache_lock);

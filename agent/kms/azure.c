@@ -135,8 +135,9 @@ static int secret_name(struct kms *k, const struct kms_binding *b, char *out, si
 	if (n == 0 || n >= len || n > 127)
 		return kms_fail(k, -EINVAL, "volume id '%s' cannot name a Key Vault secret",
 				v ? v : "");
-	for (size_t i = 0; i <= n; i++)
-		out[i] = v[i] == '.' ? '-' : v[i];
+	memcpy(out, v, n + 1);
+	for (char *c = strchr(out, '.'); c; c = strchr(c, '.'))
+		*c = '-';
 	if (strspn(out, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != n)
 		return kms_fail(k, -EINVAL, "volume id '%s' cannot name a Key Vault secret", v);
 	return 0;
@@ -186,9 +187,9 @@ static int az_send(const struct azure *a, const char *method, const char *url, c
 	const struct http_tls tls = { .ca_file = a->ca_file };
 	_cleanup_secmem_ char *auth = NULL;
 	const char *hdrs[4];
-	size_t n = strlen(tok) + sizeof("Authorization: ");
+	size_t n = (tok ? strlen(tok) : 0) + sizeof("Authorization: ");
 
-	auth = secmem_alloc(n);
+	auth = tok ? secmem_alloc(n) : NULL;
 	if (!auth)
 		return -ENOMEM;
 	(void)snprintf(auth, n, "Authorization: %s", tok);

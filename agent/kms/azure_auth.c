@@ -213,8 +213,8 @@ static struct slot slots[AZ_TOKEN_SLOTS];
 
 static char *sdup(const char *s)
 {
-	size_t n = strlen(s) + 1;
-	char *d = secmem_alloc(n);
+	size_t n = s ? strlen(s) + 1 : 0;
+	char *d = n ? secmem_alloc(n) : NULL;
 
 	if (d)
 		memcpy(d, s, n);

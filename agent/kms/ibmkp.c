@@ -51,7 +51,7 @@
 
 static int id_text(const char *s)
 {
-	size_t n = strlen(s);
+	size_t n = s ? strlen(s) : 0;
 
 	return n > 0 && n < KP_ID_MAX &&
 	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == n;
@@ -213,8 +213,8 @@ static void who_of(const struct ibmkp *p, unsigned char who[32])
 
 static char *sdup(const char *s)
 {
-	size_t n = strlen(s) + 1;
-	char *d = secmem_alloc(n);
+	size_t n = s ? strlen(s) + 1 : 0;
+	char *d = n ? secmem_alloc(n) : NULL;
 
 	if (d)
 		memcpy(d, s, n);
@@ -404,9 +404,9 @@ static int kp_post(const struct ibmkp *p, const char *path, const char *ctype, c
 	_cleanup_secmem_ char *auth = NULL;
 	char url[2 * KP_URL_MAX], inst[KP_ID_MAX + 32], corr[80], cid[37], ct[128];
 	const char *hdrs[7];
-	size_t n = strlen(tok) + sizeof("Authorization: ");
+	size_t n = (tok ? strlen(tok) : 0) + sizeof("Authorization: ");
 
-	auth = secmem_alloc(n);
+	auth = tok ? secmem_alloc(n) : NULL;
 	if (!auth)
 		return -ENOMEM;
 	(void)snprintf(auth, n, "Authorization: %s", tok);
