@@ -25,6 +25,7 @@
  * the CiphertextBlob's base64 (once) in image metadata.
  */
 #include "kms/aws.h"
+#include "kms/cloud.h"
 #include "kms/cloudresp.h"
 
 #include <errno.h>
@@ -374,10 +375,8 @@ static int aws_create_key(struct kms *k, char **key_id)
 {
 	struct aws *a = k->priv;
 	_cleanup_json_wipe_ struct json_object *req = json_object_new_object(), *resp = NULL;
-	_cleanup_free_ char *path = NULL;
 	const char *arn;
-	FILE *f;
-	int r, fd;
+	int r;
 
 	if (!req)
 		return -ENOMEM;
@@ -395,17 +394,9 @@ static int aws_create_key(struct kms *k, char **key_id)
 	    strcspn(arn, " \n\r\t") != strlen(arn))
 		return kms_fail(k, -EBADMSG, "AWS KMS at %s answered CreateKey without an Arn",
 				a->kms_url);
-	if (asprintf(&path, "%s/%s", a->secret_dir, a->cmk_file) < 0)
-		return -ENOMEM;
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	f = fd >= 0 ? fdopen(fd, "w") : NULL;
-	if (!f || fprintf(f, "%s\n", arn) < 0 || fclose(f) != 0) {
-		r = -errno;
-		if (fd >= 0 && !f)
-			(void)close(fd);
-		return kms_fail(k, r, "AWS KMS made key %s, but it could not be written to %s: %s",
-				arn, path, strerror(-r));
-	}
+	r = cloud_secret_write(k, a->secret_dir, a->cmk_file, arn);
+	if (r < 0)
+		return r;
 	*key_id = strdup(arn);
 	return *key_id ? 0 : -ENOMEM;
 }

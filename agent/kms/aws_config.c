@@ -10,53 +10,14 @@
 #include <string.h>
 
 #include "kms/aws.h"
-#include "util/fileio.h"
+#include "kms/cloud.h"
 #include "util/secmem.h"
-
-#define AWS_SECRET_MAX 4096
-
-/* secret_dir/@name, newline-trimmed, into secmem; -ENOENT when absent. */
-static int secret_value(struct kms *k, const struct aws *a, const char *name, char **out)
-{
-	_cleanup_free_ char *path = NULL;
-	uint8_t *raw = NULL;
-	size_t len = 0;
-	int r;
-
-	*out = NULL;
-	if (asprintf(&path, "%s/%s", a->secret_dir, name) < 0)
-		return -ENOMEM;
-	r = read_secret_file(path, AWS_SECRET_MAX, &raw, &len);
-	if (r == -ENOENT)
-		return r;
-	if (r == -EPERM)
-		return kms_fail(k, r,
-				"%s must be owned by root and not accessible by group or others "
-				"(chmod 0600)",
-				path);
-	if (r < 0)
-		return kms_fail(k, r, "cannot read %s: %s", path, strerror(-r));
-	while (len && (raw[len - 1] == '\n' || raw[len - 1] == '\r'))
-		raw[--len] = '\0';
-	for (size_t i = 0; i < len; i++)
-		if (raw[i] < 0x21 || raw[i] > 0x7e) {
-			secmem_free(raw);
-			return kms_fail(k, -EINVAL,
-					"%s holds characters other than printable ASCII", path);
-		}
-	if (!len) {
-		secmem_free(raw);
-		return kms_fail(k, -EINVAL, "%s is empty", path);
-	}
-	*out = (char *)raw;
-	return 0;
-}
 
 /* A required Secret value copied into @buf. */
 static int secret_text(struct kms *k, const struct aws *a, const char *name, char *buf, size_t len)
 {
 	_cleanup_secmem_ char *v = NULL;
-	int r = secret_value(k, a, name, &v);
+	int r = cloud_secret(k, a->secret_dir, name, &v);
 
 	if (r == -ENOENT)
 		return kms_fail(k, -ENOENT, "%s/%s is missing", a->secret_dir, name);
@@ -132,16 +93,6 @@ static int endpoint(struct kms *k, struct json_object *cfg, const char *key, con
 	return 0;
 }
 
-static int secret_dir(struct kms *k, struct json_object *cfg, const char *key, char **out)
-{
-	const char *dir = kms_cfg_str(cfg, "secretsDir") ?: "/etc/pvenc/secrets";
-	const char *name = kms_cfg_str(cfg, key) ?: "ceph-csi-aws-credentials";
-
-	if (!name[0] || strchr(name, '/') || !strcmp(name, "..") || !strcmp(name, "."))
-		return kms_fail(k, -EINVAL, "%s '%s' is not a Secret's name", key, name);
-	return asprintf(out, "%s/%s", dir, name) < 0 ? -ENOMEM : 0;
-}
-
 static int init_static(struct kms *k, struct aws *a, struct json_object *cfg)
 {
 	const char *region = kms_cfg_str(cfg, "AWS_REGION");
@@ -150,19 +101,19 @@ static int init_static(struct kms *k, struct aws *a, struct json_object *cfg)
 	if (!region || !valid_region(region))
 		return kms_fail(k, -EINVAL, "AWS_REGION (e.g. us-east-1) is required");
 	(void)snprintf(a->region, sizeof(a->region), "%s", region);
-	r = secret_dir(k, cfg, "KMS_SECRET_NAME", &a->secret_dir);
+	r = cloud_secret_dir(k, cfg, "KMS_SECRET_NAME", "ceph-csi-aws-credentials", &a->secret_dir);
 	a->cmk_file = "AWS_CMK_ARN";
 	if (r == 0)
 		r = key_text(k, a);
 	if (r == 0)
-		r = secret_value(k, a, "AWS_ACCESS_KEY_ID", &a->creds.access_key);
+		r = cloud_secret(k, a->secret_dir, "AWS_ACCESS_KEY_ID", &a->creds.access_key);
 	if (r == 0)
-		r = secret_value(k, a, "AWS_SECRET_ACCESS_KEY", &a->creds.secret_key);
+		r = cloud_secret(k, a->secret_dir, "AWS_SECRET_ACCESS_KEY", &a->creds.secret_key);
 	if (r == -ENOENT)
 		return kms_fail(k, r, "%s/AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are required",
 				a->secret_dir);
 	if (r == 0) {
-		r = secret_value(k, a, "AWS_SESSION_TOKEN", &a->creds.session_token);
+		r = cloud_secret(k, a->secret_dir, "AWS_SESSION_TOKEN", &a->creds.session_token);
 		r = r == -ENOENT ? 0 : r;
 	}
 	return r;
@@ -173,7 +124,7 @@ static int init_sts(struct kms *k, struct aws *a, struct json_object *cfg)
 	const char *tok = kms_cfg_str(cfg, "AWS_WEB_IDENTITY_TOKEN_FILE");
 	int r;
 
-	r = secret_dir(k, cfg, "secretName", &a->secret_dir);
+	r = cloud_secret_dir(k, cfg, "secretName", "ceph-csi-aws-credentials", &a->secret_dir);
 	if (r == 0)
 		r = secret_text(k, a, "awsRegion", a->region, sizeof(a->region));
 	if (r == 0 && !valid_region(a->region))
@@ -193,27 +144,6 @@ static int init_sts(struct kms *k, struct aws *a, struct json_object *cfg)
 			sizeof(a->sts_url));
 }
 
-/* awsTimeout: whole seconds in [1, 3600], a number or a string; 15 when absent. */
-static long timeout_ms(struct json_object *cfg)
-{
-	struct json_object *o;
-	long long v;
-	char *end;
-
-	if (!json_object_object_get_ex(cfg, "awsTimeout", &o))
-		return 15000;
-	if (json_object_is_type(o, json_type_int)) {
-		v = json_object_get_int64(o);
-	} else if (json_object_is_type(o, json_type_string)) {
-		v = strtoll(json_object_get_string(o), &end, 10);
-		if (*end && strcmp(end, "s") != 0)
-			return -1;
-	} else {
-		return -1;
-	}
-	return v >= 1 && v <= 3600 ? (long)v * 1000 : -1;
-}
-
 static int aws_init(struct kms *k, struct json_object *cfg, int sts)
 {
 	struct aws *a = calloc(1, sizeof(*a));
@@ -224,9 +154,9 @@ static int aws_init(struct kms *k, struct json_object *cfg, int sts)
 		return -ENOMEM;
 	k->priv = a;
 	a->sts = sts;
-	a->timeout_ms = timeout_ms(cfg);
+	a->timeout_ms = cloud_timeout(k, cfg, "awsTimeout");
 	if (a->timeout_ms < 0)
-		return kms_fail(k, -EINVAL, "awsTimeout must be whole seconds in [1, 3600]");
+		return -EINVAL;
 	r = sts ? init_sts(k, a, cfg) : init_static(k, a, cfg);
 	if (r == 0)
 		r = endpoint(k, cfg, "AWS_ENDPOINT_URL_KMS", "kms", a->region, a->kms_url,

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "kms/aws.h"
+#include "kms/cloud.h"
 #include "net/http.h"
 #include "util/fileio.h"
 #include "util/formenc.h"
@@ -127,22 +128,12 @@ struct cached {
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct cached cache[STS_CACHE_SLOTS];
 
-static char *sdup(const char *s)
-{
-	size_t n = s ? strlen(s) + 1 : 0;
-	char *d = n ? secmem_alloc(n) : NULL;
-
-	if (d)
-		memcpy(d, s, n);
-	return d;
-}
-
 static int dup_creds(const struct aws_creds *in, struct aws_creds *out)
 {
 	memset(out, 0, sizeof(*out));
-	out->access_key = sdup(in->access_key);
-	out->secret_key = sdup(in->secret_key);
-	out->session_token = sdup(in->session_token);
+	out->access_key = cloud_sdup(in->access_key);
+	out->secret_key = cloud_sdup(in->secret_key);
+	out->session_token = cloud_sdup(in->session_token);
 	out->expires = in->expires;
 	if (!out->access_key || !out->secret_key || !out->session_token) {
 		aws_creds_clear(out);

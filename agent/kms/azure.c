@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "kms/azure.h"
+#include "kms/cloud.h"
 #include "kms/cloudresp.h"
 #include "net/http.h"
 #include "util/b64.h"
@@ -39,47 +40,10 @@ static int id_ok(const char *s)
 	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._") == n;
 }
 
-static int url_opt(struct kms *k, struct json_object *cfg, const char *key, const char *def,
-		   char *url, size_t len)
-{
-	const char *v = kms_cfg_str(cfg, key) ?: def;
-	size_t n = v ? strlen(v) : 0;
-
-	while (n && v[n - 1] == '/')
-		n--;
-	if (!n || n >= len || (strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0) ||
-	    strcspn(v, " \"\\?#") < n)
-		return kms_fail(k, -EINVAL, "%s '%s' is not an http(s) URL", key, v ? v : "");
-	memcpy(url, v, n);
-	url[n] = '\0';
-	return 0;
-}
-
-static long timeout_opt(struct json_object *cfg)
-{
-	struct json_object *o;
-	long long v;
-	char *end;
-
-	if (!json_object_object_get_ex(cfg, "AZURE_TIMEOUT", &o))
-		return 15000;
-	if (json_object_is_type(o, json_type_int))
-		v = json_object_get_int64(o);
-	else if (json_object_is_type(o, json_type_string)) {
-		v = strtoll(json_object_get_string(o), &end, 10);
-		if (*end && strcmp(end, "s") != 0)
-			return -1;
-	} else
-		return -1;
-	return v >= 1 && v <= 3600 ? (long)v * 1000 : -1;
-}
-
 static int az_init(struct kms *k, struct json_object *cfg)
 {
 	struct azure *a = calloc(1, sizeof(*a));
-	const char *dir = kms_cfg_str(cfg, "secretsDir") ?: "/etc/pvenc/secrets";
-	const char *name =
-		kms_cfg_str(cfg, "AZURE_CERT_SECRET_NAME") ?: "ceph-csi-azure-credentials";
+	_cleanup_free_ char *dir = NULL;
 	const char *client = kms_cfg_str(cfg, "AZURE_CLIENT_ID"),
 		   *tenant = kms_cfg_str(cfg, "AZURE_TENANT_ID");
 	const char *ca = kms_cfg_str(cfg, "AZURE_CA_FILE");
@@ -93,19 +57,19 @@ static int az_init(struct kms *k, struct json_object *cfg)
 		return kms_fail(k, -EINVAL, "AZURE_CLIENT_ID and AZURE_TENANT_ID are required");
 	(void)snprintf(a->client_id, sizeof(a->client_id), "%s", client);
 	(void)snprintf(a->tenant_id, sizeof(a->tenant_id), "%s", tenant);
-	if (!name[0] || strchr(name, '/') || !strcmp(name, "..") || !strcmp(name, "."))
-		return kms_fail(k, -EINVAL, "AZURE_CERT_SECRET_NAME '%s' is not a Secret's name",
-				name);
-	a->timeout_ms = timeout_opt(cfg);
+	a->timeout_ms = cloud_timeout(k, cfg, "AZURE_TIMEOUT");
 	if (a->timeout_ms < 0)
-		return kms_fail(k, -EINVAL, "AZURE_TIMEOUT must be whole seconds in [1, 3600]");
-	if (asprintf(&a->cert_file, "%s/%s/CLIENT_CERT", dir, name) < 0 ||
+		return -EINVAL;
+	r = cloud_secret_dir(k, cfg, "AZURE_CERT_SECRET_NAME", "ceph-csi-azure-credentials", &dir);
+	if (r < 0)
+		return r;
+	if (asprintf(&a->cert_file, "%s/CLIENT_CERT", dir) < 0 ||
 	    (ca && !(a->ca_file = strdup(ca))))
 		return -ENOMEM;
-	r = url_opt(k, cfg, "AZURE_VAULT_URL", NULL, a->vault_url, sizeof(a->vault_url));
+	r = cloud_url(k, cfg, "AZURE_VAULT_URL", NULL, a->vault_url, sizeof(a->vault_url));
 	if (r == 0)
-		r = url_opt(k, cfg, "AZURE_AUTHORITY_HOST", "https://login.microsoftonline.com",
-			    authority, sizeof(authority));
+		r = cloud_url(k, cfg, "AZURE_AUTHORITY_HOST", "https://login.microsoftonline.com",
+			      authority, sizeof(authority));
 	if (r < 0)
 		return r;
 	(void)snprintf(a->token_url, sizeof(a->token_url), "%s/%s/oauth2/v2.0/token", authority,
@@ -377,5 +341,5 @@ const struct kms_ops kms_azure_ops = {
 	.fetch = az_fetch,
 	.remove = az_remove,
 	.check = az_check,
-	.cleanup = az_cleanup,
+	.cleanup = cloud_token_cleanup,
 };

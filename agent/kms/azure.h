@@ -25,7 +25,5 @@ struct azure {
  * until a minute before it expires, or (@fresh) a new one from the token endpoint with a
  * client assertion signed by the certificate's key. */
 int az_token(struct kms *k, const struct azure *a, int fresh, char **out);
-/* Drops the cached tokens (at exit). */
-void az_cleanup(void);
 
 #endif

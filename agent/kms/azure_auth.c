@@ -11,7 +11,6 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include <time.h>
 
 #include "kms/azure.h"
+#include "kms/cloud.h"
 #include "kms/cloudresp.h"
 #include "net/http.h"
 #include "util/b64.h"
@@ -27,18 +27,20 @@
 #include "util/jsonsec.h"
 #include "util/secmem.h"
 
-#define AZ_PEM_MAX     (64u << 10)
-#define AZ_JWT_MAX     8192
-#define AZ_REFRESH_S   60
-#define AZ_TOKEN_SLOTS 8
+#define AZ_PEM_MAX (64u << 10)
+#define AZ_JWT_MAX 8192
 
 /* base64url without padding of @n bytes into @out (cap >= 4n/3 + 4). */
 static size_t b64url(const uint8_t *in, size_t n, char *out)
 {
 	size_t len = b64_encode(in, n, out);
 
-	for (size_t i = 0; i < len; i++)
-		out[i] = out[i] == '+' ? '-' : out[i] == '/' ? '_' : out[i];
+	for (size_t i = 0; i < len; i++) {
+		if (out[i] == '+')
+			out[i] = '-';
+		else if (out[i] == '/')
+			out[i] = '_';
+	}
 	while (len && out[len - 1] == '=')
 		out[--len] = '\0';
 	return len;
@@ -173,8 +175,8 @@ static int login(struct kms *k, const struct azure *a, char **tok, time_t *exp)
 	int r;
 
 	r = assertion(k, a, &jwt);
-	if (r < 0)
-		return r;
+	if (r < 0 || !jwt)
+		return r < 0 ? r : -EIO;
 	cap = strlen(jwt) + sizeof(id) + 512;
 	body = secmem_alloc(cap);
 	if (!body || form_encode(a->client_id, id, sizeof(id)) < 0)
@@ -203,69 +205,16 @@ static int login(struct kms *k, const struct azure *a, char **tok, time_t *exp)
 	return r;
 }
 
-struct slot {
-	char who[4 * AZ_URL_MAX];
-	char *tok;
-	time_t exp;
-};
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static struct slot slots[AZ_TOKEN_SLOTS];
-
-static char *sdup(const char *s)
+static int login_fn(struct kms *k, const void *u, char **tok, time_t *exp)
 {
-	size_t n = s ? strlen(s) + 1 : 0;
-	char *d = n ? secmem_alloc(n) : NULL;
-
-	if (d)
-		memcpy(d, s, n);
-	return d;
+	return login(k, u, tok, exp);
 }
 
 int az_token(struct kms *k, const struct azure *a, int fresh, char **out)
 {
-	char who[sizeof(slots[0].who)];
-	struct slot *s = &slots[0];
-	char *tok = NULL;
-	time_t exp = 0;
-	int r = -ENOENT;
+	char who[4 * AZ_URL_MAX];
 
 	(void)snprintf(who, sizeof(who), "%.1023s|%.127s|%.600s", a->token_url, a->client_id,
 		       a->cert_file);
-	pthread_mutex_lock(&lock);
-	for (size_t i = 0; i < AZ_TOKEN_SLOTS; i++)
-		if (slots[i].tok && !strcmp(slots[i].who, who) && !fresh &&
-		    slots[i].exp - AZ_REFRESH_S > time(NULL))
-			r = (*out = sdup(slots[i].tok)) ? 0 : -ENOMEM;
-	pthread_mutex_unlock(&lock);
-	if (r != -ENOENT)
-		return r;
-	r = login(k, a, &tok, &exp);
-	if (r < 0)
-		return r;
-	pthread_mutex_lock(&lock);
-	for (size_t i = 0; i < AZ_TOKEN_SLOTS; i++) {
-		if (!strcmp(slots[i].who, who)) {
-			s = &slots[i];
-			break;
-		}
-		if (slots[i].exp < s->exp)
-			s = &slots[i];
-	}
-	secmem_free(s->tok);
-	(void)snprintf(s->who, sizeof(s->who), "%s", who);
-	s->tok = sdup(tok);
-	s->exp = exp;
-	pthread_mutex_unlock(&lock);
-	*out = tok;
-	return 0;
-}
-
-void az_cleanup(void)
-{
-	pthread_mutex_lock(&lock);
-	for (size_t i = 0; i < AZ_TOKEN_SLOTS; i++) {
-		secmem_free(slots[i].tok);
-		memset(&slots[i], 0, sizeof(slots[i]));
-	}
-	pthread_mutex_unlock(&lock);
+	return cloud_token(k, who, fresh, login_fn, a, out);
 }

@@ -24,7 +24,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kms/cloud.h"
 #include "kms/cloudresp.h"
 #include "kms/ibmkp.h"
 #include "net/http.h"
@@ -42,10 +42,7 @@
 #include "util/log.h"
 #include "util/secmem.h"
 
-#define KP_SECRET_MAX  4096
-#define KP_ATTEMPTS    3
-#define KP_REFRESH_S   60
-#define KP_TOKEN_SLOTS 8
+#define KP_ATTEMPTS 3
 
 /* ---- config ---- */
 
@@ -57,81 +54,10 @@ static int id_text(const char *s)
 	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == n;
 }
 
-/* secret_dir/@name, newline-trimmed, into secmem; -ENOENT when absent. */
-static int secret_file(struct kms *k, const struct ibmkp *p, const char *name, char **out)
-{
-	_cleanup_free_ char *path = NULL;
-	uint8_t *raw = NULL;
-	size_t len = 0;
-	int r;
-
-	*out = NULL;
-	if (asprintf(&path, "%s/%s", p->secret_dir, name) < 0)
-		return -ENOMEM;
-	r = read_secret_file(path, KP_SECRET_MAX, &raw, &len);
-	if (r == -ENOENT)
-		return r;
-	if (r == -EPERM)
-		return kms_fail(k, r,
-				"%s must be owned by root and not accessible by group or others "
-				"(chmod 0600)",
-				path);
-	if (r < 0)
-		return kms_fail(k, r, "cannot read %s: %s", path, strerror(-r));
-	while (len && (raw[len - 1] == '\n' || raw[len - 1] == '\r'))
-		raw[--len] = '\0';
-	if (!len || strspn((char *)raw, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-					"0123456789-_.+/=:") != len) {
-		secmem_free(raw);
-		return kms_fail(k, -EINVAL, "%s is empty or holds unexpected characters", path);
-	}
-	*out = (char *)raw;
-	return 0;
-}
-
-static int url_setting(struct kms *k, struct json_object *cfg, const char *key, const char *def,
-		       char *url, size_t len)
-{
-	const char *v = kms_cfg_str(cfg, key) ?: def;
-	size_t n = strlen(v);
-
-	while (n && v[n - 1] == '/')
-		n--;
-	if (n == 0 || n >= len ||
-	    (strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0) ||
-	    strcspn(v, " \"\\") < n)
-		return kms_fail(k, -EINVAL, "%s '%s' is not an http(s) URL", key, v);
-	memcpy(url, v, n);
-	url[n] = '\0';
-	return 0;
-}
-
-static long timeout_setting(struct json_object *cfg)
-{
-	struct json_object *o;
-	long long v;
-	char *end;
-
-	if (!json_object_object_get_ex(cfg, "IBM_KP_TIMEOUT", &o))
-		return 15000;
-	if (json_object_is_type(o, json_type_int)) {
-		v = json_object_get_int64(o);
-	} else if (json_object_is_type(o, json_type_string)) {
-		v = strtoll(json_object_get_string(o), &end, 10);
-		if (*end && strcmp(end, "s") != 0)
-			return -1;
-	} else {
-		return -1;
-	}
-	return v >= 1 && v <= 3600 ? (long)v * 1000 : -1;
-}
-
 int kp_init(struct kms *k, struct json_object *cfg)
 {
 	struct ibmkp *p = calloc(1, sizeof(*p));
 	const char *inst = kms_cfg_str(cfg, "IBM_KP_SERVICE_INSTANCE_ID");
-	const char *dir = kms_cfg_str(cfg, "secretsDir") ?: "/etc/pvenc/secrets";
-	const char *name = kms_cfg_str(cfg, "IBM_KP_SECRET_NAME") ?: "ceph-csi-kp-credentials";
 	const char *ca = kms_cfg_str(cfg, "IBM_KP_CA_FILE");
 	_cleanup_secmem_ char *crk = NULL;
 	int r;
@@ -143,24 +69,26 @@ int kp_init(struct kms *k, struct json_object *cfg)
 		return kms_fail(k, -EINVAL,
 				"IBM_KP_SERVICE_INSTANCE_ID (the instance's GUID) is required");
 	(void)snprintf(p->instance, sizeof(p->instance), "%s", inst);
-	if (!name[0] || strchr(name, '/') || !strcmp(name, "..") || !strcmp(name, "."))
-		return kms_fail(k, -EINVAL, "IBM_KP_SECRET_NAME '%s' is not a Secret's name", name);
-	p->timeout_ms = timeout_setting(cfg);
+	p->timeout_ms = cloud_timeout(k, cfg, "IBM_KP_TIMEOUT");
 	if (p->timeout_ms < 0)
-		return kms_fail(k, -EINVAL, "IBM_KP_TIMEOUT must be whole seconds in [1, 3600]");
-	if (asprintf(&p->secret_dir, "%s/%s", dir, name) < 0 || (ca && !(p->ca_file = strdup(ca))))
+		return -EINVAL;
+	r = cloud_secret_dir(k, cfg, "IBM_KP_SECRET_NAME", "ceph-csi-kp-credentials",
+			     &p->secret_dir);
+	if (r < 0)
+		return r;
+	if (ca && !(p->ca_file = strdup(ca)))
 		return -ENOMEM;
-	r = url_setting(k, cfg, "IBM_KP_BASE_URL", "https://us-south.kms.cloud.ibm.com",
-			p->base_url, sizeof(p->base_url));
+	r = cloud_url(k, cfg, "IBM_KP_BASE_URL", "https://us-south.kms.cloud.ibm.com", p->base_url,
+		      sizeof(p->base_url));
 	if (r == 0)
-		r = url_setting(k, cfg, "IBM_KP_TOKEN_URL", "https://iam.cloud.ibm.com/oidc/token",
-				p->token_url, sizeof(p->token_url));
+		r = cloud_url(k, cfg, "IBM_KP_TOKEN_URL", "https://iam.cloud.ibm.com/oidc/token",
+			      p->token_url, sizeof(p->token_url));
 	if (r == 0)
-		r = secret_file(k, p, "IBM_KP_SERVICE_API_KEY", &p->api_key);
+		r = cloud_secret(k, p->secret_dir, "IBM_KP_SERVICE_API_KEY", &p->api_key);
 	if (r == -ENOENT)
 		return kms_fail(k, r, "%s/IBM_KP_SERVICE_API_KEY is required", p->secret_dir);
 	if (r == 0) {
-		r = secret_file(k, p, "IBM_KP_CUSTOMER_ROOT_KEY", &crk);
+		r = cloud_secret(k, p->secret_dir, "IBM_KP_CUSTOMER_ROOT_KEY", &crk);
 		if (r == -ENOENT) {
 			k->error[0] = '\0';
 			r = 0;
@@ -188,38 +116,7 @@ void kp_free(struct kms *k)
 	k->priv = NULL;
 }
 
-/* ---- IAM: API key -> bearer token, kept per process ---- */
-
-struct token_slot {
-	unsigned char who[32]; /* SHA-256 of token URL and API key */
-	char *token; /* secmem: "<token_type> <access_token>" */
-	time_t expires;
-};
-static pthread_mutex_t tokens_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct token_slot tokens[KP_TOKEN_SLOTS];
-
-static void who_of(const struct ibmkp *p, unsigned char who[32])
-{
-	EVP_MD_CTX *c = EVP_MD_CTX_new();
-	unsigned int n = 0;
-
-	if (!c || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1 ||
-	    EVP_DigestUpdate(c, p->token_url, strlen(p->token_url) + 1) != 1 ||
-	    EVP_DigestUpdate(c, p->api_key, strlen(p->api_key)) != 1 ||
-	    EVP_DigestFinal_ex(c, who, &n) != 1)
-		memset(who, 0, 32);
-	EVP_MD_CTX_free(c);
-}
-
-static char *sdup(const char *s)
-{
-	size_t n = s ? strlen(s) + 1 : 0;
-	char *d = n ? secmem_alloc(n) : NULL;
-
-	if (d)
-		memcpy(d, s, n);
-	return d;
-}
+/* ---- IAM: API key -> bearer token, kept per process (kms/cloud.c) ---- */
 
 /* IAM's answer: {"access_token", "token_type": "Bearer", "expires_in", ...}. */
 static int take_token(struct kms *k, const struct ibmkp *p, long status, struct json_object *o,
@@ -280,54 +177,31 @@ static int iam_login(struct kms *k, const struct ibmkp *p, char **token, time_t 
 	return r;
 }
 
-/* The cached token, or a new one (@fresh: always new, the cached one was refused). */
+static int iam_login_fn(struct kms *k, const void *u, char **token, time_t *expires)
+{
+	return iam_login(k, u, token, expires);
+}
+
+/* The cached token, or a new one (@fresh: always new, the cached one was refused). The
+ * cache is keyed by the token URL and a digest of the API key, never the key itself. */
 static int iam_token(struct kms *k, const struct ibmkp *p, int fresh, char **out)
 {
-	unsigned char who[32];
-	struct token_slot *s = NULL, *oldest = &tokens[0];
-	char *tok = NULL;
-	time_t exp = 0;
-	int r = -ENOENT;
+	unsigned char d[32];
+	unsigned int n = 0;
+	char who[KP_URL_MAX + 80];
+	size_t len;
 
-	who_of(p, who);
-	pthread_mutex_lock(&tokens_lock);
-	for (size_t i = 0; i < KP_TOKEN_SLOTS && !s; i++)
-		if (tokens[i].token && !memcmp(tokens[i].who, who, 32))
-			s = &tokens[i];
-	if (s && !fresh && s->expires - KP_REFRESH_S > time(NULL))
-		r = (*out = sdup(s->token)) ? 0 : -ENOMEM;
-	pthread_mutex_unlock(&tokens_lock);
-	if (r != -ENOENT)
-		return r;
-	r = iam_login(k, p, &tok, &exp);
-	if (r < 0)
-		return r;
-	pthread_mutex_lock(&tokens_lock);
-	for (size_t i = 0; i < KP_TOKEN_SLOTS; i++) {
-		if (tokens[i].token && !memcmp(tokens[i].who, who, 32)) {
-			oldest = &tokens[i];
-			break;
-		}
-		if (tokens[i].expires < oldest->expires)
-			oldest = &tokens[i];
-	}
-	secmem_free(oldest->token);
-	memcpy(oldest->who, who, 32);
-	oldest->token = sdup(tok);
-	oldest->expires = exp;
-	pthread_mutex_unlock(&tokens_lock);
-	*out = tok;
-	return 0;
+	if (EVP_Digest(p->api_key, strlen(p->api_key), d, &n, EVP_sha256(), NULL) != 1)
+		return -EIO;
+	len = (size_t)snprintf(who, sizeof(who), "%s|", p->token_url);
+	for (unsigned int i = 0; i < n && len + 3 < sizeof(who); i++, len += 2)
+		(void)snprintf(who + len, 3, "%02x", d[i]);
+	return cloud_token(k, who, fresh, iam_login_fn, p, out);
 }
 
 void kp_cleanup(void)
 {
-	pthread_mutex_lock(&tokens_lock);
-	for (size_t i = 0; i < KP_TOKEN_SLOTS; i++) {
-		secmem_free(tokens[i].token);
-		memset(&tokens[i], 0, sizeof(tokens[i]));
-	}
-	pthread_mutex_unlock(&tokens_lock);
+	cloud_token_cleanup();
 }
 
 /* ---- Key Protect calls ---- */

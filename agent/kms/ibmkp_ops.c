@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kms/cloud.h"
 #include "kms/ibmkp.h"
 #include "util/b64.h"
 #include "util/jsonsec.h"
@@ -202,10 +203,8 @@ static int kp_create_key(struct kms *k, char **key_id)
 	_cleanup_json_wipe_ struct json_object *req = json_object_new_object(), *resp = NULL;
 	struct json_object *meta = json_object_new_object(), *res = json_object_new_array(),
 			   *key = json_object_new_object(), *arr = NULL;
-	_cleanup_free_ char *path = NULL;
 	const char *id = NULL;
-	FILE *f;
-	int r, fd;
+	int r;
 
 	if (!req || !meta || !res || !key) {
 		json_object_put(meta);
@@ -233,18 +232,9 @@ static int kp_create_key(struct kms *k, char **key_id)
 	if (!id || !id[0] || strlen(id) >= KP_ID_MAX || strcspn(id, " /\n\r\t") != strlen(id))
 		return kms_fail(k, -EBADMSG, "Key Protect at %s answered without the new key's id",
 				p->base_url);
-	if (asprintf(&path, "%s/IBM_KP_CUSTOMER_ROOT_KEY", p->secret_dir) < 0)
-		return -ENOMEM;
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	f = fd >= 0 ? fdopen(fd, "w") : NULL;
-	if (!f || fprintf(f, "%s\n", id) < 0 || fclose(f) != 0) {
-		r = -errno;
-		if (fd >= 0 && !f)
-			(void)close(fd);
-		return kms_fail(
-			k, r, "Key Protect made root key %s, but it could not be written to %s: %s",
-			id, path, strerror(-r));
-	}
+	r = cloud_secret_write(k, p->secret_dir, "IBM_KP_CUSTOMER_ROOT_KEY", id);
+	if (r < 0)
+		return r;
 	*key_id = strdup(id);
 	return *key_id ? 0 : -ENOMEM;
 }
