@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "kms/azure.h"
 #include "kms/cloud.h"
@@ -25,11 +24,9 @@
 #include "net/http.h"
 #include "util/b64.h"
 #include "util/jsonsec.h"
-#include "util/log.h"
 #include "util/secmem.h"
 
 #define AZ_API	     "api-version=7.5"
-#define AZ_ATTEMPTS  3
 #define AZ_VALUE_MAX 4096
 
 static int id_ok(const char *s)
@@ -172,57 +169,49 @@ static int az_send(const struct azure *a, const char *method, const char *url, c
 		       rs, err, errlen);
 }
 
-/* @method on secrets/@name (@slash: the trailing slash of "latest version"); a 2xx
- * answer's JSON in *resp. Three tries for 429, 5xx, resets and timeouts; one new token
- * on 401. */
+struct az_req {
+	struct azure *a;
+	const char *method, *name, *body;
+	size_t blen;
+	char url[AZ_URL_MAX + 256];
+};
+
+static int az_token_fn(struct kms *k, const void *u, int fresh, char **tok)
+{
+	return az_token(k, ((const struct az_req *)u)->a, fresh, tok);
+}
+
+static int az_send_fn(const void *u, const char *tok, struct http_resp *rs, char *err,
+		      size_t errlen)
+{
+	const struct az_req *q = u;
+
+	return az_send(q->a, q->method, q->url, tok, q->body, q->blen, rs, err, errlen);
+}
+
+static int az_fail_fn(struct kms *k, const void *u, long status, struct json_object *o)
+{
+	const struct az_req *q = u;
+
+	return az_error(k, q->a, q->method, q->name, status, o);
+}
+
+/* @method on secrets/@name (@slash: the trailing slash of "latest version"), with
+ * kms/cloud.c's retry rules. */
 static int az_call(struct kms *k, struct azure *a, const char *method, const char *name, int slash,
 		   const char *body, size_t blen, struct json_object **resp)
 {
-	char url[AZ_URL_MAX + 256];
-	int r = 0, relog = 0;
+	struct az_req q = { .a = a, .method = method, .name = name, .body = body, .blen = blen };
+	const struct cloud_call c = { .service = "Key Vault",
+				      .what = method,
+				      .u = &q,
+				      .token = az_token_fn,
+				      .send = az_send_fn,
+				      .fail = az_fail_fn };
 
-	*resp = NULL;
-	(void)snprintf(url, sizeof(url), "%s/secrets/%s%s?" AZ_API, a->vault_url, name,
+	(void)snprintf(q.url, sizeof(q.url), "%s/secrets/%s%s?" AZ_API, a->vault_url, name,
 		       slash ? "/" : "");
-	for (int attempt = 0; attempt < AZ_ATTEMPTS; attempt++) {
-		_cleanup_secmem_ char *tok = NULL;
-		struct http_resp rs = { 0 };
-		struct json_object *o = NULL;
-		char err[512] = "";
-		int tr, again;
-
-		r = az_token(k, a, relog == 1, &tok);
-		if (r < 0)
-			return r;
-		tr = az_send(a, method, url, tok, body, blen, &rs, err, sizeof(err));
-		if (tr == 0 && rs.len)
-			o = json_parse_secret(rs.body, rs.len);
-		if (tr == 0 && rs.status >= 200 && rs.status < 300) {
-			http_resp_clear(&rs);
-			*resp = o;
-			return 0;
-		}
-		if (tr == 0 && rs.status == 401 && !relog) {
-			relog = 1;
-			attempt--;
-			json_put_wipe(o);
-			http_resp_clear(&rs);
-			continue;
-		}
-		again = attempt + 1 < AZ_ATTEMPTS &&
-			(tr == -ECONNRESET || tr == -ETIMEDOUT ||
-			 (tr == 0 && (rs.status == 429 || rs.status >= 500)));
-		r = tr < 0 ? kms_fail(k, tr, "Key Vault: %s", err)
-			   : az_error(k, a, method, name, rs.status, o);
-		json_put_wipe(o);
-		http_resp_clear(&rs);
-		relog = relog ? 2 : 0;
-		if (!again)
-			break;
-		log_debug("kms=%s event=azure-retry secret=%s", k->id, name);
-		(void)usleep((useconds_t)(200000L << (2 * attempt)));
-	}
-	return r;
+	return cloud_call(k, &c, resp);
 }
 
 static int az_fetch(struct kms *k, const struct kms_binding *b, uint8_t **dek, size_t *len)

@@ -9,13 +9,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "net/http.h"
 #include "util/fileio.h"
+#include "util/jsonsec.h"
+#include "util/log.h"
 #include "util/secmem.h"
 
 #define SECRET_MAX  4096
 #define REFRESH_S   60
 #define TOKEN_SLOTS 16
 #define WHO_MAX	    2048
+#define ATTEMPTS    3
 
 int cloud_secret(struct kms *k, const char *dir, const char *name, char **out)
 {
@@ -184,4 +188,59 @@ void cloud_token_cleanup(void)
 		memset(&slots[i], 0, sizeof(slots[i]));
 	}
 	pthread_mutex_unlock(&lock);
+}
+
+static int retryable(int tr, long status)
+{
+	return tr == -ECONNRESET || tr == -ETIMEDOUT ||
+	       (tr == 0 && (status == 429 || (status >= 500 && status != 501)));
+}
+
+int cloud_call(struct kms *k, const struct cloud_call *c, struct json_object **resp)
+{
+	int r = 0, relog = 0;
+
+	*resp = NULL;
+	for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
+		_cleanup_secmem_ char *tok = NULL;
+		struct http_resp rs = { 0 };
+		struct json_object *o = NULL;
+		char err[512] = "";
+		int tr, again;
+		size_t had;
+
+		r = c->token(k, c->u, relog == 1, &tok);
+		if (r < 0)
+			return r;
+		tr = c->send(c->u, tok, &rs, err, sizeof(err));
+		if (tr == 0 && rs.len)
+			o = json_parse_secret(rs.body, rs.len);
+		had = rs.len;
+		if (tr == 0 && rs.status >= 200 && rs.status < 300) {
+			http_resp_clear(&rs);
+			if (had && !o)
+				return kms_fail(k, -EBADMSG, "%s answered %s with no JSON",
+						c->service, c->what);
+			*resp = o;
+			return 0;
+		}
+		if (tr == 0 && rs.status == 401 && !relog) {
+			relog = 1;
+			attempt--;
+			json_put_wipe(o);
+			http_resp_clear(&rs);
+			continue;
+		}
+		again = attempt + 1 < ATTEMPTS && retryable(tr, rs.status);
+		r = tr < 0 ? kms_fail(k, tr, "%s: %s", c->service, err)
+			   : c->fail(k, c->u, rs.status, o);
+		json_put_wipe(o);
+		http_resp_clear(&rs);
+		relog = relog ? 2 : 0;
+		if (!again)
+			break;
+		log_debug("kms=%s event=cloud-retry what=%s", k->id, c->what);
+		(void)usleep((useconds_t)(200000L << (2 * attempt)));
+	}
+	return r;
 }

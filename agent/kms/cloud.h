@@ -37,4 +37,20 @@ int cloud_token(struct kms *k, const char *who, int fresh, cloud_login_fn login,
 		char **out);
 void cloud_token_cleanup(void);
 
+/* One authenticated request with the cloud providers' retry rules: a bearer token
+ * (@token), the request sent with it (@send), three tries in all for 429, 5xx but 501,
+ * resets and timeouts (0.2 s, then 0.8 s apart), one new token on 401; other answers
+ * and the last failure mapped by @fail. *resp gets a 2xx answer's JSON (NULL for an
+ * empty body; an answer that is not JSON is refused). */
+struct http_resp;
+struct cloud_call {
+	const char *service; /* "Key Protect", "Key Vault": in messages */
+	const char *what; /* the operation: in messages and the debug log */
+	const void *u;
+	int (*token)(struct kms *k, const void *u, int fresh, char **tok);
+	int (*send)(const void *u, const char *tok, struct http_resp *rs, char *err, size_t errlen);
+	int (*fail)(struct kms *k, const void *u, long status, struct json_object *o);
+};
+int cloud_call(struct kms *k, const struct cloud_call *c, struct json_object **resp);
+
 #endif

@@ -29,7 +29,6 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "kms/cloud.h"
 #include "kms/cloudresp.h"
@@ -39,10 +38,7 @@
 #include "util/fileio.h"
 #include "util/formenc.h"
 #include "util/jsonsec.h"
-#include "util/log.h"
 #include "util/secmem.h"
-
-#define KP_ATTEMPTS 3
 
 /* ---- config ---- */
 
@@ -306,68 +302,48 @@ static int kp_post(const struct ibmkp *p, const char *path, const char *ctype, c
 		       rs, err, errlen);
 }
 
-static int retryable(int tr, long status)
+struct kp_req {
+	struct ibmkp *p;
+	const char *path, *what, *ctype, *body;
+	size_t blen;
+};
+
+static int kp_token_fn(struct kms *k, const void *u, int fresh, char **tok)
 {
-	return tr == -ECONNRESET || tr == -ETIMEDOUT ||
-	       (tr == 0 && (status == 429 || (status >= 500 && status != 501)));
+	return iam_token(k, ((const struct kp_req *)u)->p, fresh, tok);
 }
 
-/* POST api/v2/@path (@what for messages) with @req; a 2xx answer's JSON in *resp (may
- * be NULL for an empty body). Three tries for 429, 5xx but 501, resets and timeouts;
- * one new IAM token on 401. */
+static int kp_send_fn(const void *u, const char *tok, struct http_resp *rs, char *err,
+		      size_t errlen)
+{
+	const struct kp_req *q = u;
+
+	return kp_post(q->p, q->path, q->ctype, tok, q->body, q->blen, rs, err, errlen);
+}
+
+static int kp_fail_fn(struct kms *k, const void *u, long status, struct json_object *o)
+{
+	const struct kp_req *q = u;
+
+	return kp_error(k, q->p, q->what, status, o);
+}
+
 int kp_call(struct kms *k, struct ibmkp *p, const char *path, const char *what, const char *ctype,
 	    struct json_object *req, struct json_object **resp)
 {
 	_cleanup_secmem_ char *body = NULL;
-	size_t blen = 0;
-	int r = 0, relogged = 0;
+	struct kp_req q = { .p = p, .path = path, .what = what, .ctype = ctype };
+	const struct cloud_call c = { .service = "Key Protect",
+				      .what = what,
+				      .u = &q,
+				      .token = kp_token_fn,
+				      .send = kp_send_fn,
+				      .fail = kp_fail_fn };
 
 	*resp = NULL;
-	body = json_to_secret(req, &blen);
+	body = json_to_secret(req, &q.blen);
 	if (!body)
 		return -ENOMEM;
-	for (int attempt = 0; attempt < KP_ATTEMPTS; attempt++) {
-		_cleanup_secmem_ char *tok = NULL;
-		struct http_resp rs = { 0 };
-		struct json_object *o = NULL;
-		char err[512] = "";
-		int tr, again;
-
-		r = iam_token(k, p, relogged == 1, &tok);
-		if (r < 0)
-			return r;
-		tr = kp_post(p, path, ctype, tok, body, blen, &rs, err, sizeof(err));
-		if (tr == 0 && rs.len)
-			o = json_parse_secret(rs.body, rs.len);
-		if (tr == 0 && rs.status >= 200 && rs.status < 300) {
-			size_t had = rs.len;
-
-			http_resp_clear(&rs);
-			if (had && !o)
-				return kms_fail(k, -EBADMSG,
-						"Key Protect at %s answered %s with no JSON",
-						p->base_url, what);
-			*resp = o;
-			return 0;
-		}
-		if (tr == 0 && rs.status == 401 && !relogged) {
-			relogged = 1;
-			attempt--;
-			json_put_wipe(o);
-			http_resp_clear(&rs);
-			continue;
-		}
-		again = attempt + 1 < KP_ATTEMPTS && retryable(tr, rs.status);
-		r = tr < 0 ? kms_fail(k, tr, "Key Protect: %s", err)
-			   : kp_error(k, p, what, rs.status, o);
-		json_put_wipe(o);
-		http_resp_clear(&rs);
-		if (relogged)
-			relogged = 2;
-		if (!again)
-			break;
-		log_debug("kms=%s event=kp-retry what=%s", k->id, what);
-		(void)usleep((useconds_t)(200000L << (2 * attempt)));
-	}
-	return r;
+	q.body = body;
+	return cloud_call(k, &c, resp);
 }
