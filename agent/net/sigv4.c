@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "util/macro.h"
+#include "util/secmem.h"
 
 #define SIGV4_HEADERS_MAX 16
 #define NAME_MAX_LEN	  64
@@ -149,16 +150,14 @@ static int canonical_headers(struct hdr *h, size_t n, char *creq, size_t cap, si
 static int signing_key(const struct sigv4_req *rq, const char *date, unsigned char k[32])
 {
 	size_t slen = strlen(rq->secret_key);
-	char *seed = malloc(slen + 5);
+	char *seed = secmem_alloc(slen + 5); /* the secret key: wiped on free */
 	int r;
 
 	if (!seed)
 		return -ENOMEM;
-	memcpy(seed, "AWS4", 4);
-	memcpy(seed + 4, rq->secret_key, slen + 1);
+	(void)snprintf(seed, slen + 5, "AWS4%s", rq->secret_key);
 	r = hmac(seed, slen + 4, date, k);
-	OPENSSL_cleanse(seed, slen + 4);
-	free(seed);
+	secmem_free(seed);
 	if (r == 0)
 		r = hmac(k, 32, rq->region, k);
 	if (r == 0)
