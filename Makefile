@@ -241,6 +241,7 @@ fuzz-keyrec_SRCS := agent/kms/keyrec.c agent/util/secmem.c
 fuzz-vault-response_SRCS := agent/kms/vault_resp.c agent/util/jsonsec.c agent/util/b64.c \
 	agent/util/secmem.c
 fuzz-aws-sts_SRCS := agent/kms/aws_sts.c agent/kms/cloud.c agent/net/http.c agent/util/fileio.c \
+	agent/util/jsonsec.c agent/util/log.c \
 	agent/util/formenc.c agent/util/secmem.c
 fuzz-cloud-resp_SRCS := agent/kms/cloudresp.c agent/util/jsonsec.c agent/util/secmem.c
 FUZZERS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz-*.c))
