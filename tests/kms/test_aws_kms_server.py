@@ -5,16 +5,12 @@ published test suite, and its answers against the documented shapes of AWS KMS's
 live server process, with requests signed here."""
 import base64
 import datetime
-import hashlib
 import http.client
 import importlib.machinery
 import importlib.util
 import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 import unittest
 import urllib.parse
@@ -23,6 +19,7 @@ import xml.etree.ElementTree as ET
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import tap_unittest  # noqa: E402
+from server_case import ServerCase  # noqa: E402
 
 SERVER = os.path.join(HERE, "aws-kms-server")
 loader = importlib.machinery.SourceFileLoader("awsserver", SERVER)
@@ -82,28 +79,9 @@ ARN = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890
 OTHER = "arn:aws:kms:eu-west-1:111122223333:key/0987dcba-09fe-87dc-65ba-ab0987654321"
 
 
-class Live(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp()
-        cfg = os.path.join(cls.tmp, "cfg.json")
-        with open(cfg, "w") as f:
-            json.dump(CONFIG, f)
-        ready = os.path.join(cls.tmp, "ready")
-        cls.proc = subprocess.Popen([SERVER, "--config", cfg, "--ready-file", ready])
-        for _ in range(200):
-            if os.path.exists(ready):
-                break
-            time.sleep(0.05)
-        with open(ready) as f:
-            cls.addr = f.readline().strip()
-        cls.port = int(cls.addr.rsplit(":", 1)[1])
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.proc.kill()
-        cls.proc.wait()
-        shutil.rmtree(cls.tmp)
+class Live(ServerCase):
+    SERVER = SERVER
+    CONFIG = CONFIG
 
     def raw(self, path, body, headers):
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)

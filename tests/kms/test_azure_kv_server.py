@@ -6,12 +6,8 @@ import base64
 import http.client
 import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
-import unittest
 import urllib.parse
 import uuid
 
@@ -24,6 +20,7 @@ import datetime
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import tap_unittest  # noqa: E402
+from server_case import ServerCase  # noqa: E402
 
 SERVER = os.path.join(HERE, "azure-kv-server")
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
@@ -46,31 +43,19 @@ def b64url(b):
     return base64.urlsafe_b64encode(b).decode().rstrip("=")
 
 
-class Live(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp()
-        cls.cert, cls.key = make_cert(os.path.join(cls.tmp, "client.pem"))
-        cls.other_cert, cls.other_key = make_cert(os.path.join(cls.tmp, "other.pem"))
-        cfg = os.path.join(cls.tmp, "cfg.json")
-        with open(cfg, "w") as f:
-            json.dump({"tenant": TENANT, "clients": {CLIENT: os.path.join(cls.tmp, "client.pem")}}, f)
-        ready = os.path.join(cls.tmp, "ready")
-        cls.proc = subprocess.Popen([SERVER, "--config", cfg, "--ready-file", ready])
-        for _ in range(200):
-            if os.path.exists(ready):
-                break
-            time.sleep(0.05)
-        with open(ready) as f:
-            cls.addr = f.readline().strip()
-        cls.port = int(cls.addr.rsplit(":", 1)[1])
-        cls.token_url = "%s/%s/oauth2/v2.0/token" % (cls.addr, TENANT)
+class Live(ServerCase):
+    SERVER = SERVER
 
     @classmethod
-    def tearDownClass(cls):
-        cls.proc.kill()
-        cls.proc.wait()
-        shutil.rmtree(cls.tmp)
+    def config(cls, tmp):
+        cls.cert, cls.key = make_cert(os.path.join(tmp, "client.pem"))
+        cls.other_cert, cls.other_key = make_cert(os.path.join(tmp, "other.pem"))
+        return {"tenant": TENANT, "clients": {CLIENT: os.path.join(tmp, "client.pem")}}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.token_url = "%s/%s/oauth2/v2.0/token" % (cls.addr, TENANT)
 
     def req(self, method, path, body=None, headers=None):
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)

@@ -8,45 +8,23 @@ import base64
 import http.client
 import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
-import unittest
 import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import tap_unittest  # noqa: E402
+from server_case import ServerCase  # noqa: E402
 
 SERVER = os.path.join(HERE, "ibmkp-server")
 KEY = "12345678-90ab-cdef-1234-567890abcdef"
 KEY2 = "abcdef12-3456-7890-abcd-ef1234567890"
 
 
-class Live(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp()
-        cfg = os.path.join(cls.tmp, "cfg.json")
-        with open(cfg, "w") as f:
-            json.dump({"instance": "inst-1", "api_keys": ["good-key"], "token_ttl": 3600,
-                       "keys": [{"id": KEY}, {"id": KEY2}]}, f)
-        ready = os.path.join(cls.tmp, "ready")
-        cls.proc = subprocess.Popen([SERVER, "--config", cfg, "--ready-file", ready])
-        for _ in range(200):
-            if os.path.exists(ready):
-                break
-            time.sleep(0.05)
-        with open(ready) as f:
-            cls.port = int(f.readline().strip().rsplit(":", 1)[1])
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.proc.kill()
-        cls.proc.wait()
-        shutil.rmtree(cls.tmp)
+class Live(ServerCase):
+    SERVER = SERVER
+    CONFIG = {"instance": "inst-1", "api_keys": ["good-key"], "token_ttl": 3600,
+              "keys": [{"id": KEY}, {"id": KEY2}]}
 
     def req(self, path, body=None, headers=None, form=None):
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
