@@ -112,7 +112,6 @@ static int transient(int r, long status, struct json_object *o)
 static int post(struct kms *k, const struct aws *a, const struct aws_creds *c, const char *op,
 		const char *body, size_t blen, struct http_resp *rs, char *err, size_t errlen)
 {
-	const struct http_tls tls = { .ca_file = a->ca_file };
 	_cleanup_secmem_ char *auth = NULL, *tokhdr = NULL;
 	char target[64], date[17], datehdr[40], authhdr_name[] = "Authorization: ";
 	const char *hdrs[6];
@@ -165,15 +164,8 @@ static int post(struct kms *k, const struct aws *a, const struct aws_creds *c, c
 		(void)snprintf(th, sizeof(th), "X-Amz-Target: %s", target);
 		hdrs[n++] = th;
 		hdrs[n] = NULL;
-		r = http_do(&(struct http_req){ .method = "POST",
-						.url = a->kms_url,
-						.headers = hdrs,
-						.body = body,
-						.body_len = blen,
-						.tls = &tls,
-						.connect_timeout_ms = 5000,
-						.timeout_ms = a->timeout_ms },
-			    rs, err, errlen);
+		r = cloud_http("POST", a->kms_url, hdrs, body, blen, a->ca_file, a->timeout_ms, rs,
+			       err, errlen);
 	}
 	return r;
 }

@@ -145,7 +145,6 @@ static int az_error(struct kms *k, const struct azure *a, const char *what, cons
 static int az_send(const struct azure *a, const char *method, const char *url, const char *tok,
 		   const char *body, size_t blen, struct http_resp *rs, char *err, size_t errlen)
 {
-	const struct http_tls tls = { .ca_file = a->ca_file };
 	_cleanup_secmem_ char *auth = NULL;
 	const char *hdrs[4];
 	size_t n = (tok ? strlen(tok) : 0) + sizeof("Authorization: ");
@@ -158,15 +157,8 @@ static int az_send(const struct azure *a, const char *method, const char *url, c
 	hdrs[1] = auth;
 	hdrs[2] = body ? "Content-Type: application/json" : NULL;
 	hdrs[3] = NULL;
-	return http_do(&(struct http_req){ .method = method,
-					   .url = url,
-					   .headers = hdrs,
-					   .body = body,
-					   .body_len = blen,
-					   .tls = &tls,
-					   .connect_timeout_ms = 5000,
-					   .timeout_ms = a->timeout_ms },
-		       rs, err, errlen);
+	return cloud_http(method, url, hdrs, body, blen, a->ca_file, a->timeout_ms, rs, err,
+			  errlen);
 }
 
 struct az_req {

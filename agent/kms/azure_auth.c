@@ -164,7 +164,6 @@ static int take(struct kms *k, const struct azure *a, long status, struct json_o
 
 static int login(struct kms *k, const struct azure *a, char **tok, time_t *exp)
 {
-	const struct http_tls tls = { .ca_file = a->ca_file };
 	const char *hdrs[] = { "Content-Type: application/x-www-form-urlencoded",
 			       "Accept: application/json", NULL };
 	_cleanup_secmem_ char *jwt = NULL, *body = NULL;
@@ -187,15 +186,8 @@ static int login(struct kms *k, const struct azure *a, char **tok, time_t *exp)
 		"urn%%3Aietf%%3Aparams%%3Aoauth%%3Aclient-assertion-type%%3Ajwt-bearer&"
 		"client_assertion=%s&scope=https%%3A%%2F%%2Fvault.azure.net%%2F.default",
 		id, jwt);
-	r = http_do(&(struct http_req){ .method = "POST",
-					.url = a->token_url,
-					.headers = hdrs,
-					.body = body,
-					.body_len = blen,
-					.tls = &tls,
-					.connect_timeout_ms = 5000,
-					.timeout_ms = a->timeout_ms },
-		    &rs, err, sizeof(err));
+	r = cloud_http("POST", a->token_url, hdrs, body, blen, a->ca_file, a->timeout_ms, &rs, err,
+		       sizeof(err));
 	if (r < 0)
 		return kms_fail(k, r, "Azure AD at %s: %s", a->token_url, err);
 	if (rs.len)

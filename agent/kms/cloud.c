@@ -190,6 +190,23 @@ void cloud_token_cleanup(void)
 	pthread_mutex_unlock(&lock);
 }
 
+int cloud_http(const char *method, const char *url, const char *const *hdrs, const char *body,
+	       size_t blen, const char *ca_file, long timeout_ms, struct http_resp *rs, char *err,
+	       size_t errlen)
+{
+	const struct http_tls tls = { .ca_file = ca_file };
+
+	return http_do(&(struct http_req){ .method = method,
+					   .url = url,
+					   .headers = hdrs,
+					   .body = body,
+					   .body_len = blen,
+					   .tls = &tls,
+					   .connect_timeout_ms = 5000,
+					   .timeout_ms = timeout_ms },
+		       rs, err, errlen);
+}
+
 static int retryable(int tr, long status)
 {
 	return tr == -ECONNRESET || tr == -ETIMEDOUT ||

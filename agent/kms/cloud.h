@@ -37,6 +37,14 @@ int cloud_token(struct kms *k, const char *who, int fresh, cloud_login_fn login,
 		char **out);
 void cloud_token_cleanup(void);
 
+/* @method @url with @hdrs and @body through net/http.h, trusting @ca_file (NULL: the
+ * system's CAs), 5 s to connect and @timeout_ms in all: the one way the cloud providers
+ * send a request. */
+struct http_resp;
+int cloud_http(const char *method, const char *url, const char *const *hdrs, const char *body,
+	       size_t blen, const char *ca_file, long timeout_ms, struct http_resp *rs, char *err,
+	       size_t errlen);
+
 /* One authenticated request with the cloud providers' retry rules: a bearer token
  * (@token), the request sent with it (@send), three tries in all for 429, 5xx but 501,
  * resets and timeouts (0.2 s, then 0.8 s apart), one new token on 401; other answers

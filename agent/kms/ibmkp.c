@@ -138,7 +138,6 @@ static int take_token(struct kms *k, const struct ibmkp *p, long status, struct 
 
 static int iam_login(struct kms *k, const struct ibmkp *p, char **token, time_t *expires)
 {
-	const struct http_tls tls = { .ca_file = p->ca_file };
 	const char *hdrs[] = { "Content-Type: application/x-www-form-urlencoded",
 			       "Accept: application/json", NULL };
 	_cleanup_secmem_ char *body = NULL, *key = NULL;
@@ -155,15 +154,8 @@ static int iam_login(struct kms *k, const struct ibmkp *p, char **token, time_t 
 	blen = (size_t)snprintf(
 		body, cap + 64,
 		"grant_type=urn%%3Aibm%%3Aparams%%3Aoauth%%3Agrant-type%%3Aapikey&apikey=%s", key);
-	r = http_do(&(struct http_req){ .method = "POST",
-					.url = p->token_url,
-					.headers = hdrs,
-					.body = body,
-					.body_len = blen,
-					.tls = &tls,
-					.connect_timeout_ms = 5000,
-					.timeout_ms = p->timeout_ms },
-		    &rs, err, sizeof(err));
+	r = cloud_http("POST", p->token_url, hdrs, body, blen, p->ca_file, p->timeout_ms, &rs, err,
+		       sizeof(err));
 	if (r < 0)
 		return kms_fail(k, r, "IAM at %s: %s", p->token_url, err);
 	if (rs.len)
@@ -270,7 +262,6 @@ static void correlation_id(char out[37])
 static int kp_post(const struct ibmkp *p, const char *path, const char *ctype, const char *tok,
 		   const char *body, size_t blen, struct http_resp *rs, char *err, size_t errlen)
 {
-	const struct http_tls tls = { .ca_file = p->ca_file };
 	_cleanup_secmem_ char *auth = NULL;
 	char url[2 * KP_URL_MAX], inst[KP_ID_MAX + 32], corr[80], cid[37], ct[128];
 	const char *hdrs[7];
@@ -291,15 +282,8 @@ static int kp_post(const struct ibmkp *p, const char *path, const char *ctype, c
 	hdrs[3] = corr;
 	hdrs[4] = ct;
 	hdrs[5] = NULL;
-	return http_do(&(struct http_req){ .method = "POST",
-					   .url = url,
-					   .headers = hdrs,
-					   .body = body,
-					   .body_len = blen,
-					   .tls = &tls,
-					   .connect_timeout_ms = 5000,
-					   .timeout_ms = p->timeout_ms },
-		       rs, err, errlen);
+	return cloud_http("POST", url, hdrs, body, blen, p->ca_file, p->timeout_ms, rs, err,
+			  errlen);
 }
 
 struct kp_req {
