@@ -2,8 +2,10 @@
 /* A volume's DEK: unwrapped from its metadata or fetched from the KMS that keeps it,
  * for pvenc's volumes and ceph-csi's. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "util/macro.h"
 #include "volume/internal.h"
@@ -102,21 +104,48 @@ int vol_unwrap(struct kms *k, const struct img_loc *loc, const struct vol_meta *
 	return kms_unwrap(k, &b, wrapped, dek, deklen) == 0 ? 0 : r;
 }
 
-/* A pvenc volume's KMS-held DEK; "<uuid>.next" while a rotation is in its switch.
+int vol_held_next_id(const struct vol_meta *m, char *out, size_t len)
+{
+	const char *v = m->dek_next;
+	size_t n = strlen(VOL_HELD_NEXT);
+
+	if (!v || strncmp(v, VOL_HELD_NEXT, n) != 0)
+		return -EBADMSG;
+	v += n;
+	if (*v == '\0')
+		return snprintf(out, len, "%s.next", m->uuid) < (int)len ? 0 : -ENAMETOOLONG;
+	if (*v != ':' || strlen(v + 1) != 16 || strspn(v + 1, "0123456789abcdef") != 16)
+		return -EBADMSG;
+	return snprintf(out, len, "%s.next.%s", m->uuid, v + 1) < (int)len ? 0 : -ENAMETOOLONG;
+}
+
+int vol_held_new_marker(char *out, size_t len)
+{
+	uint8_t rnd[8];
+
+	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+		return -EIO;
+	return snprintf(out, len, "%s:%02x%02x%02x%02x%02x%02x%02x%02x", VOL_HELD_NEXT, rnd[0],
+			rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]) < (int)len
+		       ? 0
+		       : -ENAMETOOLONG;
+}
+
+/* A pvenc volume's KMS-held DEK; the pending one while a rotation is in its switch.
  * *bound: the KMS kept it as an owner record (binding v2). */
 static int fetch_held(struct kms *k, const struct img_loc *loc, const struct vol_meta *m,
 		      uint8_t **dek, size_t *deklen, int *bound)
 {
-	char scope[VOL_SCOPE_MAX], nextid[META_UUID_LEN + 8];
+	char scope[VOL_SCOPE_MAX], nextid[VOL_HELD_NEXT_ID_MAX];
 	struct kms_binding b;
 	int r;
 
 	vol_binding(loc, m->uuid, 1, scope, &b);
 	b.recorded = bound;
 	r = kms_fetch(k, &b, dek, deklen);
-	if ((r == -ENOKEY || r == -ENOENT) && m->dek_next) {
+	if ((r == -ENOKEY || r == -ENOENT) && m->dek_next &&
+	    vol_held_next_id(m, nextid, sizeof(nextid)) == 0) {
 		/* A KMS-held rotation stopped inside its switch (rotate.c). */
-		(void)snprintf(nextid, sizeof(nextid), "%s.next", m->uuid);
 		b.volume_id = nextid;
 		r = kms_fetch(k, &b, dek, deklen);
 	}

@@ -46,6 +46,17 @@ void vol_binding(const struct img_loc *loc, const char *uuid, int v2, char *scop
  * the binding pvenc.binding names first and the other one second; *bound says which. */
 int vol_unwrap(struct kms *k, const struct img_loc *loc, const struct vol_meta *m,
 	       const char *wrapped, uint8_t **dek, size_t *deklen, int *bound);
+/* KMS-held rotations: the marker pvenc.dek-next holds while the new DEK waits in the
+ * KMS names where it waits. A rotation started now writes "kms-held:<16 hex>" (random)
+ * and keeps the key under "<uuid>.next.<16 hex>": Key Vault keeps a deleted secret's
+ * name for its retention period, so every rotation needs a name no earlier one used.
+ * "kms-held" alone (an earlier pvenc's rotation) means "<uuid>.next". vol_held_next_id
+ * returns -EBADMSG for any other marker. */
+#define VOL_HELD_NEXT	     "kms-held"
+#define VOL_HELD_MARKER_MAX  (sizeof(VOL_HELD_NEXT) + 17)
+#define VOL_HELD_NEXT_ID_MAX (META_UUID_LEN + 24)
+int vol_held_next_id(const struct vol_meta *m, char *out, size_t len);
+int vol_held_new_marker(char *out, size_t len);
 /* Where vol_fetch_dek found the DEK. */
 struct dek_from {
 	char kms[META_KMS_MAX + 1];

@@ -198,24 +198,31 @@ out:
 	return r;
 }
 
-#define KMS_HELD_NEXT "kms-held" /* pvenc.dek-next of a KMS-held rotation */
-
-/* A DEK the KMS keeps: the new one waits under "<uuid>.next" until the switch
+/* A DEK the KMS keeps: the new one waits under its pending name (vol_held_next_id) until the switch
  * replaces the one under "<uuid>"; pvenc.dek-next marks the rotation. The same order
- * as rotate_dek; the open path falls back to "<uuid>.next" while the marker is there
+ * as rotate_dek; the open path falls back to the pending name while the marker is there
  * (a KMIP replace is destroy + register, so "<uuid>" can be missing for a moment). */
 static int rotate_dek_held(struct pvenc_ctx *ctx, struct img *img, struct vol_meta *m,
 			   struct kms *k, const char *name, struct rotate_result *res)
 {
-	char nextid[META_UUID_LEN + 8], scope[VOL_SCOPE_MAX];
+	char nextid[VOL_HELD_NEXT_ID_MAX], marker[VOL_HELD_MARKER_MAX];
+	char scope[VOL_SCOPE_MAX];
+	struct vol_meta pending = *m;
 	struct kms_binding cur, nxt;
 	uint8_t *old = NULL, *new_dek = NULL;
 	size_t len = 0;
-	int r;
+	int r = 0;
 
+	if (!m->dek_next)
+		r = vol_held_new_marker(marker, sizeof(marker));
+	pending.dek_next = m->dek_next ? m->dek_next : marker;
+	if (r == 0)
+		r = vol_held_next_id(&pending, nextid, sizeof(nextid));
+	if (r < 0)
+		return vol_fail(ctx, r, "%s of %s is not a KMS-held rotation's marker",
+				META_DEK_NEXT, name);
 	/* Only keys this image owns are rotated: a copy of the volume shares them, and an
 	 * earlier pvenc's keys record no owner until `pvencctl rebind` claims them. */
-	(void)snprintf(nextid, sizeof(nextid), "%s.next", m->uuid);
 	vol_binding(&img->loc, m->uuid, 1, scope, &cur);
 	cur.image = img->loc.id;
 	cur.strict = 1;
@@ -225,32 +232,38 @@ static int rotate_dek_held(struct pvenc_ctx *ctx, struct img *img, struct vol_me
 		r = kms_fetch(k, &nxt, &new_dek, &len);
 		if (r == 0 && len != DEK_LEN)
 			r = -EBADMSG;
-		if (r < 0) {
+		/* -ENOKEY/-ENOENT: stopped between the marker and the key, which no
+		 * keyslot has yet; it is made below under the marker's name. */
+		if (r < 0 && r != -ENOKEY && r != -ENOENT) {
 			r = vol_fail(ctx, r,
-				     "the new DEK of an interrupted rotation of %s is not in KMS "
-				     "'%s': %s",
+				     "the new DEK of an interrupted rotation of %s is not readable "
+				     "in KMS '%s': %s",
 				     name, m->kms, k->error);
 			goto out;
-		}
-		r = kms_fetch(k, &cur, &old, &len);
-		if (r == -ENOKEY || r == -ENOENT) {
-			/* Stopped inside the switch: the new DEK is the current one. */
-			old = secmem_alloc(DEK_LEN);
-			if (!old) {
-				r = -ENOMEM;
+		} else if (r == 0) {
+			r = kms_fetch(k, &cur, &old, &len);
+			if (r == -ENOKEY || r == -ENOENT) {
+				/* Stopped inside the switch: the new DEK is the current one. */
+				old = secmem_alloc(DEK_LEN);
+				if (!old) {
+					r = -ENOMEM;
+					goto out;
+				}
+				memcpy(old, new_dek, DEK_LEN);
+				r = 0;
+			}
+			if (r < 0) {
+				r = vol_fail(ctx, r, "cannot fetch the DEK of %s from KMS '%s': %s",
+					     name, m->kms, k->error);
 				goto out;
 			}
-			memcpy(old, new_dek, DEK_LEN);
-			r = 0;
+			res->resumed = 1;
+			log_info("image=%s event=rotate-resume", name);
 		}
-		if (r < 0) {
-			r = vol_fail(ctx, r, "cannot fetch the DEK of %s from KMS '%s': %s", name,
-				     m->kms, k->error);
-			goto out;
-		}
-		res->resumed = 1;
-		log_info("image=%s event=rotate-resume", name);
-	} else {
+	}
+	if (!new_dek) {
+		/* The marker (with the pending key's name) before the key: Key Vault keeps a
+		 * deleted name, so a name is used once, and one written down is never lost. */
 		r = kms_fetch(k, &cur, &old, &len);
 		if (r == 0 && len != DEK_LEN)
 			r = -EBADMSG;
@@ -261,8 +274,14 @@ static int rotate_dek_held(struct pvenc_ctx *ctx, struct img *img, struct vol_me
 			else if (getrandom(new_dek, DEK_LEN, 0) != DEK_LEN)
 				r = -EIO;
 		}
+		if (r == 0 && !m->dek_next) {
+			r = vol_set_meta(ctx, img, META_DEK_NEXT, marker);
+			if (r < 0)
+				goto out;
+			crashpoint("rotate:marked");
+		}
 		if (r == 0) {
-			nxt.replace = 1; /* left by a rotation that stopped before its marker */
+			nxt.replace = 1;
 			r = kms_store(k, &nxt, new_dek, DEK_LEN);
 		}
 		if (r < 0) {
@@ -270,9 +289,6 @@ static int rotate_dek_held(struct pvenc_ctx *ctx, struct img *img, struct vol_me
 				     m->kms, name, k->error[0] ? k->error : strerror(-r));
 			goto out;
 		}
-		r = vol_set_meta(ctx, img, META_DEK_NEXT, KMS_HELD_NEXT);
-		if (r < 0)
-			goto out;
 		crashpoint("rotate:next-stored");
 	}
 
