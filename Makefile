@@ -178,7 +178,7 @@ SAN_HOST_TESTS := tests/host/40-volume-librbd.test tests/host/41-hostile-header.
 	tests/host/44-kms-vault-auth.test tests/host/45-kms-vault-errors.test \
 	tests/host/46-kms-vault-delete.test tests/host/47-kms-kmip-pkcs11.test tests/host/48-rotate.test \
 	tests/host/53-recovery-key.test tests/host/54-kms-aws.test tests/host/55-kms-ibmkp.test \
-	tests/host/56-kms-azure.test \
+	tests/host/56-kms-azure.test tests/host/57-migrate.test \
 	tests/host/52-agent-stop.test
 VALGRIND_HOST_TESTS := tests/host/45-kms-vault-errors.test
 

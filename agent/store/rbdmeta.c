@@ -209,6 +209,25 @@ static int read_recovery(meta_get_fn get, void *ctx, struct vol_meta *m, char *e
 	return 0;
 }
 
+/* pvenc.migrate-from: "ID ENDPOINT" (a KMS id has no space; the endpoint may be ""). */
+static int read_migrate(meta_get_fn get, void *ctx, struct vol_meta *m, char *err, size_t errlen)
+{
+	_cleanup_free_ char *v = NULL;
+	char *sp;
+	int r = get_opt(get, ctx, META_MIGRATE_FROM, &v);
+
+	if (r < 0 || !v)
+		return r;
+	sp = strchr(v, ' ');
+	if (sp)
+		*sp = '\0';
+	if (!sp || !meta_valid_kms_id(v) || !meta_valid_text(sp + 1, META_ENDPOINT_MAX))
+		return bad(err, errlen, "%s is not 'KMS-ID ENDPOINT'", META_MIGRATE_FROM);
+	(void)snprintf(m->migrate_from, sizeof(m->migrate_from), "%s", v);
+	(void)snprintf(m->migrate_from_endpoint, sizeof(m->migrate_from_endpoint), "%s", sp + 1);
+	return 0;
+}
+
 static int read_pvenc(meta_get_fn get, void *ctx, const char *state, struct vol_meta *m, char *err,
 		      size_t errlen)
 {
@@ -253,6 +272,8 @@ static int read_pvenc(meta_get_fn get, void *ctx, const char *state, struct vol_
 	r = read_rotation(get, ctx, m, err, errlen);
 	if (r == 0)
 		r = read_recovery(get, ctx, m, err, errlen);
+	if (r == 0)
+		r = read_migrate(get, ctx, m, err, errlen);
 	if (r < 0)
 		return r;
 	m->dek = TAKE_PTR(dek);

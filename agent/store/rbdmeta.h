@@ -45,6 +45,9 @@
 #define META_RECOVERY_KMS      "pvenc.recovery-kms"
 #define META_RECOVERY_ENDPOINT "pvenc.recovery-endpoint"
 #define META_RECOVERY_KEY      "pvenc.recovery-key"
+/* "ID ENDPOINT": a `pvencctl migrate` away from KMS entry ID, which keeps the old DEK
+ * (removed there once the switch is done); absent otherwise. */
+#define META_MIGRATE_FROM "pvenc.migrate-from"
 
 #define CSI_META_STATE	      "rbd.csi.ceph.com/encrypted"
 #define CSI_META_STATE_LEGACY ".rbd.csi.ceph.com/encrypted"
@@ -85,6 +88,9 @@ struct vol_meta {
 	char recovery_kms[META_KMS_MAX + 1];
 	char recovery_endpoint[META_ENDPOINT_MAX + 1];
 	char *recovery;
+	/* pvenc.migrate-from: the entry that still keeps the old DEK ("" when none). */
+	char migrate_from[META_KMS_MAX + 1];
+	char migrate_from_endpoint[META_ENDPOINT_MAX + 1];
 };
 
 /* Reads one metadata value: 0 with a malloc string, -ENOENT if absent, <0 on error. */

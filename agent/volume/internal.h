@@ -57,6 +57,21 @@ int vol_unwrap(struct kms *k, const struct img_loc *loc, const struct vol_meta *
 #define VOL_HELD_NEXT_ID_MAX (META_UUID_LEN + 24)
 int vol_held_next_id(const struct vol_meta *m, char *out, size_t len);
 int vol_held_new_marker(char *out, size_t len);
+/* keyop.c: the image opened for writing (read-only for @dry), its metadata that of a
+ * formatted pvenc volume, the rotation lease held (*cookie, *locked) unless @dry;
+ * vol_keyop_end drops them. */
+int vol_keyop_begin(struct pvenc_ctx *ctx, struct vol *v, int dry, struct img **img, char *cookie,
+		    int *locked);
+void vol_keyop_end(struct vol *v, struct img *img, const char *cookie, int locked);
+/* A random 256-bit key in secure memory. */
+int vol_random_key(struct pvenc_ctx *ctx, uint8_t **key);
+/* @dek kept by KMS entry @k for @v: wrapped (into *wrapped) or stored under its UUID. */
+int vol_keep_new_dek(struct pvenc_ctx *ctx, struct kms *k, const struct img *img,
+		     const struct vol *v, const uint8_t *dek, char **wrapped);
+/* The metadata switched to entry @k (pvenc.dek @wrapped or none, the endpoint, the KMS
+ * id last), crash point @crash, then dek-version + 1 (into *dek_version) and rotated-at. */
+int vol_switch_kms(struct pvenc_ctx *ctx, struct img *img, const struct vol *v, const struct kms *k,
+		   const char *wrapped, const char *crash, uint32_t *dek_version);
 /* Where vol_fetch_dek found the DEK. */
 struct dek_from {
 	char kms[META_KMS_MAX + 1];

@@ -100,52 +100,6 @@ int vol_fetch_recovery(struct pvenc_ctx *ctx, const struct img_loc *loc, const s
 	return 0;
 }
 
-/* The image opened for writing (read-only for a dry run), its metadata that of a
- * formatted pvenc volume, and the rotation lease held (*cookie) unless @dry. */
-static int begin(struct pvenc_ctx *ctx, struct vol *v, int dry, struct img **img, char *cookie,
-		 int *locked)
-{
-	int busy = 0, r;
-
-	*locked = 0;
-	r = vol_need(ctx, v, VOL_IMAGE);
-	if (r < 0)
-		return r;
-	vol_forget(v);
-	r = vol_open_image(ctx, &v->dev.spec, dry, img);
-	if (r == 0 && !dry) {
-		r = vol_take_lease(ctx, v, *img, cookie, &busy);
-		*locked = r == 0;
-	}
-	/* Read under the lease: a rotation may just have finished. */
-	if (r == 0)
-		r = vol_read_meta(ctx, v, img_meta_getter, *img);
-	if (r == 0 && (v->meta.kind != VOL_PVENC || v->meta.state != STATE_FORMATTED))
-		r = vol_fail(ctx, v->meta.kind == VOL_PLAIN ? -ENOMSG : -EOPNOTSUPP,
-			     "%s is not a formatted pvenc volume%s", v->name,
-			     v->meta.kind == VOL_CEPHCSI
-				     ? " (ceph-csi volumes have no recovery key)"
-				     : "");
-	return r;
-}
-
-static void end(struct vol *v, struct img *img, const char *cookie, int locked)
-{
-	if (locked)
-		vol_drop_lease(img, cookie);
-	vol_forget(v);
-}
-
-static int random_key(struct pvenc_ctx *ctx, uint8_t **key)
-{
-	*key = secmem_alloc(DEK_LEN);
-	if (!*key)
-		return -ENOMEM;
-	if (getrandom(*key, DEK_LEN, 0) != DEK_LEN)
-		return vol_fail(ctx, -EIO, "getrandom failed");
-	return 0;
-}
-
 int volume_recovery_set(struct pvenc_ctx *ctx, struct vol *v, const char *kms_id,
 			struct dry_run *dry)
 {
@@ -160,7 +114,7 @@ int volume_recovery_set(struct pvenc_ctx *ctx, struct vol *v, const char *kms_id
 	size_t deklen = 0;
 	int r, locked;
 
-	r = begin(ctx, v, !!dry, &img, cookie, &locked);
+	r = vol_keyop_begin(ctx, v, !!dry, &img, cookie, &locked);
 	if (r == 0)
 		r = volume_recovery_usable(ctx, v, kms_id, m->kms);
 	if (r == 0)
@@ -169,7 +123,7 @@ int volume_recovery_set(struct pvenc_ctx *ctx, struct vol *v, const char *kms_id
 	if (r == 0)
 		r = vol_fetch_dek(ctx, &img->loc, m, &none, v->name, &dek, &deklen, NULL);
 	if (r == 0)
-		r = random_key(ctx, &key);
+		r = vol_random_key(ctx, &key);
 	if (r == 0) {
 		recovery_binding(&img->loc, m->uuid, id, scope, &b);
 		r = kms_wrap(rk, &b, key, DEK_LEN, &wrapped);
@@ -205,7 +159,7 @@ int volume_recovery_set(struct pvenc_ctx *ctx, struct vol *v, const char *kms_id
 	if (r == 0)
 		log_info("image=%s event=recovery-set recovery-kms=%s", v->name, kms_id);
 out:
-	end(v, img, cookie, locked);
+	vol_keyop_end(v, img, cookie, locked);
 	return r;
 }
 
@@ -221,7 +175,7 @@ int volume_recovery_remove(struct pvenc_ctx *ctx, struct vol *v, struct dry_run 
 	size_t deklen = 0;
 	int r, locked;
 
-	r = begin(ctx, v, !!dry, &img, cookie, &locked);
+	r = vol_keyop_begin(ctx, v, !!dry, &img, cookie, &locked);
 	/* Never the way back without the way in working. */
 	if (r == 0)
 		r = vol_fetch_dek(ctx, &img->loc, m, &none, v->name, &dek, &deklen, NULL);
@@ -252,61 +206,8 @@ int volume_recovery_remove(struct pvenc_ctx *ctx, struct vol *v, struct dry_run 
 		log_info("image=%s event=recovery-removed", v->name);
 	}
 out:
-	end(v, img, cookie, locked);
+	vol_keyop_end(v, img, cookie, locked);
 	return r;
-}
-
-/* The new DEK kept by the new primary KMS @k: wrapped (into *wrapped) or stored under
- * the volume's UUID for this image. */
-static int keep_new_dek(struct pvenc_ctx *ctx, struct kms *k, const struct img *img,
-			const struct vol *v, const uint8_t *dek, char **wrapped)
-{
-	char scope[VOL_SCOPE_MAX];
-	struct kms_binding b;
-	int r;
-
-	vol_binding(&img->loc, v->meta.uuid, 1, scope, &b);
-	if (kms_is_envelope(k)) {
-		r = kms_wrap(k, &b, dek, DEK_LEN, wrapped);
-	} else {
-		b.image = img->loc.id;
-		b.replace = 1; /* a recover that stopped after storing it */
-		r = kms_store(k, &b, dek, DEK_LEN);
-	}
-	if (r < 0)
-		return vol_fail(ctx, r, "KMS '%s' could not %s the new DEK of %s: %s", k->id,
-				kms_is_envelope(k) ? "wrap" : "store", v->name, k->error);
-	return 0;
-}
-
-/* The switch to the new primary entry. pvenc.dek and the endpoint go before the KMS id:
- * until that last write the volume names its old entry and does not open with it,
- * which is where it was before (`pvencctl recover` again finishes). */
-static int switch_primary(struct pvenc_ctx *ctx, struct img *img, const struct vol *v,
-			  const struct kms *k, const char *wrapped, struct recover_result *res)
-{
-	char num[32];
-	int r;
-
-	r = wrapped ? vol_set_meta(ctx, img, META_DEK, wrapped) : img_meta_remove(img, META_DEK);
-	if (r == 0 || r == -ENOENT)
-		r = img_meta_remove(img, META_DEK_NEXT); /* a rotation of the lost DEK */
-	if (r == 0 || r == -ENOENT)
-		r = vol_set_meta(ctx, img, META_ENDPOINT, k->endpoint ? k->endpoint : "");
-	else
-		r = vol_fail(ctx, r, "cannot write the metadata of %s: %s", v->name, strerror(-r));
-	if (r == 0)
-		r = vol_set_meta(ctx, img, META_BINDING, "scope");
-	if (r == 0)
-		r = vol_set_meta(ctx, img, META_KMS, k->id);
-	if (r < 0)
-		return r;
-	crashpoint("recover:switched");
-	res->dek_version = v->meta.dek_version + 1;
-	(void)snprintf(num, sizeof(num), "%" PRIu32, res->dek_version);
-	r = vol_set_meta(ctx, img, META_DEK_VERSION, num);
-	(void)snprintf(num, sizeof(num), "%lld", (long long)time(NULL));
-	return r < 0 ? r : vol_set_meta(ctx, img, META_ROTATED_AT, num);
 }
 
 int volume_recover(struct pvenc_ctx *ctx, struct vol *v, const char *to_kms, struct dry_run *dry,
@@ -321,7 +222,7 @@ int volume_recover(struct pvenc_ctx *ctx, struct vol *v, const char *to_kms, str
 	int r, locked;
 
 	memset(res, 0, sizeof(*res));
-	r = begin(ctx, v, !!dry, &img, cookie, &locked);
+	r = vol_keyop_begin(ctx, v, !!dry, &img, cookie, &locked);
 	if (r == 0 && m->recovery && strcmp(to_kms, m->recovery_kms) == 0)
 		r = vol_fail(ctx, -EINVAL,
 			     "KMS '%s' wraps the recovery key of %s: the new primary entry must "
@@ -337,7 +238,7 @@ int volume_recover(struct pvenc_ctx *ctx, struct vol *v, const char *to_kms, str
 	if (r == 0)
 		r = vol_open_kms(ctx, &v->dev.spec, to_kms, &nk);
 	if (r == 0)
-		r = random_key(ctx, &dek);
+		r = vol_random_key(ctx, &dek);
 	if (r == 0 && dry) {
 		(void)snprintf(dry->text, sizeof(dry->text),
 			       "would bind %s to KMS '%s' (%s) with a new DEK, unlocked from its "
@@ -347,7 +248,7 @@ int volume_recover(struct pvenc_ctx *ctx, struct vol *v, const char *to_kms, str
 		goto out;
 	}
 	if (r == 0)
-		r = keep_new_dek(ctx, nk, img, v, dek, &wrapped);
+		r = vol_keep_new_dek(ctx, nk, img, v, dek, &wrapped);
 	if (r == 0) {
 		crashpoint("recover:dek-stored");
 		r = vol_header_step(ctx, img, HEADER_ADD_KEY, key, dek, LUKS_KEY_FROM_RECOVERY,
@@ -355,7 +256,7 @@ int volume_recover(struct pvenc_ctx *ctx, struct vol *v, const char *to_kms, str
 	}
 	if (r == 0) {
 		crashpoint("recover:keyslot-added");
-		r = switch_primary(ctx, img, v, nk, wrapped, res);
+		r = vol_switch_kms(ctx, img, v, nk, wrapped, "recover:switched", &res->dek_version);
 	}
 	/* The lost DEK's keyslot goes; the recovery key's stays. */
 	if (r == 0)
@@ -368,6 +269,6 @@ int volume_recover(struct pvenc_ctx *ctx, struct vol *v, const char *to_kms, str
 			 v->name, to_kms, m->kms, m->recovery_kms, res->dek_version);
 	}
 out:
-	end(v, img, cookie, locked);
+	vol_keyop_end(v, img, cookie, locked);
 	return r;
 }

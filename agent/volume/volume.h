@@ -155,6 +155,18 @@ struct recover_result {
 int volume_recover(struct pvenc_ctx *ctx, struct vol *v, const char *to_kms, struct dry_run *dry,
 		   struct recover_result *res);
 
+struct migrate_result {
+	uint32_t dek_version; /* after the migration */
+	char was[META_KMS_MAX + 1]; /* the KMS entry before */
+	int already; /* bound to the entry already: only what a stopped one left was done */
+};
+/* Binds a volume that opens to KMS entry @to_kms (migrate.c): a new DEK kept and proven
+ * there, a keyslot for it unlocked with the current DEK, the metadata switched, the old
+ * keyslot and a DEK the old entry kept removed. Running it again finishes a stopped
+ * one; on a volume bound to @to_kms already it only does that. */
+int volume_migrate(struct pvenc_ctx *ctx, struct vol *v, const char *to_kms, struct dry_run *dry,
+		   struct migrate_result *res);
+
 enum {
 	VERIFY_OK,
 	VERIFY_WARNING,

@@ -251,6 +251,40 @@ static void test_rotation_keys(void **state)
 	}
 }
 
+/* pvenc.migrate-from: "ID ENDPOINT", a KMS id without path characters. */
+static void test_migrate_from(void **state)
+{
+	struct kv md[] = {
+		{ META_STATE, "formatted" },
+		{ META_FORMAT, "1" },
+		{ META_KMS, "lab" },
+		{ META_ENDPOINT, "file:/k" },
+		{ META_UUID, GOOD_UUID },
+		{ META_MIGRATE_FROM, "kv2 https://vault.example:8200" },
+		{ NULL, NULL },
+	};
+	static const char *const bad[] = { "kv2", "", " https://x", "../kv2 https://x",
+					   "kv2 a\nb" };
+	struct vol_meta m;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(vol_meta_read(getter, md, &m, err, sizeof(err)), 0);
+	assert_string_equal(m.migrate_from, "kv2");
+	assert_string_equal(m.migrate_from_endpoint, "https://vault.example:8200");
+	vol_meta_clear(&m);
+	md[5].v = "keyfile-old ";
+	assert_int_equal(vol_meta_read(getter, md, &m, err, sizeof(err)), 0);
+	assert_string_equal(m.migrate_from, "keyfile-old");
+	assert_string_equal(m.migrate_from_endpoint, "");
+	vol_meta_clear(&m);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		md[5].v = bad[i];
+		assert_int_equal(vol_meta_read(getter, md, &m, err, sizeof(err)), -EBADMSG);
+		assert_non_null(strstr(err, META_MIGRATE_FROM));
+	}
+}
+
 static void test_validators(void **state)
 {
 	assert_true(meta_valid_kms_id("vault-tenant_a.1"));
@@ -273,6 +307,7 @@ int main(void)
 		cmocka_unit_test(test_store_errors_propagate),
 		cmocka_unit_test(test_validators),
 		cmocka_unit_test(test_rotation_keys),
+		cmocka_unit_test(test_migrate_from),
 	};
 
 	return cmocka_run_group_tests_name("rbdmeta", tests, NULL, NULL);

@@ -49,6 +49,7 @@ static const struct opt_def opt_defs[] = {
 	OPT("dry-run", 0, 0, dry_run, O_DRY_RUN),
 	OPT("to-kms", 0, 1, to_kms, O_TO_KMS),
 	OPT("recovery-kms", 0, 1, recovery_kms, O_RECOVERY_KMS),
+	OPT("all-in", 0, 1, all_in, O_ALL_IN),
 };
 #undef OPT
 /* getopt's value for a long-only option: this past the index in opt_defs. */

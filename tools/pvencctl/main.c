@@ -56,6 +56,8 @@ static const struct command commands[] = {
 	  "give a volume a recovery key under a second KMS entry, or take it away" },
 	{ "recover", cmd_recover, "POOL/[NS/]IMAGE | /dev/rbdN [--to-kms ID [--dry-run]]",
 	  "open a volume whose DEK is lost with its recovery key, or bind it to a new KMS" },
+	{ "migrate", cmd_migrate, "POOL/[NS/]IMAGE | --all-in POOL[/NS] --to-kms ID [--dry-run]",
+	  "bind a volume that opens to another KMS entry (a new DEK there; data untouched)" },
 	{ "rebind", cmd_rebind, "POOL/[NS/]IMAGE [--from POOL[/NS]]",
 	  "bind a volume's stored key to the pool it is in (upgrade, move, copy)" },
 	{ "spec", cmd_spec, "POOL/[NS/]IMAGE[@SNAP]", "check an image spec and print its parts" },

@@ -25,7 +25,8 @@ enum {
 
 struct args {
 	const char *config, *ceph_conf, *id, *kms_config;
-	const char *size, *kms, *force, *csi_volume_id, *tenant, *from, *to_kms, *recovery_kms;
+	const char *size, *kms, *force, *csi_volume_id, *tenant, *from, *to_kms, *recovery_kms,
+		*all_in;
 	int verbose, help, no_agent, deferred, json, dek, kek, if_due, all, unmount, check, dry_run;
 	const char *pos[3];
 	int npos;
@@ -51,6 +52,7 @@ enum {
 	O_DRY_RUN = 1 << 14,
 	O_TO_KMS = 1 << 15,
 	O_RECOVERY_KMS = 1 << 16,
+	O_ALL_IN = 1 << 17,
 };
 
 /* Help lines shared by the commands that take a ceph-csi volume's KMS and handle. */
@@ -108,6 +110,7 @@ int cmd_unmap(int argc, char **argv);
 int cmd_resize(int argc, char **argv);
 int cmd_spec(int argc, char **argv);
 int cmd_kms(int argc, char **argv);
+int cmd_migrate(int argc, char **argv);
 int cmd_header(int argc, char **argv);
 int cmd_delete(int argc, char **argv);
 int cmd_rotate(int argc, char **argv);
