@@ -194,7 +194,7 @@ int volume_migrate(struct pvenc_ctx *ctx, struct vol *v, const char *to_kms, str
 		r = vol_open_kms(ctx, &v->dev.spec, to_kms, &nk);
 	if (r == 0)
 		r = vol_random_key(ctx, &dek);
-	if (r < 0)
+	if (r != 0)
 		goto out;
 	if (dry) {
 		(void)snprintf(dry->text, sizeof(dry->text),
