@@ -70,13 +70,18 @@ static int keep_proven(struct pvenc_ctx *ctx, struct kms *nk, const struct img *
 	return 0;
 }
 
-/* After the switch: the old entry's copy of a DEK it kept, then the record of it. */
-static int drop_old_kept(struct pvenc_ctx *ctx, struct img *img, const struct vol *v)
+/* After the switch: the old entry's copy of a DEK it kept, then the record of it. The
+ * record is image metadata (a pool writer's to forge): a copy that is the DEK opening
+ * the volume now (@cur) is never removed, whichever entry the record names. */
+static int drop_old_kept(struct pvenc_ctx *ctx, struct img *img, const struct vol *v,
+			 const uint8_t *cur)
 {
 	_cleanup_kms_ struct kms *ok = NULL;
+	_cleanup_secmem_ uint8_t *copy = NULL;
 	const struct vol_meta *m = &v->meta;
 	char scope[VOL_SCOPE_MAX];
 	struct kms_binding b;
+	size_t len = 0;
 	int r;
 
 	if (!m->migrate_from[0])
@@ -88,14 +93,23 @@ static int drop_old_kept(struct pvenc_ctx *ctx, struct img *img, const struct vo
 			     "is now configured with endpoint '%s'; refusing to use it",
 			     m->migrate_from, v->name, m->migrate_from_endpoint,
 			     ok->endpoint ? ok->endpoint : "");
-	if (r == 0) {
+	if (r == 0 && !kms_is_envelope(ok)) {
 		vol_binding(&img->loc, m->uuid, 1, scope, &b);
 		b.image = img->loc.id;
 		b.strict = 1;
-		r = kms_remove(ok, &b);
+		r = kms_fetch(ok, &b, &copy, &len);
+		if (r == 0 && len == DEK_LEN && memcmp(copy, cur, DEK_LEN) == 0)
+			r = vol_fail(
+				ctx, -EEXIST,
+				"KMS '%s' keeps the DEK that opens %s now, not an old one: "
+				"%s is wrong, nothing was removed (rbd image-meta remove %s %s)",
+				m->migrate_from, v->name, META_MIGRATE_FROM, v->name,
+				META_MIGRATE_FROM);
+		else if (r == 0 || r == -ENOKEY || r == -ENOENT)
+			r = kms_remove(ok, &b);
 		if (r == -ENOKEY || r == -ENOENT)
 			r = 0;
-		else if (r < 0)
+		else if (r < 0 && r != -EEXIST)
 			r = vol_fail(ctx, r, "KMS '%s' could not remove the old DEK of %s: %s",
 				     m->migrate_from, v->name, ok->error);
 	}
@@ -139,7 +153,7 @@ static int finish(struct pvenc_ctx *ctx, struct img *img, const struct vol *v, s
 	}
 	r = vol_header_step(ctx, img, HEADER_KEEP_ONLY, NULL, dek, 0, v->name);
 	if (r == 0)
-		r = drop_old_kept(ctx, img, v);
+		r = drop_old_kept(ctx, img, v, dek);
 	return r;
 }
 
@@ -233,7 +247,7 @@ int volume_migrate(struct pvenc_ctx *ctx, struct vol *v, const char *to_kms, str
 			(void)snprintf(v->meta.migrate_from_endpoint,
 				       sizeof(v->meta.migrate_from_endpoint), "%s",
 				       ok->endpoint ? ok->endpoint : "");
-			r = drop_old_kept(ctx, img, v);
+			r = drop_old_kept(ctx, img, v, dek);
 		}
 	}
 	if (r == 0)
