@@ -47,7 +47,7 @@ CONF
 	pid=$!
 	# It only sees SIGTERM after accept() times out: give it a moment, then SIGKILL.
 	on_exit "kill -- -$pid; sleep 0.3; kill -9 -- -$pid"
-	# PyKMIP's imports alone take over a minute in a TCG guest beside other guests.
+	# PyKMIP took 28 s to listen in a quiet TCG guest, over 60 s beside two other guests.
 	wait_for 180 sh -c "ss -Hltn 'sport = :$port' | grep -q ." ||
 		{ echo "# pykmip-server did not start:"; tail -n 20 "$d/server.log" "$d/stdout.log" | sed 's/^/#   /'; return 1; }
 	KMIP_PORT=$port
